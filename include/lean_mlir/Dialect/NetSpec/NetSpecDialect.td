@@ -1,0 +1,76 @@
+//===- NetSpecDialect.td - netspec dialect definition -------*- tablegen -*-===//
+//
+// Part of lean-mlir. The `netspec` dialect describes a neural network as a
+// data-first op graph: one `netspec.model` holding its input, its named
+// parameters and its layers.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef LEAN_MLIR_DIALECT_NETSPEC_NETSPECDIALECT_TD
+#define LEAN_MLIR_DIALECT_NETSPEC_NETSPECDIALECT_TD
+
+include "mlir/IR/OpBase.td"
+include "mlir/IR/AttrTypeBase.td"
+include "mlir/IR/EnumAttr.td"
+
+def NetSpec_Dialect : Dialect {
+  let name = "netspec";
+  let cppNamespace = "::lean_mlir::netspec";
+  let summary = "A network as a graph of layers with named parameters.";
+  let description = [{
+    The `netspec` dialect is the first IR of lean-mlir. A network is one
+    `netspec.model` symbol whose single block holds, in order of use:
+
+    * one `netspec.input` giving the per-sample input shape (the batch
+      dimension is `?`; it is fixed when the model is lowered),
+    * `netspec.param` ops, one per trainable tensor, each with a stable name
+      (`conv2d_0.weight`), a static shape and an init scheme,
+    * layer ops (`netspec.conv2d`, `netspec.max_pool2d`, `netspec.flatten`,
+      `netspec.dense`, `netspec.relu`) whose result types are inferred,
+    * a `netspec.output` terminator returning the logits.
+
+    Activations are NCHW, convolution weights OIHW, dense weights
+    `[in_features, out_features]`.
+  }];
+  let useDefaultAttributePrinterParser = 1;
+}
+
+//===----------------------------------------------------------------------===//
+// Enums
+//===----------------------------------------------------------------------===//
+
+def NetSpec_PaddingKind : I32Enum<"Padding", "convolution padding mode", [
+  I32EnumCase<"Same", 0, "same">,
+  I32EnumCase<"Valid", 1, "valid">
+]> {
+  let cppNamespace = "::lean_mlir::netspec";
+}
+def NetSpec_PaddingAttr : EnumAttr<NetSpec_Dialect, NetSpec_PaddingKind, "padding"> {
+  let assemblyFormat = "`<` $value `>`";
+}
+
+def NetSpec_ActivationKind : I32Enum<"Activation", "layer activation", [
+  I32EnumCase<"Identity", 0, "identity">,
+  I32EnumCase<"Relu", 1, "relu">
+]> {
+  let cppNamespace = "::lean_mlir::netspec";
+}
+def NetSpec_ActivationAttr
+    : EnumAttr<NetSpec_Dialect, NetSpec_ActivationKind, "activation"> {
+  let assemblyFormat = "`<` $value `>`";
+}
+
+def NetSpec_InitKind : I32Enum<"Init", "parameter initialisation scheme", [
+  I32EnumCase<"HeNormal", 0, "he_normal">,
+  I32EnumCase<"HeUniform", 1, "he_uniform">,
+  I32EnumCase<"GlorotUniform", 2, "glorot_uniform">,
+  I32EnumCase<"Zeros", 3, "zeros">,
+  I32EnumCase<"Ones", 4, "ones">
+]> {
+  let cppNamespace = "::lean_mlir::netspec";
+}
+def NetSpec_InitAttr : EnumAttr<NetSpec_Dialect, NetSpec_InitKind, "init"> {
+  let assemblyFormat = "`<` $value `>`";
+}
+
+#endif // LEAN_MLIR_DIALECT_NETSPEC_NETSPECDIALECT_TD

@@ -1,0 +1,251 @@
+//===- NetSpecOps.td - netspec operations -------------------*- tablegen -*-===//
+//
+// Part of lean-mlir.
+//
+// Shape rules are written once, in the result-type inference of each layer
+// (lib/Dialect/NetSpec/NetSpecOps.cpp); the verifier of every layer re-runs
+// that inference, so IR built in C++, in Python or parsed from text is held
+// to the same rules and gets the same diagnostics. Constraint labels
+// (`conv2d_c1`, ...) are repeated in the C++ comments and in
+// test/lit/Dialect/NetSpec/invalid.mlir.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef LEAN_MLIR_DIALECT_NETSPEC_NETSPECOPS_TD
+#define LEAN_MLIR_DIALECT_NETSPEC_NETSPECOPS_TD
+
+include "lean_mlir/Dialect/NetSpec/NetSpecDialect.td"
+include "lean_mlir/Dialect/NetSpec/NetSpecInterfaces.td"
+include "mlir/IR/SymbolInterfaces.td"
+include "mlir/IR/RegionKindInterface.td"
+include "mlir/Interfaces/InferTypeOpInterface.td"
+include "mlir/Interfaces/SideEffectInterfaces.td"
+
+class NetSpec_Op<string mnemonic, list<Trait> traits = []>
+    : Op<NetSpec_Dialect, mnemonic, traits>;
+
+def NetSpec_F32Tensor : RankedTensorOf<[F32]>;
+
+//===----------------------------------------------------------------------===//
+// Container ops
+//===----------------------------------------------------------------------===//
+
+def NetSpec_ModelOp : NetSpec_Op<"model", [
+    Symbol, SingleBlock, IsolatedFromAbove]> {
+  let summary = "A whole network: its input, named parameters and layers";
+  let description = [{
+    Holds one network. The body is a single block with exactly one
+    `netspec.input`, any number of `netspec.param` ops with unique names,
+    the layers, and a `netspec.output` terminator. The model is a symbol so
+    that a module may hold several.
+
+    ```mlir
+    netspec.model @tiny {
+      %x = netspec.input : tensor<?x4xf32>
+      %w = netspec.param "dense_0.weight" init(he_normal) : tensor<4x2xf32>
+      %b = netspec.param "dense_0.bias" init(zeros) : tensor<2xf32>
+      %y = netspec.dense %x, %w, %b activation(identity)
+          : tensor<?x4xf32>, tensor<4x2xf32>, tensor<2xf32>
+      netspec.output %y : tensor<?x2xf32>
+    }
+    ```
+  }];
+  let arguments = (ins SymbolNameAttr:$sym_name);
+  let regions = (region SizedRegion<1>:$body);
+  let assemblyFormat = "$sym_name attr-dict-with-keyword $body";
+  let hasVerifier = 1;
+  let skipDefaultBuilders = 1;
+  let builders = [OpBuilder<(ins "::llvm::StringRef":$name)>];
+  let extraClassDeclaration = [{
+    /// The unique `netspec.input` of the model.
+    InputOp getInputOp();
+    /// The `netspec.output` terminator.
+    OutputOp getOutputOp();
+    /// Parameters in the order they appear in the body; that order is the
+    /// order of parameter arguments everywhere after lowering.
+    ::llvm::SmallVector<ParamOp, 8> getParams();
+    /// Total number of scalar parameters.
+    int64_t getParamCount();
+  }];
+}
+
+def NetSpec_InputOp : NetSpec_Op<"input", [
+    HasParent<"ModelOp">, Pure]> {
+  let summary = "The model input";
+  let description = [{
+    The input activation of the model. The leading dimension is the batch
+    and may be dynamic (`?`); all other dimensions are static and positive.
+
+    ```mlir
+    %x = netspec.input : tensor<?x1x28x28xf32>
+    ```
+  }];
+  let results = (outs NetSpec_F32Tensor:$result);
+  let assemblyFormat = "attr-dict `:` type($result)";
+  let hasVerifier = 1;
+}
+
+def NetSpec_ParamOp : NetSpec_Op<"param", [
+    HasParent<"ModelOp">, Pure]> {
+  let summary = "A named, trainable parameter tensor";
+  let description = [{
+    Declares a parameter. `name` is stable: the runtime initialises,
+    differentiates and checkpoints parameters by it. The shape is static and
+    every dimension positive. The init scheme is applied by the runtime;
+    fan-in is the product of every dimension but the output one (dim 0 of a
+    rank-4 OIHW convolution weight, dim 1 of a rank-2 `[in, out]` dense
+    weight), so fan-in based schemes need rank 2 or 4.
+
+    ```mlir
+    %w = netspec.param "conv2d_0.weight" init(he_normal) : tensor<32x1x3x3xf32>
+    %b = netspec.param "conv2d_0.bias" init(zeros) : tensor<32xf32>
+    ```
+  }];
+  let arguments = (ins StrAttr:$param_name, NetSpec_InitAttr:$init);
+  let results = (outs NetSpec_F32Tensor:$result);
+  let assemblyFormat = [{
+    $param_name `init` `(` custom<EnumKeyword>($init) `)` attr-dict `:` type($result)
+  }];
+  let hasVerifier = 1;
+  let extraClassDeclaration = [{
+    /// Number of scalars in this parameter.
+    int64_t getNumElements();
+    /// Fan-in and fan-out used by the init scheme (see the description).
+    std::pair<int64_t, int64_t> getFans();
+  }];
+}
+
+def NetSpec_OutputOp : NetSpec_Op<"output", [
+    HasParent<"ModelOp">, Terminator, Pure]> {
+  let summary = "The model output (logits)";
+  let description = [{
+    Terminates a `netspec.model`, returning its logits `[batch, classes]`.
+
+    ```mlir
+    netspec.output %logits : tensor<?x10xf32>
+    ```
+  }];
+  let arguments = (ins NetSpec_F32Tensor:$logits);
+  let assemblyFormat = "$logits attr-dict `:` type($logits)";
+  let hasVerifier = 1;
+}
+
+//===----------------------------------------------------------------------===//
+// Layers
+//===----------------------------------------------------------------------===//
+
+class NetSpec_LayerOp<string mnemonic, list<Trait> traits = []>
+    : NetSpec_Op<mnemonic, !listconcat(traits, [
+        HasParent<"ModelOp">, Pure, InferTypeOpAdaptor,
+        DeclareOpInterfaceMethods<NetSpec_LayerOpInterface,
+                                  ["getForwardFlopsPerSample"]>])>;
+
+def NetSpec_Conv2dOp : NetSpec_LayerOp<"conv2d"> {
+  let summary = "2-D convolution with bias and activation";
+  let description = [{
+    `act(conv(input, weight) + bias)` on NCHW activations with an OIHW weight
+    of shape `[out_channels, in_channels, kh, kw]` and a bias of shape
+    `[out_channels]`. `stride` applies to both spatial axes. Padding `same`
+    gives `ceil(in / stride)` outputs per axis, padding `(total) / 2` before
+    and the rest after (XLA's and TensorFlow's convention); `valid` pads
+    nothing.
+
+    ```mlir
+    %y = netspec.conv2d %x, %w, %b stride(1) padding(same) activation(relu)
+        : tensor<?x1x28x28xf32>, tensor<32x1x3x3xf32>, tensor<32xf32>
+    // %y : tensor<?x32x28x28xf32>
+    ```
+  }];
+  let arguments = (ins NetSpec_F32Tensor:$input, NetSpec_F32Tensor:$weight,
+                       NetSpec_F32Tensor:$bias, I64Attr:$stride,
+                       NetSpec_PaddingAttr:$padding,
+                       NetSpec_ActivationAttr:$activation);
+  let results = (outs NetSpec_F32Tensor:$result);
+  let assemblyFormat = [{
+    $input `,` $weight `,` $bias `stride` `(` $stride `)`
+    `padding` `(` custom<EnumKeyword>($padding) `)` `activation` `(` custom<EnumKeyword>($activation) `)` attr-dict
+    `:` type($input) `,` type($weight) `,` type($bias)
+  }];
+  let extraClassDeclaration = [{
+    /// Padding (low, high) for one spatial axis; see the description.
+    static std::pair<int64_t, int64_t> getPadding(Padding mode, int64_t in,
+                                                  int64_t kernel,
+                                                  int64_t stride);
+  }];
+}
+
+def NetSpec_MaxPool2dOp : NetSpec_LayerOp<"max_pool2d"> {
+  let summary = "2-D max pooling";
+  let description = [{
+    Max over `window x window` patches of an NCHW activation, moving by
+    `stride` on both spatial axes, with no padding: each spatial output is
+    `(in - window) / stride + 1`. Windows may overlap (`stride < window`).
+
+    ```mlir
+    %y = netspec.max_pool2d %x window(2) stride(2) : tensor<?x32x28x28xf32>
+    // %y : tensor<?x32x14x14xf32>
+    ```
+  }];
+  let arguments = (ins NetSpec_F32Tensor:$input, I64Attr:$window,
+                       I64Attr:$stride);
+  let results = (outs NetSpec_F32Tensor:$result);
+  let assemblyFormat = [{
+    $input `window` `(` $window `)` `stride` `(` $stride `)` attr-dict
+    `:` type($input)
+  }];
+}
+
+def NetSpec_FlattenOp : NetSpec_LayerOp<"flatten"> {
+  let summary = "Flatten every dimension but the batch";
+  let description = [{
+    Reshapes `[N, d1, ..., dk]` to `[N, d1 * ... * dk]` in row-major order
+    (for NCHW: channel, then row, then column).
+
+    ```mlir
+    %y = netspec.flatten %x : tensor<?x32x14x14xf32>
+    // %y : tensor<?x6272xf32>
+    ```
+  }];
+  let arguments = (ins NetSpec_F32Tensor:$input);
+  let results = (outs NetSpec_F32Tensor:$result);
+  let assemblyFormat = "$input attr-dict `:` type($input)";
+}
+
+def NetSpec_DenseOp : NetSpec_LayerOp<"dense"> {
+  let summary = "Fully connected layer with bias and activation";
+  let description = [{
+    `act(input @ weight + bias)` with `input : [N, in]`, `weight : [in, out]`
+    and `bias : [out]`.
+
+    ```mlir
+    %y = netspec.dense %x, %w, %b activation(relu)
+        : tensor<?x6272xf32>, tensor<6272x512xf32>, tensor<512xf32>
+    // %y : tensor<?x512xf32>
+    ```
+  }];
+  let arguments = (ins NetSpec_F32Tensor:$input, NetSpec_F32Tensor:$weight,
+                       NetSpec_F32Tensor:$bias,
+                       NetSpec_ActivationAttr:$activation);
+  let results = (outs NetSpec_F32Tensor:$result);
+  let assemblyFormat = [{
+    $input `,` $weight `,` $bias `activation` `(` custom<EnumKeyword>($activation) `)` attr-dict
+    `:` type($input) `,` type($weight) `,` type($bias)
+  }];
+}
+
+def NetSpec_ReluOp : NetSpec_LayerOp<"relu"> {
+  let summary = "Elementwise max(x, 0)";
+  let description = [{
+    A standalone ReLU, for networks that keep the activation apart from the
+    layer before it.
+
+    ```mlir
+    %y = netspec.relu %x : tensor<?x512xf32>
+    ```
+  }];
+  let arguments = (ins NetSpec_F32Tensor:$input);
+  let results = (outs NetSpec_F32Tensor:$result);
+  let assemblyFormat = "$input attr-dict `:` type($input)";
+}
+
+#endif // LEAN_MLIR_DIALECT_NETSPEC_NETSPECOPS_TD

@@ -1,0 +1,440 @@
+//===- NetSpecOps.cpp - netspec operations --------------------------------===//
+//
+// Part of lean-mlir.
+//
+// Each layer's shape rules live in its `inferReturnTypes`. MLIR's verifier
+// for InferTypeOpInterface re-runs inference with the op's location, so the
+// same function guards parsing, building and verification. Every rule has a
+// label (`conv2d_c4`) that test/lit/Dialect/NetSpec/invalid.mlir repeats.
+//
+//===----------------------------------------------------------------------===//
+
+#include "lean_mlir/Dialect/NetSpec/NetSpecOps.h"
+
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/Diagnostics.h"
+#include "mlir/IR/OpImplementation.h"
+#include "llvm/ADT/STLExtras.h"
+#include "llvm/ADT/StringSet.h"
+
+using namespace mlir;
+using namespace lean_mlir::netspec;
+
+#include "lean_mlir/Dialect/NetSpec/NetSpecEnums.cpp.inc"
+#include "lean_mlir/Dialect/NetSpec/NetSpecInterfaces.cpp.inc"
+
+//===----------------------------------------------------------------------===//
+// Shared shape checks
+//===----------------------------------------------------------------------===//
+
+namespace {
+/// Checks that `type` is an activation of rank `rank` (or at least `minRank`
+/// when `rank` is 0): a ranked tensor whose leading batch dimension is
+/// dynamic or positive and whose other dimensions are static and positive.
+LogicalResult checkActivation(std::optional<Location> loc, StringRef opName,
+                              StringRef what, Type type, int64_t rank,
+                              int64_t minRank, StringRef layout) {
+  auto tensor = dyn_cast<RankedTensorType>(type);
+  if (!tensor)
+    return emitOptionalError(loc, "'", opName, "' op ", what,
+                             " must be a ranked tensor, got ", type);
+  if ((rank && tensor.getRank() != rank) ||
+      (!rank && tensor.getRank() < minRank))
+    return emitOptionalError(
+        loc, "'", opName, "' op ", what, " must be ",
+        rank ? "a rank-" + std::to_string(rank) + " " + layout.str() + " tensor"
+             : "a tensor of rank >= " + std::to_string(minRank),
+        ", got ", type);
+  for (auto [i, dim] : llvm::enumerate(tensor.getShape())) {
+    if (i == 0 && ShapedType::isDynamic(dim))
+      continue;
+    if (ShapedType::isDynamic(dim))
+      return emitOptionalError(loc, "'", opName, "' op ", what,
+                               " must have static non-batch dimensions, got ",
+                               type);
+    if (dim <= 0)
+      return emitOptionalError(loc, "'", opName, "' op ", what,
+                               " must have positive dimensions, got ", type);
+  }
+  return success();
+}
+
+/// Checks that `type` is a static tensor of the given shape.
+LogicalResult checkParamShape(std::optional<Location> loc, StringRef opName,
+                              StringRef what, Type type,
+                              ArrayRef<int64_t> expected, StringRef why) {
+  auto tensor = dyn_cast<RankedTensorType>(type);
+  if (!tensor || tensor.getShape() != expected)
+    return emitOptionalError(loc, "'", opName, "' op ", what, " must be ",
+                             RankedTensorType::get(expected,
+                                                   Float32Type::get(
+                                                       type.getContext())),
+                             " (", why, "), got ", type);
+  return success();
+}
+
+LogicalResult checkPositive(std::optional<Location> loc, StringRef opName,
+                            StringRef what, int64_t value) {
+  if (value <= 0)
+    return emitOptionalError(loc, "'", opName, "' op ", what,
+                             " must be positive, got ", value);
+  return success();
+}
+
+RankedTensorType activationType(int64_t batch, ArrayRef<int64_t> rest,
+                                MLIRContext *ctx) {
+  SmallVector<int64_t> shape{batch};
+  shape.append(rest.begin(), rest.end());
+  return RankedTensorType::get(shape, Float32Type::get(ctx));
+}
+} // namespace
+
+//===----------------------------------------------------------------------===//
+// Custom assembly: enum attributes as bare keywords
+//===----------------------------------------------------------------------===//
+
+// Inside an op, `padding(same)` reads better than the attribute's own
+// `#netspec.padding<same>`, which stays the generic form.
+static unsigned maxEnumValue(Padding) { return getMaxEnumValForPadding(); }
+static unsigned maxEnumValue(Activation) {
+  return getMaxEnumValForActivation();
+}
+static unsigned maxEnumValue(Init) { return getMaxEnumValForInit(); }
+
+template <typename AttrT>
+static void printEnumKeyword(OpAsmPrinter &printer, Operation *, AttrT attr) {
+  printer << stringifyEnum(attr.getValue());
+}
+
+template <typename AttrT>
+static ParseResult parseEnumKeyword(OpAsmParser &parser, AttrT &attr) {
+  using EnumT = decltype(std::declval<AttrT>().getValue());
+  SMLoc loc = parser.getCurrentLocation();
+  StringRef keyword;
+  if (parser.parseKeyword(&keyword))
+    return failure();
+  std::optional<EnumT> value = symbolizeEnum<EnumT>(keyword);
+  if (!value) {
+    InFlightDiagnostic diag = parser.emitError(loc, "unknown ")
+                              << AttrT::getMnemonic() << " '" << keyword
+                              << "', expected one of:";
+    for (unsigned i = 0, e = maxEnumValue(EnumT{}); i <= e; ++i)
+      diag << " " << stringifyEnum(static_cast<EnumT>(i));
+    return diag;
+  }
+  attr = AttrT::get(parser.getContext(), *value);
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// ModelOp
+//===----------------------------------------------------------------------===//
+
+void ModelOp::build(OpBuilder &builder, OperationState &state, StringRef name) {
+  state.addAttribute(getSymNameAttrName(state.name),
+                     builder.getStringAttr(name));
+  Region *body = state.addRegion();
+  body->push_back(new Block());
+}
+
+InputOp ModelOp::getInputOp() {
+  for (auto input : getBody().getOps<InputOp>())
+    return input;
+  return nullptr;
+}
+
+OutputOp ModelOp::getOutputOp() {
+  return dyn_cast<OutputOp>(getBody().front().getTerminator());
+}
+
+SmallVector<ParamOp, 8> ModelOp::getParams() {
+  return llvm::to_vector<8>(getBody().getOps<ParamOp>());
+}
+
+int64_t ModelOp::getParamCount() {
+  int64_t total = 0;
+  for (ParamOp param : getBody().getOps<ParamOp>())
+    total += param.getNumElements();
+  return total;
+}
+
+LogicalResult ModelOp::verify() {
+  Block &block = getBody().front();
+  // model_c1: exactly one input.
+  auto inputs = llvm::to_vector(block.getOps<InputOp>());
+  if (inputs.size() != 1)
+    return emitOpError("must contain exactly one 'netspec.input', found ")
+           << inputs.size();
+  // model_c2: parameter names are unique, so they can key checkpoints.
+  llvm::StringMap<ParamOp> seen;
+  for (ParamOp param : block.getOps<ParamOp>()) {
+    auto [it, inserted] = seen.try_emplace(param.getParamName(), param);
+    if (!inserted) {
+      InFlightDiagnostic diag = param.emitOpError("parameter name '")
+                                << param.getParamName()
+                                << "' is already used in model @"
+                                << getSymName();
+      diag.attachNote(it->second.getLoc()) << "first declared here";
+      return diag;
+    }
+  }
+  // model_c3: the body ends with netspec.output.
+  if (block.empty() || !isa<OutputOp>(block.back()))
+    return emitOpError("body must end with 'netspec.output'");
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// InputOp, ParamOp, OutputOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult InputOp::verify() {
+  // input_c1: a batch of samples with static per-sample shape.
+  return checkActivation(getLoc(), getOperationName(), "result", getType(),
+                         /*rank=*/0, /*minRank=*/2, "");
+}
+
+int64_t ParamOp::getNumElements() { return getType().getNumElements(); }
+
+std::pair<int64_t, int64_t> ParamOp::getFans() {
+  ArrayRef<int64_t> shape = getType().getShape();
+  if (shape.size() == 4) {
+    int64_t receptive = shape[2] * shape[3];
+    return {shape[1] * receptive, shape[0] * receptive};
+  }
+  if (shape.size() == 2)
+    return {shape[0], shape[1]};
+  int64_t n = getNumElements();
+  return {n, n};
+}
+
+LogicalResult ParamOp::verify() {
+  // param_c1: a non-empty name.
+  if (getParamName().empty())
+    return emitOpError("parameter name must not be empty");
+  // param_c2: a static shape with positive dimensions.
+  RankedTensorType type = getType();
+  if (!type.hasStaticShape() ||
+      llvm::any_of(type.getShape(), [](int64_t d) { return d <= 0; }))
+    return emitOpError("parameter '")
+           << getParamName() << "' must have a static shape with positive "
+           << "dimensions, got " << type;
+  // param_c3: fan-based init needs a layout that defines fan-in.
+  Init init = getInit();
+  bool fanBased = init == Init::HeNormal || init == Init::HeUniform ||
+                  init == Init::GlorotUniform;
+  if (fanBased && type.getRank() != 2 && type.getRank() != 4)
+    return emitOpError("init '")
+           << stringifyInit(init) << "' of parameter '" << getParamName()
+           << "' needs a rank-2 [in, out] or rank-4 OIHW weight to define "
+           << "fan-in, got " << type;
+  return success();
+}
+
+LogicalResult OutputOp::verify() {
+  // output_c1: logits are [batch, classes].
+  return checkActivation(getLoc(), getOperationName(), "logits",
+                         getLogits().getType(), /*rank=*/2, 2,
+                         "[batch, classes]");
+}
+
+//===----------------------------------------------------------------------===//
+// Conv2dOp
+//===----------------------------------------------------------------------===//
+
+std::pair<int64_t, int64_t> Conv2dOp::getPadding(Padding mode, int64_t in,
+                                                 int64_t kernel,
+                                                 int64_t stride) {
+  if (mode == Padding::Valid)
+    return {0, 0};
+  int64_t out = (in + stride - 1) / stride;
+  int64_t total = std::max<int64_t>((out - 1) * stride + kernel - in, 0);
+  return {total / 2, total - total / 2};
+}
+
+LogicalResult Conv2dOp::inferReturnTypes(MLIRContext *ctx,
+                                         std::optional<Location> loc,
+                                         Adaptor adaptor,
+                                         SmallVectorImpl<Type> &results) {
+  StringRef name = getOperationName();
+  Type inputType = adaptor.getInput().getType();
+  Type weightType = adaptor.getWeight().getType();
+  // conv2d_c1: NCHW input.
+  if (failed(checkActivation(loc, name, "input", inputType, 4, 4, "NCHW")))
+    return failure();
+  // conv2d_c2: static OIHW weight with positive dimensions.
+  auto weight = dyn_cast<RankedTensorType>(weightType);
+  if (!weight || weight.getRank() != 4 || !weight.hasStaticShape() ||
+      llvm::any_of(weight.getShape(), [](int64_t d) { return d <= 0; }))
+    return emitOptionalError(loc, "'", name,
+                             "' op weight must be a static rank-4 OIHW tensor "
+                             "with positive dimensions, got ",
+                             weightType);
+  auto input = cast<RankedTensorType>(inputType);
+  ArrayRef<int64_t> in = input.getShape();
+  ArrayRef<int64_t> w = weight.getShape();
+  // conv2d_c3: channels agree.
+  if (w[1] != in[1])
+    return emitOptionalError(loc, "'", name, "' op input has ", in[1],
+                             " channels but the weight expects ", w[1],
+                             " (weight ", weightType, " is OIHW)");
+  // conv2d_c4: one bias per output channel.
+  if (failed(checkParamShape(loc, name, "bias", adaptor.getBias().getType(),
+                             {w[0]}, "one per output channel")))
+    return failure();
+  // conv2d_c5: positive stride.
+  int64_t stride = adaptor.getStride();
+  if (failed(checkPositive(loc, name, "stride", stride)))
+    return failure();
+  SmallVector<int64_t, 3> out{w[0]};
+  for (int axis = 0; axis < 2; ++axis) {
+    int64_t size = in[2 + axis], kernel = w[2 + axis];
+    auto [lo, hi] = getPadding(adaptor.getPadding(), size, kernel, stride);
+    // conv2d_c6: the kernel fits in the padded input.
+    if (kernel > size + lo + hi)
+      return emitOptionalError(loc, "'", name, "' op kernel ", w[2], "x", w[3],
+                               " is larger than the padded input ", in[2], "x",
+                               in[3], " (padding ",
+                               stringifyPadding(adaptor.getPadding()), ")");
+    out.push_back((size + lo + hi - kernel) / stride + 1);
+  }
+  results.push_back(activationType(in[0], out, ctx));
+  return success();
+}
+
+int64_t Conv2dOp::getForwardFlopsPerSample() {
+  ArrayRef<int64_t> w = getWeight().getType().getShape();
+  ArrayRef<int64_t> out = getType().getShape();
+  return 2 * w[1] * w[2] * w[3] * out[1] * out[2] * out[3];
+}
+
+//===----------------------------------------------------------------------===//
+// MaxPool2dOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult MaxPool2dOp::inferReturnTypes(MLIRContext *ctx,
+                                            std::optional<Location> loc,
+                                            Adaptor adaptor,
+                                            SmallVectorImpl<Type> &results) {
+  StringRef name = getOperationName();
+  Type inputType = adaptor.getInput().getType();
+  // max_pool2d_c1: NCHW input.
+  if (failed(checkActivation(loc, name, "input", inputType, 4, 4, "NCHW")))
+    return failure();
+  int64_t window = adaptor.getWindow(), stride = adaptor.getStride();
+  // max_pool2d_c2, max_pool2d_c3: positive window and stride.
+  if (failed(checkPositive(loc, name, "window", window)) ||
+      failed(checkPositive(loc, name, "stride", stride)))
+    return failure();
+  ArrayRef<int64_t> in = cast<RankedTensorType>(inputType).getShape();
+  // max_pool2d_c4: the window fits (no padding).
+  if (window > in[2] || window > in[3])
+    return emitOptionalError(loc, "'", name, "' op window ", window, "x",
+                             window, " does not fit the input ", in[2], "x",
+                             in[3]);
+  results.push_back(activationType(in[0],
+                                   {in[1], (in[2] - window) / stride + 1,
+                                    (in[3] - window) / stride + 1},
+                                   ctx));
+  return success();
+}
+
+int64_t MaxPool2dOp::getForwardFlopsPerSample() {
+  ArrayRef<int64_t> out = getType().getShape();
+  // One comparison per window element per output.
+  return getWindow() * getWindow() * out[1] * out[2] * out[3];
+}
+
+//===----------------------------------------------------------------------===//
+// FlattenOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult FlattenOp::inferReturnTypes(MLIRContext *ctx,
+                                          std::optional<Location> loc,
+                                          Adaptor adaptor,
+                                          SmallVectorImpl<Type> &results) {
+  Type inputType = adaptor.getInput().getType();
+  // flatten_c1: a batch of samples.
+  if (failed(checkActivation(loc, getOperationName(), "input", inputType, 0, 2,
+                             "")))
+    return failure();
+  ArrayRef<int64_t> in = cast<RankedTensorType>(inputType).getShape();
+  int64_t features = 1;
+  for (int64_t dim : in.drop_front())
+    features *= dim;
+  results.push_back(activationType(in[0], {features}, ctx));
+  return success();
+}
+
+int64_t FlattenOp::getForwardFlopsPerSample() { return 0; }
+
+//===----------------------------------------------------------------------===//
+// DenseOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult DenseOp::inferReturnTypes(MLIRContext *ctx,
+                                        std::optional<Location> loc,
+                                        Adaptor adaptor,
+                                        SmallVectorImpl<Type> &results) {
+  StringRef name = getOperationName();
+  Type inputType = adaptor.getInput().getType();
+  Type weightType = adaptor.getWeight().getType();
+  // dense_c1: [batch, features] input.
+  if (failed(checkActivation(loc, name, "input", inputType, 2, 2,
+                             "[batch, features]")))
+    return failure();
+  // dense_c2: static [in, out] weight with positive dimensions.
+  auto weight = dyn_cast<RankedTensorType>(weightType);
+  if (!weight || weight.getRank() != 2 || !weight.hasStaticShape() ||
+      llvm::any_of(weight.getShape(), [](int64_t d) { return d <= 0; }))
+    return emitOptionalError(loc, "'", name,
+                             "' op weight must be a static rank-2 [in, out] "
+                             "tensor with positive dimensions, got ",
+                             weightType);
+  ArrayRef<int64_t> in = cast<RankedTensorType>(inputType).getShape();
+  ArrayRef<int64_t> w = weight.getShape();
+  // dense_c3: input features agree with the weight.
+  if (w[0] != in[1])
+    return emitOptionalError(loc, "'", name, "' op input has ", in[1],
+                             " features but the weight expects ", w[0],
+                             " (weight ", weightType, " is [in, out])");
+  // dense_c4: one bias per output feature.
+  if (failed(checkParamShape(loc, name, "bias", adaptor.getBias().getType(),
+                             {w[1]}, "one per output feature")))
+    return failure();
+  results.push_back(activationType(in[0], {w[1]}, ctx));
+  return success();
+}
+
+int64_t DenseOp::getForwardFlopsPerSample() {
+  ArrayRef<int64_t> w = getWeight().getType().getShape();
+  return 2 * w[0] * w[1];
+}
+
+//===----------------------------------------------------------------------===//
+// ReluOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult ReluOp::inferReturnTypes(MLIRContext *ctx,
+                                       std::optional<Location> loc,
+                                       Adaptor adaptor,
+                                       SmallVectorImpl<Type> &results) {
+  Type inputType = adaptor.getInput().getType();
+  // relu_c1: a batch of samples.
+  if (failed(checkActivation(loc, getOperationName(), "input", inputType, 0, 2,
+                             "")))
+    return failure();
+  results.push_back(inputType);
+  return success();
+}
+
+int64_t ReluOp::getForwardFlopsPerSample() {
+  ArrayRef<int64_t> shape = getType().getShape();
+  int64_t n = 1;
+  for (int64_t dim : shape.drop_front())
+    n *= dim;
+  return n;
+}
+
+#define GET_OP_CLASSES
+#include "lean_mlir/Dialect/NetSpec/NetSpecOps.cpp.inc"
