@@ -1,0 +1,42 @@
+"""lean-mlir: neural networks as an MLIR dialect, from a list of layers to compiled code.
+
+The public API:
+
+* :class:`NetSpec` and the layers :func:`conv2d`, :func:`max_pool`,
+  :func:`flatten`, :func:`dense`, :func:`relu` describe a network as data;
+* ``NetSpec.to_mlir()`` gives it as a ``netspec`` module (:mod:`lean_mlir.ir`),
+  which :mod:`lean_mlir.passmanager` and :func:`run_pipeline` transform;
+* :mod:`lean_mlir.models` has the book's MNIST CNN and MLP.
+"""
+
+from lean_mlir._errors import Diagnostic, MLIRError, SpecError
+from lean_mlir.models import mnist_cnn, mnist_mlp
+from lean_mlir.pipeline import PipelineError, run_pipeline
+from lean_mlir.spec import (
+    Activation,
+    Conv2d,
+    Dense,
+    Flatten,
+    Init,
+    Layer,
+    MaxPool,
+    NetSpec,
+    Padding,
+    ParamSpec,
+    ReLU,
+    conv2d,
+    dense,
+    flatten,
+    max_pool,
+    relu,
+)
+from lean_mlir.tools import lean_mlir_opt_path, plugin_path
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Activation", "Conv2d", "Dense", "Diagnostic", "Flatten", "Init", "Layer", "MLIRError",
+    "MaxPool", "NetSpec", "Padding", "ParamSpec", "PipelineError", "ReLU", "SpecError",
+    "conv2d", "dense", "flatten", "lean_mlir_opt_path", "max_pool", "mnist_cnn", "mnist_mlp",
+    "plugin_path", "relu", "run_pipeline",
+]

@@ -1,0 +1,3 @@
+"""Builders for the dialects lean-mlir defines."""
+
+__all__ = ["netspec"]
