@@ -1,0 +1,374 @@
+// Every netspec verifier error, labelled as in NetSpecOps.td / NetSpecOps.cpp.
+// RUN: lean-mlir-opt %s -split-input-file -verify-diagnostics
+
+// model_c1: exactly one input.
+// expected-error @+1 {{'netspec.model' op must contain exactly one 'netspec.input', found 0}}
+netspec.model @negative_no_input {
+  %w = netspec.param "w" init(zeros) : tensor<2x2xf32>
+  netspec.output %w : tensor<2x2xf32>
+}
+
+// -----
+
+// expected-error @+1 {{'netspec.model' op must contain exactly one 'netspec.input', found 2}}
+netspec.model @negative_two_inputs {
+  %x = netspec.input : tensor<?x2xf32>
+  %y = netspec.input : tensor<?x2xf32>
+  netspec.output %x : tensor<?x2xf32>
+}
+
+// -----
+
+// model_c2: parameter names are unique.
+netspec.model @negative_duplicate_param {
+  %x = netspec.input : tensor<?x2xf32>
+  // expected-note @+1 {{first declared here}}
+  %w = netspec.param "fc.weight" init(he_normal) : tensor<2x2xf32>
+  // expected-error @+1 {{'netspec.param' op parameter name 'fc.weight' is already used in model @negative_duplicate_param}}
+  %v = netspec.param "fc.weight" init(he_normal) : tensor<2x2xf32>
+  netspec.output %x : tensor<?x2xf32>
+}
+
+// -----
+
+// model_c3: the body ends with netspec.output.
+// expected-error @+1 {{'netspec.model' op body must end with 'netspec.output'}}
+netspec.model @negative_no_output {
+  %x = netspec.input : tensor<?x2xf32>
+}
+
+// -----
+
+// input_c1: a batch of samples with static, positive per-sample dimensions.
+netspec.model @negative_input_rank1 {
+  // expected-error @+1 {{'netspec.input' op result must be a tensor of rank >= 2, got 'tensor<?xf32>'}}
+  %x = netspec.input : tensor<?xf32>
+  netspec.output %x : tensor<?xf32>
+}
+
+// -----
+
+netspec.model @negative_input_dynamic_feature {
+  // expected-error @+1 {{'netspec.input' op result must have static non-batch dimensions, got 'tensor<?x?xf32>'}}
+  %x = netspec.input : tensor<?x?xf32>
+  netspec.output %x : tensor<?x?xf32>
+}
+
+// -----
+
+netspec.model @negative_input_zero_dim {
+  // expected-error @+1 {{'netspec.input' op result must have positive dimensions, got 'tensor<?x0xf32>'}}
+  %x = netspec.input : tensor<?x0xf32>
+  netspec.output %x : tensor<?x0xf32>
+}
+
+// -----
+
+netspec.model @negative_input_f16 {
+  // expected-error @+1 {{'netspec.input' op result #0 must be ranked tensor of 32-bit float values}}
+  %x = netspec.input : tensor<?x4xf16>
+  netspec.output %x : tensor<?x4xf16>
+}
+
+// -----
+
+// param_c1: a non-empty name.
+netspec.model @negative_param_empty_name {
+  %x = netspec.input : tensor<?x2xf32>
+  // expected-error @+1 {{'netspec.param' op parameter name must not be empty}}
+  %w = netspec.param "" init(zeros) : tensor<2xf32>
+  netspec.output %x : tensor<?x2xf32>
+}
+
+// -----
+
+// param_c2: a static shape with positive dimensions.
+netspec.model @negative_param_dynamic {
+  %x = netspec.input : tensor<?x2xf32>
+  // expected-error @+1 {{'netspec.param' op parameter 'w' must have a static shape with positive dimensions, got 'tensor<?x2xf32>'}}
+  %w = netspec.param "w" init(zeros) : tensor<?x2xf32>
+  netspec.output %x : tensor<?x2xf32>
+}
+
+// -----
+
+netspec.model @negative_param_zero_dim {
+  %x = netspec.input : tensor<?x2xf32>
+  // expected-error @+1 {{'netspec.param' op parameter 'w' must have a static shape with positive dimensions, got 'tensor<2x0xf32>'}}
+  %w = netspec.param "w" init(zeros) : tensor<2x0xf32>
+  netspec.output %x : tensor<?x2xf32>
+}
+
+// -----
+
+// param_c3: fan-based init needs a rank-2 or rank-4 weight.
+netspec.model @negative_param_he_on_bias {
+  %x = netspec.input : tensor<?x2xf32>
+  // expected-error @+1 {{'netspec.param' op init 'he_normal' of parameter 'b' needs a rank-2 [in, out] or rank-4 OIHW weight to define fan-in, got 'tensor<2xf32>'}}
+  %b = netspec.param "b" init(he_normal) : tensor<2xf32>
+  netspec.output %x : tensor<?x2xf32>
+}
+
+// -----
+
+netspec.model @negative_unknown_init {
+  %x = netspec.input : tensor<?x2xf32>
+  // expected-error @+1 {{unknown init 'xavier', expected one of: he_normal he_uniform glorot_uniform zeros ones}}
+  %b = netspec.param "b" init(xavier) : tensor<2x2xf32>
+  netspec.output %x : tensor<?x2xf32>
+}
+
+// -----
+
+// output_c1: logits are [batch, classes].
+netspec.model @negative_output_rank4 {
+  %x = netspec.input : tensor<?x1x2x2xf32>
+  // expected-error @+1 {{'netspec.output' op logits must be a rank-2 [batch, classes] tensor, got 'tensor<?x1x2x2xf32>'}}
+  netspec.output %x : tensor<?x1x2x2xf32>
+}
+
+// -----
+
+// conv2d_c1: NCHW input.
+netspec.model @negative_conv_input_rank {
+  %x = netspec.input : tensor<?x28x28xf32>
+  %w = netspec.param "w" init(he_normal) : tensor<4x1x3x3xf32>
+  %b = netspec.param "b" init(zeros) : tensor<4xf32>
+  // expected-error @+1 {{'netspec.conv2d' op input must be a rank-4 NCHW tensor, got 'tensor<?x28x28xf32>'}}
+  %y = netspec.conv2d %x, %w, %b stride(1) padding(same) activation(relu)
+      : tensor<?x28x28xf32>, tensor<4x1x3x3xf32>, tensor<4xf32>
+  netspec.output %x : tensor<?x28x28xf32>
+}
+
+// -----
+
+// conv2d_c2: static OIHW weight.
+netspec.model @negative_conv_weight_rank {
+  %x = netspec.input : tensor<?x1x8x8xf32>
+  %w = netspec.param "w" init(he_normal) : tensor<4x9xf32>
+  %b = netspec.param "b" init(zeros) : tensor<4xf32>
+  // expected-error @+1 {{'netspec.conv2d' op weight must be a static rank-4 OIHW tensor with positive dimensions, got 'tensor<4x9xf32>'}}
+  %y = netspec.conv2d %x, %w, %b stride(1) padding(same) activation(relu)
+      : tensor<?x1x8x8xf32>, tensor<4x9xf32>, tensor<4xf32>
+  %f = netspec.flatten %y : tensor<?x4x8x8xf32>
+  netspec.output %f : tensor<?x256xf32>
+}
+
+// -----
+
+// conv2d_c3: channels agree.
+netspec.model @negative_conv_channel_mismatch {
+  %x = netspec.input : tensor<?x3x8x8xf32>
+  %w = netspec.param "w" init(he_normal) : tensor<4x1x3x3xf32>
+  %b = netspec.param "b" init(zeros) : tensor<4xf32>
+  // expected-error @+1 {{'netspec.conv2d' op input has 3 channels but the weight expects 1 (weight 'tensor<4x1x3x3xf32>' is OIHW)}}
+  %y = netspec.conv2d %x, %w, %b stride(1) padding(same) activation(relu)
+      : tensor<?x3x8x8xf32>, tensor<4x1x3x3xf32>, tensor<4xf32>
+  %f = netspec.flatten %y : tensor<?x4x8x8xf32>
+  netspec.output %f : tensor<?x256xf32>
+}
+
+// -----
+
+// conv2d_c4: one bias per output channel.
+netspec.model @negative_conv_bias {
+  %x = netspec.input : tensor<?x1x8x8xf32>
+  %w = netspec.param "w" init(he_normal) : tensor<4x1x3x3xf32>
+  %b = netspec.param "b" init(zeros) : tensor<5xf32>
+  // expected-error @+1 {{'netspec.conv2d' op bias must be 'tensor<4xf32>' (one per output channel), got 'tensor<5xf32>'}}
+  %y = netspec.conv2d %x, %w, %b stride(1) padding(same) activation(relu)
+      : tensor<?x1x8x8xf32>, tensor<4x1x3x3xf32>, tensor<5xf32>
+  %f = netspec.flatten %y : tensor<?x4x8x8xf32>
+  netspec.output %f : tensor<?x256xf32>
+}
+
+// -----
+
+// conv2d_c5: positive stride.
+netspec.model @negative_conv_stride_zero {
+  %x = netspec.input : tensor<?x1x8x8xf32>
+  %w = netspec.param "w" init(he_normal) : tensor<4x1x3x3xf32>
+  %b = netspec.param "b" init(zeros) : tensor<4xf32>
+  // expected-error @+1 {{'netspec.conv2d' op stride must be positive, got 0}}
+  %y = netspec.conv2d %x, %w, %b stride(0) padding(same) activation(relu)
+      : tensor<?x1x8x8xf32>, tensor<4x1x3x3xf32>, tensor<4xf32>
+  %f = netspec.flatten %y : tensor<?x4x8x8xf32>
+  netspec.output %f : tensor<?x256xf32>
+}
+
+// -----
+
+netspec.model @negative_conv_stride_negative {
+  %x = netspec.input : tensor<?x1x8x8xf32>
+  %w = netspec.param "w" init(he_normal) : tensor<4x1x3x3xf32>
+  %b = netspec.param "b" init(zeros) : tensor<4xf32>
+  // expected-error @+1 {{'netspec.conv2d' op stride must be positive, got -2}}
+  %y = netspec.conv2d %x, %w, %b stride(-2) padding(valid) activation(relu)
+      : tensor<?x1x8x8xf32>, tensor<4x1x3x3xf32>, tensor<4xf32>
+  %f = netspec.flatten %y : tensor<?x4x8x8xf32>
+  netspec.output %f : tensor<?x256xf32>
+}
+
+// -----
+
+// conv2d_c6: the kernel fits in the padded input.
+netspec.model @negative_conv_kernel_too_large {
+  %x = netspec.input : tensor<?x1x4x4xf32>
+  %w = netspec.param "w" init(he_normal) : tensor<2x1x5x5xf32>
+  %b = netspec.param "b" init(zeros) : tensor<2xf32>
+  // expected-error @+1 {{'netspec.conv2d' op kernel 5x5 is larger than the padded input 4x4 (padding valid)}}
+  %y = netspec.conv2d %x, %w, %b stride(1) padding(valid) activation(identity)
+      : tensor<?x1x4x4xf32>, tensor<2x1x5x5xf32>, tensor<2xf32>
+  %f = netspec.flatten %y : tensor<?x2x1x1xf32>
+  netspec.output %f : tensor<?x2xf32>
+}
+
+// -----
+
+netspec.model @negative_conv_unknown_padding {
+  %x = netspec.input : tensor<?x1x4x4xf32>
+  %w = netspec.param "w" init(he_normal) : tensor<2x1x3x3xf32>
+  %b = netspec.param "b" init(zeros) : tensor<2xf32>
+  // expected-error @+1 {{unknown padding 'full', expected one of: same valid}}
+  %y = netspec.conv2d %x, %w, %b stride(1) padding(full) activation(identity)
+      : tensor<?x1x4x4xf32>, tensor<2x1x3x3xf32>, tensor<2xf32>
+  netspec.output %x : tensor<?x1x4x4xf32>
+}
+
+// -----
+
+// The result type is inferred; a generic op that states another one is rejected.
+netspec.model @negative_conv_wrong_result {
+  %x = netspec.input : tensor<?x1x4x4xf32>
+  %w = netspec.param "w" init(he_normal) : tensor<2x1x3x3xf32>
+  %b = netspec.param "b" init(zeros) : tensor<2xf32>
+  // expected-error @+2 {{'netspec.conv2d' op failed to infer returned types}}
+  // expected-error @+1 {{'netspec.conv2d' op inferred type(s) 'tensor<?x2x4x4xf32>' are incompatible with return type(s) of operation 'tensor<?x2x2x2xf32>'}}
+  %y = "netspec.conv2d"(%x, %w, %b) <{activation = #netspec.activation<relu>, padding = #netspec.padding<same>, stride = 1 : i64}>
+      : (tensor<?x1x4x4xf32>, tensor<2x1x3x3xf32>, tensor<2xf32>) -> tensor<?x2x2x2xf32>
+  %f = netspec.flatten %y : tensor<?x2x2x2xf32>
+  netspec.output %f : tensor<?x8xf32>
+}
+
+// -----
+
+// max_pool2d_c1: NCHW input.
+netspec.model @negative_pool_rank {
+  %x = netspec.input : tensor<?x16xf32>
+  // expected-error @+1 {{'netspec.max_pool2d' op input must be a rank-4 NCHW tensor, got 'tensor<?x16xf32>'}}
+  %p = netspec.max_pool2d %x window(2) stride(2) : tensor<?x16xf32>
+  netspec.output %x : tensor<?x16xf32>
+}
+
+// -----
+
+// max_pool2d_c2: positive window.
+netspec.model @negative_pool_window_zero {
+  %x = netspec.input : tensor<?x1x4x4xf32>
+  // expected-error @+1 {{'netspec.max_pool2d' op window must be positive, got 0}}
+  %p = netspec.max_pool2d %x window(0) stride(2) : tensor<?x1x4x4xf32>
+  %f = netspec.flatten %p : tensor<?x1x2x2xf32>
+  netspec.output %f : tensor<?x4xf32>
+}
+
+// -----
+
+// max_pool2d_c3: positive stride.
+netspec.model @negative_pool_stride_zero {
+  %x = netspec.input : tensor<?x1x4x4xf32>
+  // expected-error @+1 {{'netspec.max_pool2d' op stride must be positive, got 0}}
+  %p = netspec.max_pool2d %x window(2) stride(0) : tensor<?x1x4x4xf32>
+  %f = netspec.flatten %p : tensor<?x1x2x2xf32>
+  netspec.output %f : tensor<?x4xf32>
+}
+
+// -----
+
+// max_pool2d_c4: the window fits.
+netspec.model @negative_pool_too_large {
+  %x = netspec.input : tensor<?x1x4x3xf32>
+  // expected-error @+1 {{'netspec.max_pool2d' op window 4x4 does not fit the input 4x3}}
+  %p = netspec.max_pool2d %x window(4) stride(1) : tensor<?x1x4x3xf32>
+  %f = netspec.flatten %p : tensor<?x1x1x1xf32>
+  netspec.output %f : tensor<?x1xf32>
+}
+
+// -----
+
+// flatten_c1: a batch of samples.
+netspec.model @negative_flatten_rank1 {
+  %x = netspec.input : tensor<?x4xf32>
+  %w = netspec.param "w" init(zeros) : tensor<4xf32>
+  // expected-error @+1 {{'netspec.flatten' op input must be a tensor of rank >= 2, got 'tensor<4xf32>'}}
+  %f = netspec.flatten %w : tensor<4xf32>
+  netspec.output %x : tensor<?x4xf32>
+}
+
+// -----
+
+// dense_c1: [batch, features] input.
+netspec.model @negative_dense_unflattened {
+  %x = netspec.input : tensor<?x1x2x2xf32>
+  %w = netspec.param "w" init(he_normal) : tensor<4x3xf32>
+  %b = netspec.param "b" init(zeros) : tensor<3xf32>
+  // expected-error @+1 {{'netspec.dense' op input must be a rank-2 [batch, features] tensor, got 'tensor<?x1x2x2xf32>'}}
+  %y = netspec.dense %x, %w, %b activation(relu) : tensor<?x1x2x2xf32>, tensor<4x3xf32>, tensor<3xf32>
+  netspec.output %y : tensor<?x3xf32>
+}
+
+// -----
+
+// dense_c2: static [in, out] weight.
+netspec.model @negative_dense_weight_rank {
+  %x = netspec.input : tensor<?x4xf32>
+  %w = netspec.param "w" init(zeros) : tensor<12xf32>
+  %b = netspec.param "b" init(zeros) : tensor<3xf32>
+  // expected-error @+1 {{'netspec.dense' op weight must be a static rank-2 [in, out] tensor with positive dimensions, got 'tensor<12xf32>'}}
+  %y = netspec.dense %x, %w, %b activation(relu) : tensor<?x4xf32>, tensor<12xf32>, tensor<3xf32>
+  netspec.output %y : tensor<?x3xf32>
+}
+
+// -----
+
+// dense_c3: the dense input size matches the flattened size.
+netspec.model @negative_dense_after_flatten {
+  %x = netspec.input : tensor<?x32x14x14xf32>
+  %f = netspec.flatten %x : tensor<?x32x14x14xf32>
+  %w = netspec.param "w" init(he_normal) : tensor<6200x10xf32>
+  %b = netspec.param "b" init(zeros) : tensor<10xf32>
+  // expected-error @+1 {{'netspec.dense' op input has 6272 features but the weight expects 6200 (weight 'tensor<6200x10xf32>' is [in, out])}}
+  %y = netspec.dense %f, %w, %b activation(identity) : tensor<?x6272xf32>, tensor<6200x10xf32>, tensor<10xf32>
+  netspec.output %y : tensor<?x10xf32>
+}
+
+// -----
+
+// dense_c4: one bias per output feature.
+netspec.model @negative_dense_bias {
+  %x = netspec.input : tensor<?x4xf32>
+  %w = netspec.param "w" init(he_normal) : tensor<4x3xf32>
+  %b = netspec.param "b" init(zeros) : tensor<4xf32>
+  // expected-error @+1 {{'netspec.dense' op bias must be 'tensor<3xf32>' (one per output feature), got 'tensor<4xf32>'}}
+  %y = netspec.dense %x, %w, %b activation(relu) : tensor<?x4xf32>, tensor<4x3xf32>, tensor<4xf32>
+  netspec.output %y : tensor<?x3xf32>
+}
+
+// -----
+
+// relu_c1: a batch of samples.
+netspec.model @negative_relu_rank1 {
+  %x = netspec.input : tensor<?x4xf32>
+  %w = netspec.param "w" init(zeros) : tensor<4xf32>
+  // expected-error @+1 {{'netspec.relu' op input must be a tensor of rank >= 2, got 'tensor<4xf32>'}}
+  %r = netspec.relu %w : tensor<4xf32>
+  netspec.output %x : tensor<?x4xf32>
+}
+
+// -----
+
+// Layers live inside a model.
+func.func @negative_layer_outside_model(%x: tensor<2x4xf32>) -> tensor<2x4xf32> {
+  // expected-error @+1 {{'netspec.relu' op expects parent op 'netspec.model'}}
+  %r = netspec.relu %x : tensor<2x4xf32>
+  return %r : tensor<2x4xf32>
+}

@@ -1,0 +1,49 @@
+// Round-trip of every netspec op, in the custom and in the generic form.
+// RUN: lean-mlir-opt %s | lean-mlir-opt | FileCheck %s
+// RUN: lean-mlir-opt %s --mlir-print-op-generic | lean-mlir-opt | FileCheck %s
+
+// CHECK-LABEL: netspec.model @conv_pool_dense
+netspec.model @conv_pool_dense {
+  // CHECK: %[[X:.*]] = netspec.input : tensor<?x3x9x9xf32>
+  %x = netspec.input : tensor<?x3x9x9xf32>
+  // CHECK: %[[W:.*]] = netspec.param "c.weight" init(he_uniform) : tensor<4x3x2x2xf32>
+  %w = netspec.param "c.weight" init(he_uniform) : tensor<4x3x2x2xf32>
+  // CHECK: %[[B:.*]] = netspec.param "c.bias" init(ones) : tensor<4xf32>
+  %b = netspec.param "c.bias" init(ones) : tensor<4xf32>
+  // Stride 2, valid: (9 - 2) / 2 + 1 = 4.
+  // CHECK: %[[C:.*]] = netspec.conv2d %[[X]], %[[W]], %[[B]] stride(2) padding(valid) activation(identity)
+  // CHECK-SAME: : tensor<?x3x9x9xf32>, tensor<4x3x2x2xf32>, tensor<4xf32>
+  %c = netspec.conv2d %x, %w, %b stride(2) padding(valid) activation(identity)
+      : tensor<?x3x9x9xf32>, tensor<4x3x2x2xf32>, tensor<4xf32>
+  // CHECK: %[[R:.*]] = netspec.relu %[[C]] : tensor<?x4x4x4xf32>
+  %r = netspec.relu %c : tensor<?x4x4x4xf32>
+  // Overlapping windows: (4 - 3) / 1 + 1 = 2.
+  // CHECK: %[[P:.*]] = netspec.max_pool2d %[[R]] window(3) stride(1) : tensor<?x4x4x4xf32>
+  %p = netspec.max_pool2d %r window(3) stride(1) : tensor<?x4x4x4xf32>
+  // CHECK: %[[F:.*]] = netspec.flatten %[[P]] : tensor<?x4x2x2xf32>
+  %f = netspec.flatten %p : tensor<?x4x2x2xf32>
+  // CHECK: %[[DW:.*]] = netspec.param "d.weight" init(glorot_uniform) : tensor<16x5xf32>
+  %dw = netspec.param "d.weight" init(glorot_uniform) : tensor<16x5xf32>
+  %db = netspec.param "d.bias" init(zeros) : tensor<5xf32>
+  // CHECK: %[[D:.*]] = netspec.dense %[[F]], %[[DW]], %{{.*}} activation(relu)
+  // CHECK-SAME: : tensor<?x16xf32>, tensor<16x5xf32>, tensor<5xf32>
+  %d = netspec.dense %f, %dw, %db activation(relu)
+      : tensor<?x16xf32>, tensor<16x5xf32>, tensor<5xf32>
+  // CHECK: netspec.output %[[D]] : tensor<?x5xf32>
+  netspec.output %d : tensor<?x5xf32>
+}
+
+// Padding `same` with stride 2 and an even kernel: ceil(7 / 2) = 4 outputs.
+// CHECK-LABEL: netspec.model @same_stride2
+netspec.model @same_stride2 {
+  // A static batch is allowed too.
+  %x = netspec.input : tensor<8x1x7x7xf32>
+  %w = netspec.param "c.weight" init(he_normal) : tensor<2x1x4x4xf32>
+  %b = netspec.param "c.bias" init(zeros) : tensor<2xf32>
+  // CHECK: netspec.conv2d {{.*}} stride(2) padding(same) activation(relu)
+  %c = netspec.conv2d %x, %w, %b stride(2) padding(same) activation(relu)
+      : tensor<8x1x7x7xf32>, tensor<2x1x4x4xf32>, tensor<2xf32>
+  %f = netspec.flatten %c : tensor<8x2x4x4xf32>
+  // CHECK: netspec.output %{{.*}} : tensor<8x32xf32>
+  netspec.output %f : tensor<8x32xf32>
+}
