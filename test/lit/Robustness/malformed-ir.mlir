@@ -5,12 +5,9 @@
 // CHECK: corpus: [[N:[0-9]+]] cases, [[N]] rejected with a diagnostic and exit 1
 
 // A few by hand, with the message each gives.
-// RUN: printf 'netspec.model @m {\n  %%x = netspec.input : tensor<?x4xf32>\n' \
-// RUN:   | not lean-mlir-opt 2>&1 | FileCheck %s --check-prefix=EOF
-// EOF: error: expected
-// RUN: printf 'netspec.model @m {\n  %%x = netspec.input : tensor<?x4xf32>\n  netspec.output %%x : tensor<?x5xf32>\n}\n' \
-// RUN:   | not lean-mlir-opt 2>&1 | FileCheck %s --check-prefix=TYPE
-// TYPE: error: use of value '%x' expects different type than prior uses: 'tensor<?x5xf32>' vs 'tensor<?x4xf32>'
-// RUN: printf 'netspec.model @m {\n  %%x = netspec.inptu : tensor<?x4xf32>\n}\n' \
-// RUN:   | not lean-mlir-opt 2>&1 | FileCheck %s --check-prefix=NAME
-// NAME: error: custom op 'netspec.inptu' is unknown
+// RUN: not lean-mlir-opt %inputs/truncated.mlir 2>&1 | FileCheck %s --check-prefix=EOF
+// EOF: truncated.mlir:2:39: error: expected operation name in quotes
+// RUN: not lean-mlir-opt %inputs/mismatched-type.mlir 2>&1 | FileCheck %s --check-prefix=TYPE
+// TYPE: mismatched-type.mlir:3:18: error: use of value '%x' expects different type than prior uses: 'tensor<?x5xf32>' vs 'tensor<?x4xf32>'
+// RUN: not lean-mlir-opt %inputs/misspelled-op.mlir 2>&1 | FileCheck %s --check-prefix=NAME
+// NAME: misspelled-op.mlir:2:8: error: custom op 'netspec.inptu' is unknown

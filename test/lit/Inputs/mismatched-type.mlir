@@ -1,0 +1,4 @@
+netspec.model @m {
+  %x = netspec.input : tensor<?x4xf32>
+  netspec.output %x : tensor<?x5xf32>
+}

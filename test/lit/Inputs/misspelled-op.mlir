@@ -1,0 +1,3 @@
+netspec.model @m {
+  %x = netspec.inptu : tensor<?x4xf32>
+}

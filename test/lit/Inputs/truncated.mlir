@@ -1,0 +1,2 @@
+netspec.model @m {
+  %x = netspec.input : tensor<?x4xf32>
