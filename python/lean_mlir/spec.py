@@ -382,6 +382,5 @@ class NetSpec:
             return b.output(x, Location.name(f"{self.name}.output", context=context))
         except MLIRError as e:
             msgs = "; ".join(_strip_op_prefix(d.message) for d in e.error_diagnostics)
-            raise SpecError(f"{self.name}: the last layer must produce [batch, classes] "
-                            f"logits: {msgs}", len(self.layers) - 1,
+            raise SpecError(f"{where}: the network output {msgs}", len(self.layers) - 1,
                             self.layers[-1].kind) from e

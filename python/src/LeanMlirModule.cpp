@@ -136,6 +136,9 @@ public:
     lean_mlir::registerAllDialects(registry);
     context = std::make_unique<MLIRContext>(registry);
     context->loadAllAvailableDialects();
+    // Python shows diagnostics itself; the op dump MLIR would attach as a
+    // note only repeats the location.
+    context->printOpOnDiagnostic(false);
     // Diagnostics are turned into exceptions by DiagnosticCollector; outside
     // of one, the default handler would print to stderr, which is fine.
   }
@@ -623,13 +626,18 @@ NB_MODULE(_mlir, m) {
           "parse",
           [](const std::string &pipeline, std::optional<nb::object> context) {
             nb::object ctx = LmContext::resolve(context);
-            auto pm = std::make_unique<PassManager>(unwrap(ctx));
+            // The pipeline names its anchor ("builtin.module(...)"); the
+            // pass manager is anchored on it, as in mlir-opt.
             std::string error;
             llvm::raw_string_ostream os(error);
-            if (failed(parsePassPipeline(pipeline, *pm, os)))
+            FailureOr<OpPassManager> parsed = parsePassPipeline(pipeline, os);
+            if (failed(parsed))
               throw nb::value_error(
                   ("invalid pass pipeline '" + pipeline + "': " + error)
                       .c_str());
+            auto pm = std::make_unique<PassManager>(
+                unwrap(ctx), parsed->getOpAnchorName());
+            static_cast<OpPassManager &>(*pm) = *parsed;
             return LmPassManager{ctx, std::move(pm)};
           },
           nb::arg("pipeline"), nb::arg("context") = nb::none())

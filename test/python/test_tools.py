@@ -1,0 +1,62 @@
+"""The native tools from Python's side: lean-mlir-opt, the mlir-opt plugin, the CLI."""
+
+import shutil
+import subprocess
+
+import pytest
+
+import lean_mlir as lm
+from lean_mlir.cli import main
+
+MLIR_OPT = shutil.which("mlir-opt-22") or "/usr/lib/llvm-22/bin/mlir-opt"
+
+
+def run(args, text):
+    return subprocess.run(args, input=text, capture_output=True, text=True, timeout=60)
+
+
+def test_lean_mlir_opt_round_trips_python_ir(cnn):
+    text = str(cnn.to_mlir())
+    proc = run([str(lm.lean_mlir_opt_path()), "-"], text)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == text.strip()
+
+
+def test_lean_mlir_opt_reports_bad_ir_with_location():
+    proc = run([str(lm.lean_mlir_opt_path()), "-"],
+               "netspec.model @m {\n  %x = netspec.input : tensor<?xf32>\n"
+               "  netspec.output %x : tensor<?xf32>\n}\n")
+    assert proc.returncode == 1
+    assert "<stdin>:2:8: error: 'netspec.input' op result must be a tensor of rank >= 2" \
+        in proc.stderr
+
+
+def test_mlir_opt_plugin_counts_parameters(mlp):
+    plugin = str(lm.plugin_path())
+    proc = run([MLIR_OPT, f"--load-dialect-plugin={plugin}", f"--load-pass-plugin={plugin}",
+                "--pass-pipeline=builtin.module(netspec-model-summary)", "-"], str(mlp.to_mlir()))
+    assert proc.returncode == 0, proc.stderr
+    assert "netspec.param_count = 669706 : i64" in proc.stdout
+
+
+def test_run_pipeline_annotates(cnn):
+    module = lm.run_pipeline(cnn.to_mlir(), "builtin.module(netspec-model-summary)")
+    assert "netspec.param_count = 3489130 : i64" in str(module)
+
+
+def test_run_pipeline_rejects_a_bad_pipeline(cnn):
+    with pytest.raises(ValueError, match="invalid pass pipeline"):
+        lm.run_pipeline(cnn.to_mlir(), "builtin.module(no-such-pass)")
+
+
+def test_cli_summary(capsys):
+    assert main(["summary", "cnn", "mlp"]) == 0
+    out = capsys.readouterr().out
+    assert "netspec-model-summary: 3,489,130 parameters" in out
+    assert "netspec-model-summary: 669,706 parameters" in out
+    assert "dense_0        512           3,211,776 params" in out
+
+
+def test_cli_show(capsys):
+    assert main(["show", "mlp"]) == 0
+    assert 'netspec.model @"MNIST-MLP"' in capsys.readouterr().out
