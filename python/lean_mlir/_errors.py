@@ -14,7 +14,7 @@ class Diagnostic:
     severity: str
     location: str
     message: str
-    notes: list["Diagnostic"] = field(default_factory=list)
+    notes: list[Diagnostic] = field(default_factory=list)
 
     def __str__(self) -> str:
         where = f"{self.location}: " if self.location else ""

@@ -32,8 +32,9 @@ from __future__ import annotations
 
 import enum
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import ClassVar, Sequence
+from typing import ClassVar
 
 import numpy as np
 
@@ -55,7 +56,7 @@ class _StrEnum(str, enum.Enum):
         return self.value
 
     @classmethod
-    def parse(cls, value: "str | _StrEnum", what: str) -> "_StrEnum":
+    def parse(cls, value: str | _StrEnum, what: str) -> _StrEnum:
         try:
             return cls(value)
         except ValueError:
@@ -93,7 +94,7 @@ def _caller_location() -> tuple[str, int]:
 
 def _positive_int(value: object, what: str) -> None:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise ValueError(f"{what} must be an integer, got {value!r}")
+        raise ValueError(f"{what} must be an integer, got {value!r}")  # noqa: TRY004
     if value <= 0:
         raise ValueError(f"{what} must be positive, got {value}")
 

@@ -269,12 +269,10 @@ class LmModelBuilder {
 public:
   LmModelBuilder(nb::object context, const std::string &name, LmLocation &loc)
       : context(std::move(context)), builder(unwrap(this->context)) {
-    MLIRContext *ctx = unwrap(this->context);
     module = ModuleOp::create(loc.loc);
     builder.setInsertionPointToEnd(module->getBody());
     model = ns::ModelOp::create(builder, loc.loc, name);
     builder.setInsertionPointToEnd(&model.getBody().front());
-    (void)ctx;
   }
 
   MLIRContext *ctx() { return unwrap(context); }

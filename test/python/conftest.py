@@ -1,8 +1,7 @@
 """Shared fixtures for lean-mlir's Python tests."""
 
-import pytest
-
 import lean_mlir as lm
+import pytest
 
 
 @pytest.fixture(scope="session")

@@ -1,7 +1,6 @@
 """The low-level IR API: contexts, parsing, verification, diagnostics, pass managers."""
 
 import pytest
-
 from lean_mlir.ir import Context, Location, MLIRError, Module
 from lean_mlir.passmanager import PassManager
 
@@ -35,9 +34,8 @@ def test_generic_form_round_trips():
 
 def test_parse_error_carries_location_and_message():
     bad = TINY.replace("tensor<4x2xf32>, tensor<2xf32>", "tensor<4x3xf32>, tensor<2xf32>")
-    with Context():
-        with pytest.raises(MLIRError) as info:
-            Module.parse(bad)
+    with Context(), pytest.raises(MLIRError) as info:
+        Module.parse(bad)
     diags = info.value.error_diagnostics
     assert diags, "the error must carry MLIR's diagnostics"
     assert diags[0].severity == "error"
@@ -48,9 +46,8 @@ def test_parse_error_carries_location_and_message():
 
 def test_verifier_error_from_parse_names_the_op():
     bad = TINY.replace("tensor<2xf32>", "tensor<3xf32>")
-    with Context():
-        with pytest.raises(MLIRError) as info:
-            Module.parse(bad)
+    with Context(), pytest.raises(MLIRError) as info:
+        Module.parse(bad)
     messages = [d.message for d in info.value.error_diagnostics]
     assert any("'netspec.dense' op bias must be 'tensor<2xf32>'" in m for m in messages), messages
 
@@ -58,9 +55,8 @@ def test_verifier_error_from_parse_names_the_op():
 def test_duplicate_param_error_has_a_note():
     bad = TINY.replace('"dense_0.bias"', '"dense_0.weight"').replace(
         "init(zeros) : tensor<2xf32>", "init(zeros) : tensor<2xf32>")
-    with Context():
-        with pytest.raises(MLIRError) as info:
-            Module.parse(bad)
+    with Context(), pytest.raises(MLIRError) as info:
+        Module.parse(bad)
     diag = info.value.error_diagnostics[0]
     assert "parameter name 'dense_0.weight' is already used" in diag.message
     assert diag.notes and diag.notes[0].message == "first declared here"
@@ -102,9 +98,8 @@ def test_pass_manager_runs_the_summary_pass():
 
 
 def test_bad_pipeline_is_a_value_error():
-    with Context():
-        with pytest.raises(ValueError, match="netspec-no-such-pass"):
-            PassManager.parse("builtin.module(netspec-no-such-pass)")
+    with Context(), pytest.raises(ValueError, match="netspec-no-such-pass"):
+        PassManager.parse("builtin.module(netspec-no-such-pass)")
 
 
 def test_upstream_passes_are_available():

@@ -3,10 +3,9 @@
 import math
 import random
 
+import lean_mlir as lm
 import numpy as np
 import pytest
-
-import lean_mlir as lm
 from lean_mlir.ir import Context, Module
 from lean_mlir.passmanager import PassManager
 

@@ -14,7 +14,7 @@ caused it. Result types are inferred by the dialect; Python never spells them.
 
 from lean_mlir._mlir import ModelBuilder, Value
 
-__all__ = ["ModelBuilder", "Value", "PADDINGS", "ACTIVATIONS", "INITS"]
+__all__ = ["ACTIVATIONS", "INITS", "PADDINGS", "ModelBuilder", "Value"]
 
 #: Keywords the dialect accepts (see NetSpecDialect.td).
 PADDINGS = ("same", "valid")

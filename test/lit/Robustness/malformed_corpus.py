@@ -51,13 +51,14 @@ def cases(text: str, rng: random.Random):
 
 
 def main() -> int:
-    text = open(sys.argv[1]).read()
+    with open(sys.argv[1]) as f:
+        text = f.read()
     rng = random.Random(20261124)
     total, failures = 0, []
     for name, data in cases(text, rng):
         total += 1
         try:
-            proc = subprocess.run(["lean-mlir-opt", "-"], input=data, capture_output=True,
+            proc = subprocess.run(["lean-mlir-opt", "-"], input=data, capture_output=True, check=False,
                                   timeout=TIMEOUT_S)
         except subprocess.TimeoutExpired:
             failures.append(f"{name}: hang (no exit within {TIMEOUT_S}s)")
