@@ -4,9 +4,8 @@ import importlib.util
 import random
 from pathlib import Path
 
-import pytest
-
 import lean_mlir as lm
+import pytest
 from lean_mlir.dialects.netspec import ModelBuilder
 from lean_mlir.ir import Context, Location, MLIRError, Module
 
