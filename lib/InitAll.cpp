@@ -21,6 +21,7 @@ void lean_mlir::registerAllPasses() {
   // plugin, the tool and the Python extension may all call this freely.
   static bool registered = [] {
     registerLeanMlirPasses();
+    registerLeanMlirPipelines();
     return true;
   }();
   (void)registered;

@@ -8,6 +8,7 @@
 #define LEAN_MLIR_TRANSFORMS_PASSES_H
 
 #include "mlir/IR/BuiltinOps.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Pass/Pass.h"
 
 namespace lean_mlir {
@@ -17,6 +18,10 @@ namespace lean_mlir {
 
 #define GEN_PASS_REGISTRATION
 #include "lean_mlir/Transforms/Passes.h.inc"
+
+/// Registers the named pipelines netspec-forward, netspec-eval and
+/// netspec-train-step (see lib/Conversion/Pipelines.cpp).
+void registerLeanMlirPipelines();
 
 } // namespace lean_mlir
 

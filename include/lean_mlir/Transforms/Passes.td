@@ -59,4 +59,79 @@ def NetSpecModelSummary : Pass<"netspec-model-summary", "::mlir::ModuleOp"> {
   ];
 }
 
+def NetSpecToStableHLO : Pass<"netspec-to-stablehlo", "::mlir::ModuleOp"> {
+  let summary = "Lower a netspec model to StableHLO functions: inference, "
+                "evaluation, gradients and one fused train step";
+  let description = [{
+    Replaces the module's `netspec.model` by `func.func`s over StableHLO
+    (emitted in generic form; run with `--allow-unregistered-dialect`). The
+    batch is fixed to `batch-size`. Parameters come first in every
+    signature, in the order of the model's `netspec.param` ops (each
+    argument tagged `netspec.param = "<name>"`), then optimizer state
+    (every parameter's first state tensor, then every parameter's second),
+    then the data:
+
+    * `predict(params..., x) -> logits`
+    * `eval(params..., x, y) -> (mean loss, number correct : i32)`
+    * `value_and_grad(params..., x, y) -> (mean loss, grads...)`
+    * `train_step(params..., state..., x, y, lr : f32, step : i32)
+       -> (params'..., state'..., loss)`
+
+    `x` is `[batch, *input_shape]` f32, `y` `[batch]` i32 labels. The
+    loss is the mean softmax cross-entropy, with `label-smoothing` in
+    `value_and_grad` and `train_step`. The backward pass walks the layers in
+    reverse, calling each layer's VJP (LayerOpInterface::emitVJP) and adding
+    cotangents where a value is used twice. `train_step` updates with SGD
+    (`momentum`, `weight-decay`: `g += wd p; v = mu v + g; p -= lr v`) or
+    Adam (`optimizer=adam`, decoupled weight decay). `lr` and `step` are
+    inputs, so schedules never recompile.
+
+    Before:
+
+    ```mlir
+    netspec.model @tiny {
+      %x = netspec.input : tensor<?x4xf32>
+      %w = netspec.param "dense_0.weight" init(he_normal) : tensor<4x2xf32>
+      %b = netspec.param "dense_0.bias" init(zeros) : tensor<2xf32>
+      %y = netspec.dense %x, %w, %b activation(identity)
+          : tensor<?x4xf32>, tensor<4x2xf32>, tensor<2xf32>
+      netspec.output %y : tensor<?x2xf32>
+    }
+    ```
+
+    After `--netspec-to-stablehlo="batch-size=8 functions=predict"`:
+
+    ```mlir
+    func.func @predict(%w: tensor<4x2xf32> {netspec.param = "dense_0.weight"},
+                       %b: tensor<2xf32> {netspec.param = "dense_0.bias"},
+                       %x: tensor<8x4xf32>) -> tensor<8x2xf32> {
+      %0 = "stablehlo.dot_general"(%x, %w) {dot_dimension_numbers =
+          #stablehlo.dot<lhs_contracting_dimensions = [1],
+                         rhs_contracting_dimensions = [0]>}
+          : (tensor<8x4xf32>, tensor<4x2xf32>) -> tensor<8x2xf32>
+      %1 = "stablehlo.broadcast_in_dim"(%b) {broadcast_dimensions = array<i64: 1>}
+          : (tensor<2xf32>) -> tensor<8x2xf32>
+      %2 = "stablehlo.add"(%0, %1) : (tensor<8x2xf32>, tensor<8x2xf32>) -> tensor<8x2xf32>
+      return %2 : tensor<8x2xf32>
+    }
+    ```
+  }];
+  let options = [
+    Option<"batchSize", "batch-size", "int64_t", /*default=*/"128",
+           "Static batch size of every function">,
+    ListOption<"functions", "functions", "std::string",
+               "Functions to emit: predict, eval, value_and_grad, train_step "
+               "(default: all)">,
+    Option<"optimizer", "optimizer", "std::string", /*default=*/"\"sgd\"",
+           "train_step optimizer: sgd or adam">,
+    Option<"momentum", "momentum", "double", /*default=*/"0.0",
+           "SGD heavy-ball momentum (0: plain SGD, no state)">,
+    Option<"weightDecay", "weight-decay", "double", /*default=*/"0.0",
+           "Weight decay applied to every parameter">,
+    Option<"labelSmoothing", "label-smoothing", "double", /*default=*/"0.0",
+           "Label smoothing of the training loss, in [0, 1)">,
+  ];
+  let dependentDialects = ["::mlir::func::FuncDialect"];
+}
+
 #endif // LEAN_MLIR_TRANSFORMS_PASSES_TD

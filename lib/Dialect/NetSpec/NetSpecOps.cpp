@@ -242,9 +242,9 @@ LogicalResult OutputOp::verify() {
 // Conv2dOp
 //===----------------------------------------------------------------------===//
 
-std::pair<int64_t, int64_t> Conv2dOp::getPadding(Padding mode, int64_t in,
-                                                 int64_t kernel,
-                                                 int64_t stride) {
+std::pair<int64_t, int64_t> Conv2dOp::computePadding(Padding mode, int64_t in,
+                                                     int64_t kernel,
+                                                     int64_t stride) {
   if (mode == Padding::Valid)
     return {0, 0};
   int64_t out = (in + stride - 1) / stride;
@@ -289,7 +289,7 @@ LogicalResult Conv2dOp::inferReturnTypes(MLIRContext *ctx,
   SmallVector<int64_t, 3> out{w[0]};
   for (int axis = 0; axis < 2; ++axis) {
     int64_t size = in[2 + axis], kernel = w[2 + axis];
-    auto [lo, hi] = getPadding(adaptor.getPadding(), size, kernel, stride);
+    auto [lo, hi] = computePadding(adaptor.getPadding(), size, kernel, stride);
     // conv2d_c6: the kernel fits in the padded input.
     if (kernel > size + lo + hi)
       return emitOptionalError(loc, "'", name, "' op kernel ", w[2], "x", w[3],

@@ -9,6 +9,10 @@
 
 #include "mlir/IR/OpDefinition.h"
 
+namespace lean_mlir {
+class StablehloBuilder;
+} // namespace lean_mlir
+
 #include "lean_mlir/Dialect/NetSpec/NetSpecInterfaces.h.inc"
 
 #endif // LEAN_MLIR_DIALECT_NETSPEC_NETSPECINTERFACES_H

@@ -16,7 +16,9 @@ def NetSpec_LayerOpInterface : OpInterface<"LayerOpInterface"> {
     tensor (operand 0) to another (result 0), possibly reading parameters.
     Passes that reason about a model as a sequence of layers (summaries,
     lowering, differentiation) go through this interface instead of
-    switching on op names.
+    switching on op names. Each layer's forward lowering and its gradient
+    rule (VJP) are implemented side by side in
+    lib/Dialect/NetSpec/Rules/<Layer>.cpp.
   }];
   let methods = [
     InterfaceMethod<
@@ -31,6 +33,24 @@ def NetSpec_LayerOpInterface : OpInterface<"LayerOpInterface"> {
       "Floating-point operations of the forward pass for one sample "
       "(a multiply-add counts as two).",
       "int64_t", "getForwardFlopsPerSample", (ins)>,
+    InterfaceMethod<
+      [{Emits the forward computation in StableHLO and returns its result.
+        `operands` are the lowered values of this op's operands, in order,
+        with static shapes (the batch fixed).}],
+      "::mlir::Value", "emitForward",
+      (ins "::lean_mlir::StablehloBuilder &":$b,
+           "::mlir::ValueRange":$operands)>,
+    InterfaceMethod<
+      [{Emits the vector-Jacobian product: given the lowered `operands`,
+        the lowered forward `result` and the cotangent `resultGrad` of that
+        result, sets `operandGrads[i]` to the cotangent of operand `i`
+        (null where there is none). The cotangent of operand 0 (the layer
+        input) is computed only if `needInputGrad`.}],
+      "void", "emitVJP",
+      (ins "::lean_mlir::StablehloBuilder &":$b,
+           "::mlir::ValueRange":$operands, "::mlir::Value":$result,
+           "::mlir::Value":$resultGrad, "bool":$needInputGrad,
+           "::llvm::SmallVectorImpl<::mlir::Value> &":$operandGrads)>,
   ];
 }
 

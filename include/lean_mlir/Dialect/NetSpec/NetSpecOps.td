@@ -138,7 +138,8 @@ class NetSpec_LayerOp<string mnemonic, list<Trait> traits = []>
     : NetSpec_Op<mnemonic, !listconcat(traits, [
         HasParent<"ModelOp">, Pure, InferTypeOpAdaptor,
         DeclareOpInterfaceMethods<NetSpec_LayerOpInterface,
-                                  ["getForwardFlopsPerSample"]>])>;
+                                  ["getForwardFlopsPerSample",
+                                   "emitForward", "emitVJP"]>])>;
 
 def NetSpec_Conv2dOp : NetSpec_LayerOp<"conv2d"> {
   let summary = "2-D convolution with bias and activation";
@@ -168,9 +169,10 @@ def NetSpec_Conv2dOp : NetSpec_LayerOp<"conv2d"> {
   }];
   let extraClassDeclaration = [{
     /// Padding (low, high) for one spatial axis; see the description.
-    static std::pair<int64_t, int64_t> getPadding(Padding mode, int64_t in,
-                                                  int64_t kernel,
-                                                  int64_t stride);
+    static std::pair<int64_t, int64_t> computePadding(Padding mode,
+                                                      int64_t in,
+                                                      int64_t kernel,
+                                                      int64_t stride);
   }];
 }
 

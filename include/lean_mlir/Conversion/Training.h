@@ -1,0 +1,60 @@
+//===- Training.h - loss and optimizer updates in StableHLO -----*- C++ -*-===//
+//
+// Part of lean-mlir. The pieces of a train step that are not layers: the
+// softmax cross-entropy loss (with its gradient), the accuracy count, and
+// the optimizer updates. Their semantics are fixed (PyTorch's conventions)
+// so results can be checked from outside.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef LEAN_MLIR_CONVERSION_TRAINING_H
+#define LEAN_MLIR_CONVERSION_TRAINING_H
+
+#include "lean_mlir/StableHLO/Builder.h"
+
+namespace lean_mlir {
+
+/// Mean over the batch of the softmax cross-entropy of `logits` [N, K]
+/// against i32 `labels` [N], with label smoothing `smoothing`: the target is
+/// (1 - smoothing) * one_hot + smoothing / K. Returns the rank-0 loss; if
+/// `dlogits` is given, also sets it to d loss / d logits =
+/// (softmax(logits) - target) / N.
+mlir::Value emitSoftmaxCrossEntropy(StablehloBuilder &b, mlir::Value logits,
+                                    mlir::Value labels, double smoothing,
+                                    mlir::Value *dlogits = nullptr);
+
+/// Number of samples (rank-0 i32) whose true-class logit is the row maximum.
+mlir::Value emitCorrectCount(StablehloBuilder &b, mlir::Value logits,
+                             mlir::Value labels);
+
+struct OptimizerConfig {
+  enum class Kind { SGD, Adam };
+  Kind kind = Kind::SGD;
+  double momentum = 0.0;
+  double weightDecay = 0.0;
+
+  /// State tensors per parameter, each of the parameter's shape:
+  /// SGD with momentum: {velocity}; plain SGD: {}; Adam: {m, v}.
+  unsigned numStateTensors() const {
+    return kind == Kind::Adam ? 2 : (momentum != 0.0 ? 1 : 0);
+  }
+};
+
+/// Emits one parameter's update and returns the new parameter; `newState`
+/// receives the new state tensors (same order as `state`). `lr` is a rank-0
+/// f32, `step` a rank-0 i32 (0 for the first step).
+///
+///   SGD:  g += wd * p;  v = momentum * v + g;  p -= lr * v   (v = g if no
+///         momentum)
+///   Adam: m = 0.9 m + 0.1 g;  v = 0.999 v + 0.001 g^2;  t = step + 1;
+///         p -= lr * (m / (1 - 0.9^t) / (sqrt(v / (1 - 0.999^t)) + 1e-8)
+///                    + wd * p)
+mlir::Value emitOptimizerUpdate(StablehloBuilder &b,
+                                const OptimizerConfig &config, mlir::Value p,
+                                mlir::Value g, mlir::ValueRange state,
+                                mlir::Value lr, mlir::Value step,
+                                llvm::SmallVectorImpl<mlir::Value> &newState);
+
+} // namespace lean_mlir
+
+#endif // LEAN_MLIR_CONVERSION_TRAINING_H

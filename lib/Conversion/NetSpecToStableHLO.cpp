@@ -1,0 +1,278 @@
+//===- NetSpecToStableHLO.cpp - models to StableHLO functions -------------===//
+//
+// Part of lean-mlir.
+//
+// Turning a model into functions is a module-level rewrite (one model op
+// becomes up to four functions that share its layers), so it is written as
+// one walk over the model rather than as per-op patterns: each layer
+// contributes through LayerOpInterface (emitForward / emitVJP, implemented
+// next to the op in lib/Dialect/NetSpec/Rules/). The models are then erased
+// and a dialect conversion with netspec marked illegal checks that nothing
+// of netspec survives.
+//
+//===----------------------------------------------------------------------===//
+
+#include "lean_mlir/Conversion/Training.h"
+#include "lean_mlir/Dialect/NetSpec/NetSpecOps.h"
+#include "lean_mlir/StableHLO/Builder.h"
+#include "lean_mlir/Transforms/Passes.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/IR/IRMapping.h"
+#include "mlir/Transforms/DialectConversion.h"
+#include "llvm/ADT/StringSet.h"
+
+namespace lean_mlir {
+#define GEN_PASS_DEF_NETSPECTOSTABLEHLO
+#include "lean_mlir/Transforms/Passes.h.inc"
+} // namespace lean_mlir
+
+using namespace mlir;
+using namespace lean_mlir;
+using namespace lean_mlir::netspec;
+
+namespace {
+
+constexpr llvm::StringLiteral kFunctions[] = {"predict", "eval",
+                                              "value_and_grad", "train_step"};
+
+/// Emits a model's forward and backward passes into the function being
+/// built. Netspec values map to their lowered counterparts in `mapping`.
+class ModelEmitter {
+public:
+  ModelEmitter(ModelOp model, int64_t batch) : model(model), batch(batch) {
+    params = model.getParams();
+    for (Operation &op : model.getBody().front())
+      if (auto layer = dyn_cast<LayerOpInterface>(op))
+        layers.push_back(layer);
+  }
+
+  ArrayRef<ParamOp> getParams() const { return params; }
+
+  /// The input type with the batch fixed.
+  RankedTensorType inputType() {
+    auto type = model.getInputOp().getType();
+    SmallVector<int64_t> shape(type.getShape());
+    shape[0] = batch;
+    return RankedTensorType::get(shape, type.getElementType());
+  }
+
+  RankedTensorType labelsType() {
+    return RankedTensorType::get({batch},
+                                 IntegerType::get(model.getContext(), 32));
+  }
+
+  /// Maps parameters and the input, then emits every layer; returns the
+  /// lowered logits.
+  Value emitForward(StablehloBuilder &b, ValueRange paramValues, Value x) {
+    for (auto [param, value] : llvm::zip_equal(params, paramValues))
+      mapping.map(param.getResult(), value);
+    mapping.map(model.getInputOp().getResult(), x);
+    for (LayerOpInterface layer : layers) {
+      b.setLoc(layer->getLoc());
+      SmallVector<Value> operands = lowered(layer->getOperands());
+      mapping.map(layer.getLayerOutput(), layer.emitForward(b, operands));
+    }
+    b.setLoc(model.getOutputOp().getLoc());
+    return mapping.lookup(model.getOutputOp().getLogits());
+  }
+
+  /// Reverse walk from the logits' cotangent; returns one gradient per
+  /// parameter, in parameter order (zeros for a parameter no layer reads).
+  SmallVector<Value> emitBackward(StablehloBuilder &b, Value dlogits) {
+    DenseMap<Value, Value> cotangents;
+    cotangents[model.getOutputOp().getLogits()] = dlogits;
+    for (LayerOpInterface layer : llvm::reverse(layers)) {
+      Value grad = cotangents.lookup(layer.getLayerOutput());
+      if (!grad)
+        continue;
+      b.setLoc(layer->getLoc());
+      // The model input needs no cotangent; every other activation does.
+      bool needInputGrad = !layer.getLayerInput().getDefiningOp<InputOp>();
+      SmallVector<Value> operandGrads;
+      layer.emitVJP(b, lowered(layer->getOperands()),
+                    mapping.lookup(layer.getLayerOutput()), grad,
+                    needInputGrad, operandGrads);
+      for (auto [operand, g] :
+           llvm::zip_equal(layer->getOperands(), operandGrads)) {
+        if (!g)
+          continue;
+        Value &acc = cotangents[operand];
+        acc = acc ? b.add(acc, g) : g;
+      }
+    }
+    SmallVector<Value> grads;
+    for (ParamOp param : params) {
+      Value g = cotangents.lookup(param.getResult());
+      grads.push_back(g ? g : b.splat(0.0f, param.getType().getShape()));
+    }
+    return grads;
+  }
+
+private:
+  SmallVector<Value> lowered(ValueRange values) {
+    return llvm::map_to_vector(values,
+                               [&](Value v) { return mapping.lookup(v); });
+  }
+
+  ModelOp model;
+  int64_t batch;
+  SmallVector<ParamOp, 8> params;
+  SmallVector<LayerOpInterface> layers;
+  IRMapping mapping;
+};
+
+struct NetSpecToStableHLOPass
+    : lean_mlir::impl::NetSpecToStableHLOBase<NetSpecToStableHLOPass> {
+  using Base::Base;
+
+  void runOnOperation() override {
+    ModuleOp module = getOperation();
+    if (failed(checkOptions(module)))
+      return signalPassFailure();
+    auto models = llvm::to_vector(module.getOps<ModelOp>());
+    if (models.size() != 1) {
+      module.emitError("netspec-to-stablehlo expects exactly one "
+                       "'netspec.model' in the module, found ")
+          << models.size();
+      return signalPassFailure();
+    }
+    ModelOp model = models.front();
+    OpBuilder builder(model);
+    for (StringRef name : kFunctions)
+      if (wanted(name))
+        emitFunction(builder, model, name);
+    model.erase();
+
+    // Nothing of netspec may survive: a leftover op fails here, loudly.
+    ConversionTarget target(getContext());
+    target.addIllegalDialect<NetSpecDialect>();
+    target.markUnknownOpDynamicallyLegal([](Operation *) { return true; });
+    if (failed(applyPartialConversion(module, target,
+                                      RewritePatternSet(&getContext()))))
+      signalPassFailure();
+  }
+
+private:
+  bool wanted(StringRef name) {
+    return functions.empty() || llvm::is_contained(functions, name.str());
+  }
+
+  LogicalResult checkOptions(ModuleOp module) {
+    auto fail = [&](const Twine &message) {
+      return module.emitError("netspec-to-stablehlo: ") << message;
+    };
+    if (!getContext().allowsUnregisteredDialects())
+      return fail("StableHLO is emitted in generic form; allow unregistered "
+                  "dialects (--allow-unregistered-dialect)");
+    if (batchSize <= 0)
+      return fail("batch-size must be positive, got " +
+                  std::to_string(batchSize.getValue()));
+    for (const std::string &name : functions)
+      if (!llvm::is_contained(kFunctions, name))
+        return fail("unknown function '" + name +
+                    "'; expected predict, eval, value_and_grad or "
+                    "train_step");
+    if (optimizer != "sgd" && optimizer != "adam")
+      return fail("unknown optimizer '" + optimizer +
+                  "'; expected sgd or adam");
+    if (momentum < 0 || weightDecay < 0)
+      return fail("momentum and weight-decay must be >= 0");
+    if (labelSmoothing < 0 || labelSmoothing >= 1)
+      return fail("label-smoothing must be in [0, 1), got " +
+                  std::to_string(labelSmoothing.getValue()));
+    return success();
+  }
+
+  OptimizerConfig optimizerConfig() {
+    OptimizerConfig config;
+    config.kind = optimizer == "adam" ? OptimizerConfig::Kind::Adam
+                                      : OptimizerConfig::Kind::SGD;
+    config.momentum = config.kind == OptimizerConfig::Kind::SGD ? momentum : 0;
+    config.weightDecay = weightDecay;
+    return config;
+  }
+
+  void emitFunction(OpBuilder &builder, ModelOp model, StringRef name) {
+    MLIRContext *ctx = &getContext();
+    ModelEmitter emitter(model, batchSize);
+    ArrayRef<ParamOp> params = emitter.getParams();
+    OptimizerConfig config = optimizerConfig();
+    bool train = name == "train_step";
+    bool labels = name != "predict";
+    unsigned numState = train ? config.numStateTensors() : 0;
+
+    // Signature: params..., state..., x, [y], [lr, step].
+    SmallVector<Type> inputs;
+    for (ParamOp p : params)
+      inputs.push_back(p.getType());
+    for (unsigned s = 0; s < numState; ++s)
+      for (ParamOp p : params)
+        inputs.push_back(p.getType());
+    inputs.push_back(emitter.inputType());
+    if (labels)
+      inputs.push_back(emitter.labelsType());
+    auto f32Scalar = RankedTensorType::get({}, Float32Type::get(ctx));
+    auto i32Scalar = RankedTensorType::get({}, IntegerType::get(ctx, 32));
+    if (train)
+      inputs.append({f32Scalar, i32Scalar});
+
+    auto func = func::FuncOp::create(builder, model.getLoc(), name,
+                                     builder.getFunctionType(inputs, {}));
+    for (auto [i, p] : llvm::enumerate(params))
+      func.setArgAttr(i, "netspec.param",
+                      builder.getStringAttr(ParamOp(p).getParamName()));
+    Block *entry = func.addEntryBlock();
+    OpBuilder body = OpBuilder::atBlockBegin(entry);
+    StablehloBuilder b(body, model.getLoc());
+
+    ValueRange args = entry->getArguments();
+    size_t n = params.size();
+    ValueRange paramArgs = args.take_front(n);
+    ValueRange stateArgs = args.slice(n, n * numState);
+    size_t next = n * (1 + numState);
+    Value x = args[next++];
+    Value y = labels ? args[next++] : Value();
+
+    Value logits = emitter.emitForward(b, paramArgs, x);
+    SmallVector<Value> results;
+    if (name == "predict") {
+      results.push_back(logits);
+    } else if (name == "eval") {
+      results.push_back(emitSoftmaxCrossEntropy(b, logits, y, 0.0));
+      results.push_back(emitCorrectCount(b, logits, y));
+    } else {
+      Value dlogits;
+      Value loss =
+          emitSoftmaxCrossEntropy(b, logits, y, labelSmoothing, &dlogits);
+      SmallVector<Value> grads = emitter.emitBackward(b, dlogits);
+      if (!train) {
+        results.push_back(loss);
+        results.append(grads);
+      } else {
+        Value lr = args[next], step = args[next + 1];
+        SmallVector<Value> newParams;
+        SmallVector<SmallVector<Value>> newState(numState);
+        for (size_t i = 0; i < n; ++i) {
+          SmallVector<Value> state, updated;
+          for (unsigned s = 0; s < numState; ++s)
+            state.push_back(stateArgs[s * n + i]);
+          newParams.push_back(emitOptimizerUpdate(b, config, paramArgs[i],
+                                                  grads[i], state, lr, step,
+                                                  updated));
+          for (unsigned s = 0; s < numState; ++s)
+            newState[s].push_back(updated[s]);
+        }
+        results.append(newParams);
+        for (auto &s : newState)
+          results.append(s);
+        results.push_back(loss);
+      }
+    }
+    func::ReturnOp::create(body, model.getLoc(), results);
+    func.setFunctionType(
+        builder.getFunctionType(inputs, ValueRange(results).getTypes()));
+  }
+};
+
+} // namespace

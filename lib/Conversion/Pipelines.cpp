@@ -1,0 +1,79 @@
+//===- Pipelines.cpp - named lowering pipelines ---------------------------===//
+//
+// Part of lean-mlir. The pipelines the Python runtime runs, by name, so the
+// same string reproduces any of them in lean-mlir-opt:
+//
+//   netspec-forward{batch-size=N}     predict
+//   netspec-eval{batch-size=N}        eval
+//   netspec-train-step{batch-size=N optimizer=... momentum=... ...}
+//                                      value_and_grad and train_step
+//
+//===----------------------------------------------------------------------===//
+
+#include "lean_mlir/Transforms/Passes.h"
+
+#include "mlir/Pass/PassManager.h"
+#include "mlir/Pass/PassOptions.h"
+#include "mlir/Pass/PassRegistry.h"
+
+using namespace mlir;
+
+namespace {
+struct BatchOptions : PassPipelineOptions<BatchOptions> {
+  Option<int64_t> batchSize{*this, "batch-size",
+                            llvm::cl::desc("Static batch size"),
+                            llvm::cl::init(128)};
+};
+
+struct TrainOptions : PassPipelineOptions<TrainOptions> {
+  Option<int64_t> batchSize{*this, "batch-size",
+                            llvm::cl::desc("Static batch size"),
+                            llvm::cl::init(128)};
+  Option<std::string> optimizer{*this, "optimizer",
+                                llvm::cl::desc("sgd or adam"),
+                                llvm::cl::init("sgd")};
+  Option<double> momentum{*this, "momentum",
+                          llvm::cl::desc("SGD momentum"), llvm::cl::init(0.0)};
+  Option<double> weightDecay{*this, "weight-decay",
+                             llvm::cl::desc("Weight decay"),
+                             llvm::cl::init(0.0)};
+  Option<double> labelSmoothing{*this, "label-smoothing",
+                                llvm::cl::desc("Label smoothing"),
+                                llvm::cl::init(0.0)};
+};
+
+void addLowering(OpPassManager &pm, int64_t batch,
+                 ArrayRef<std::string> functions,
+                 const TrainOptions *train = nullptr) {
+  lean_mlir::NetSpecToStableHLOOptions options;
+  options.batchSize = batch;
+  options.functions.assign(functions.begin(), functions.end());
+  if (train) {
+    options.optimizer = train->optimizer;
+    options.momentum = train->momentum;
+    options.weightDecay = train->weightDecay;
+    options.labelSmoothing = train->labelSmoothing;
+  }
+  pm.addPass(lean_mlir::createNetSpecToStableHLO(options));
+}
+} // namespace
+
+void lean_mlir::registerLeanMlirPipelines() {
+  PassPipelineRegistration<BatchOptions>(
+      "netspec-forward", "Lower a netspec model to predict(params, x)",
+      [](OpPassManager &pm, const BatchOptions &o) {
+        addLowering(pm, o.batchSize, {"predict"});
+      });
+  PassPipelineRegistration<BatchOptions>(
+      "netspec-eval",
+      "Lower a netspec model to eval(params, x, y) -> (loss, correct)",
+      [](OpPassManager &pm, const BatchOptions &o) {
+        addLowering(pm, o.batchSize, {"eval"});
+      });
+  PassPipelineRegistration<TrainOptions>(
+      "netspec-train-step",
+      "Lower a netspec model to value_and_grad and the fused train_step",
+      [](OpPassManager &pm, const TrainOptions &o) {
+        addLowering(pm, o.batchSize, {"value_and_grad", "train_step"}, &o);
+      });
+}
