@@ -6,7 +6,9 @@ The public API:
   :func:`flatten`, :func:`dense`, :func:`relu` describe a network as data;
 * ``NetSpec.to_mlir()`` gives it as a ``netspec`` module (:mod:`lean_mlir.ir`),
   which :mod:`lean_mlir.passmanager` and :func:`run_pipeline` transform;
-* :mod:`lean_mlir.models` has the book's MNIST CNN and MLP.
+* :mod:`lean_mlir.models` has the book's MNIST CNN and MLP;
+* :func:`predict`, :func:`value_and_grad` and :func:`train_step` run the
+  StableHLO that the C++ passes derive, compiled by IREE.
 """
 
 from lean_mlir._errors import Diagnostic, MLIRError, SpecError
@@ -31,6 +33,14 @@ from lean_mlir.spec import (
     relu,
 )
 from lean_mlir.tools import lean_mlir_opt_path, plugin_path
+from lean_mlir.train import (
+    TrainConfig,
+    evaluate_batch,
+    init_optimizer_state,
+    predict,
+    train_step,
+    value_and_grad,
+)
 
 __version__ = "0.1.0"
 
@@ -38,5 +48,6 @@ __all__ = [
     "Activation", "Conv2d", "Dense", "Diagnostic", "Flatten", "Init", "Layer", "MLIRError",
     "MaxPool", "NetSpec", "Padding", "ParamSpec", "PipelineError", "ReLU", "SpecError",
     "conv2d", "dense", "flatten", "lean_mlir_opt_path", "max_pool", "mnist_cnn", "mnist_mlp",
-    "plugin_path", "relu", "run_pipeline",
+    "plugin_path", "relu", "run_pipeline", "TrainConfig", "evaluate_batch",
+    "init_optimizer_state", "predict", "train_step", "value_and_grad",
 ]

@@ -31,6 +31,7 @@ Layouts (the same in IR, in ``init_params`` and in checkpoints):
 from __future__ import annotations
 
 import enum
+import hashlib
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -281,6 +282,7 @@ class NetSpec:
         self.params: list[ParamSpec] = []
         self.layer_names: list[str] = []
         self.layer_output_shapes: list[tuple[int, ...]] = []
+        self._fingerprint: str | None = None
         # Building the IR once here runs every verifier now, at construction.
         self._build(Context(), record=True)
 
@@ -300,6 +302,12 @@ class NetSpec:
         if context is None:
             context = Context.current or Context()
         return self._build(context, record=False)
+
+    def fingerprint(self) -> str:
+        """SHA-256 of the network's netspec IR: equal networks, equal fingerprints."""
+        if self._fingerprint is None:
+            self._fingerprint = hashlib.sha256(str(self.to_mlir()).encode()).hexdigest()
+        return self._fingerprint
 
     def init_params(self, seed: int = 0) -> dict[str, np.ndarray]:
         """Fresh float32 parameters by name, in declaration order.

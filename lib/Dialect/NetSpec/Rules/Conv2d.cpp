@@ -25,15 +25,42 @@ SmallVector<int64_t, 4> forwardPadding(Conv2dOp op, ArrayRef<int64_t> x,
   return {lo0, hi0, lo1, hi1};
 }
 
+/// Makes a strided window cover its input exactly: with `outSize` outputs
+/// per axis, a window of `span` (the dilated kernel) and stride `stride`, the
+/// last window ends at (out - 1) * stride + span. Trailing padding beyond that
+/// is dropped, and trailing input rows no window reads are sliced off, so
+/// `x`'s padded extent is exactly what the windows read and every padding
+/// stays >= 0. (IREE's im2col rewrite of strided convolutions miscompiles
+/// when rows are left over, and the weight gradient needs it anyway.)
+Value coverExactly(StablehloBuilder &b, Value x, ArrayRef<int64_t> outSize,
+                   ArrayRef<int64_t> span, int64_t stride,
+                   SmallVectorImpl<int64_t> &pad) {
+  ArrayRef<int64_t> xs = b.shape(x);
+  SmallVector<int64_t, 4> limit(xs.begin(), xs.end());
+  bool sliced = false;
+  for (int a = 0; a < 2; ++a) {
+    int64_t hi = (outSize[a] - 1) * stride + span[a] - xs[2 + a] - pad[2 * a];
+    if (hi < 0) {
+      limit[2 + a] += hi;
+      hi = 0;
+      sliced = true;
+    }
+    pad[2 * a + 1] = hi;
+  }
+  return sliced ? b.slice(x, {0, 0, 0, 0}, limit, {1, 1, 1, 1}) : x;
+}
+
 constexpr ConvDims kForward{"[b, f, 0, 1]", "[o, i, 0, 1]", "[b, f, 0, 1]"};
 } // namespace
 
 Value Conv2dOp::emitForward(StablehloBuilder &b, ValueRange operands) {
   Value x = operands[0], w = operands[1], bias = operands[2];
+  ArrayRef<int64_t> ws = b.shape(w);
+  ArrayRef<int64_t> outShape = getType().getShape();
   int64_t s = getStride();
-  Value y = b.convolution(x, w, kForward, {s, s},
-                          forwardPadding(*this, b.shape(x), b.shape(w)),
-                          {1, 1}, {1, 1});
+  SmallVector<int64_t, 4> pad = forwardPadding(*this, b.shape(x), ws);
+  x = coverExactly(b, x, outShape.drop_front(2), ws.drop_front(2), s, pad);
+  Value y = b.convolution(x, w, kForward, {s, s}, pad, {1, 1}, {1, 1});
   y = b.add(y, b.broadcastInDim(bias, b.shape(y), {1}));
   return emitActivation(b, getActivation(), y);
 }
@@ -57,21 +84,11 @@ void Conv2dOp::emitVJP(StablehloBuilder &b, ValueRange operands, Value result,
   // Weight: dw[o,i,u,v] = sum_{n,r,c} xpad[n,i,r*s+u,c*s+v] * g[n,o,r,c],
   // a convolution of the saved input with the upstream gradient: the batch
   // is contracted (x's N plays the feature role, g's N the input-feature
-  // role), g is the kernel dilated by the stride. Trailing input rows that
-  // no output reads are sliced off first so every padding stays >= 0.
-  SmallVector<int64_t, 4> limit(xs.begin(), xs.end());
+  // role) and g is the kernel, dilated by the stride. Its output is
+  // [o, i, kh, kw] exactly when the input is covered exactly by the windows.
   SmallVector<int64_t, 4> wpad(pad);
-  bool sliced = false;
-  for (int a = 0; a < 2; ++a) {
-    int64_t hi = (gs[2 + a] - 1) * s + ws[2 + a] - xs[2 + a] - pad[2 * a];
-    if (hi < 0) {
-      limit[2 + a] += hi;
-      hi = 0;
-      sliced = true;
-    }
-    wpad[2 * a + 1] = hi;
-  }
-  Value xin = sliced ? b.slice(x, {0, 0, 0, 0}, limit, {1, 1, 1, 1}) : x;
+  SmallVector<int64_t, 2> kernel{ws[2], ws[3]};
+  Value xin = coverExactly(b, x, {gs[2], gs[3]}, kernel, s, wpad);
   operandGrads[1] = b.convolution(
       xin, g, {"[f, b, 0, 1]", "[i, o, 0, 1]", "[f, b, 0, 1]"}, {1, 1}, wpad,
       {1, 1}, {s, s});

@@ -1,0 +1,165 @@
+"""Running a network: predictions, gradients and train steps, all compiled with IREE.
+
+Every number here comes from the StableHLO that lean-mlir's C++ passes derive
+(forward, loss, backward, optimizer update), compiled by IREE; nothing is
+differentiated in Python.
+
+    params = spec.init_params(seed=0)
+    logits = lm.predict(spec, params, x)
+    loss, grads = lm.value_and_grad(spec, params, x, y)
+    cfg = lm.TrainConfig(learning_rate=0.1, momentum=0.9)
+    state = lm.init_optimizer_state(spec, params, cfg)
+    params, state, loss = lm.train_step(spec, params, state, x, y, cfg, lr=0.1, step=0)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from lean_mlir.compiler import compile_spec
+from lean_mlir.spec import NetSpec
+
+__all__ = ["TrainConfig", "evaluate_batch", "init_optimizer_state", "predict", "train_step",
+           "value_and_grad"]
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Training hyperparameters (defaults: the book's config as printed).
+
+    The optimizer semantics are PyTorch's: SGD ``g += wd * p; v = momentum * v + g;
+    p -= lr * v``; Adam (AdamW) with beta1 0.9, beta2 0.999, eps 1e-8, bias
+    correction and decoupled weight decay. Weight decay applies to every parameter.
+    """
+
+    learning_rate: float = 0.1
+    batch_size: int = 128
+    epochs: int = 12
+    use_adam: bool = False
+    weight_decay: float = 0.0
+    cosine_decay: bool = False
+    warmup_epochs: int = 0
+    augment: bool = False
+    label_smoothing: float = 0.0
+    momentum: float = 0.0
+    seed: int = 0
+    backend: str = "llvm-cpu"
+
+    def __post_init__(self):
+        if self.learning_rate <= 0 or self.batch_size <= 0 or self.epochs < 0:
+            raise ValueError("learning_rate and batch_size must be positive, epochs >= 0")
+        if self.weight_decay < 0 or self.momentum < 0:
+            raise ValueError("weight_decay and momentum must be >= 0")
+        if not 0 <= self.label_smoothing < 1:
+            raise ValueError(f"label_smoothing must be in [0, 1), got {self.label_smoothing}")
+
+    def lowering_options(self) -> dict:
+        """The netspec-to-stablehlo options for this config's train step."""
+        return {"optimizer": "adam" if self.use_adam else "sgd",
+                "momentum": 0.0 if self.use_adam else float(self.momentum),
+                "weight_decay": float(self.weight_decay),
+                "label_smoothing": float(self.label_smoothing)}
+
+    def state_suffixes(self) -> tuple[str, ...]:
+        """Names of the per-parameter optimizer state tensors."""
+        if self.use_adam:
+            return ("m", "v")
+        return ("velocity",) if self.momentum != 0 else ()
+
+
+def init_optimizer_state(spec: NetSpec, params: dict[str, np.ndarray],
+                         cfg: TrainConfig) -> dict[str, np.ndarray]:
+    """Zeroed optimizer state by name (``<param>.velocity`` or ``<param>.m``/``.v``)."""
+    _check_params(spec, params)
+    return {f"{p.name}.{suffix}": np.zeros(p.shape, np.float32)
+            for suffix in cfg.state_suffixes() for p in spec.params}
+
+
+def _check_params(spec: NetSpec, params: dict[str, np.ndarray]) -> list[np.ndarray]:
+    missing = [p.name for p in spec.params if p.name not in params]
+    extra = sorted(set(params) - {p.name for p in spec.params})
+    if missing or extra:
+        raise ValueError(f"{spec.name}: parameters do not match the network "
+                         f"(missing {missing}, unexpected {extra})")
+    out = []
+    for p in spec.params:
+        value = np.ascontiguousarray(params[p.name], dtype=np.float32)
+        if value.shape != p.shape:
+            raise ValueError(f"{spec.name}: parameter {p.name!r} has shape {value.shape}, "
+                             f"expected {p.shape}")
+        out.append(value)
+    return out
+
+
+def _check_batch(spec: NetSpec, x, y=None) -> tuple[np.ndarray, np.ndarray | None]:
+    x = np.ascontiguousarray(x, dtype=np.float32)
+    if x.ndim != 1 + len(spec.input_shape) or x.shape[1:] != spec.input_shape or not len(x):
+        raise ValueError(f"{spec.name}: x must have shape (N, {', '.join(map(str, spec.input_shape))})"
+                         f" with N > 0, got {x.shape}")
+    if y is None:
+        return x, None
+    y = np.asarray(y)
+    if y.shape != (x.shape[0],) or not np.issubdtype(y.dtype, np.integer):
+        raise ValueError(f"{spec.name}: y must be integer labels of shape ({x.shape[0]},), "
+                         f"got {y.dtype} {y.shape}")
+    classes = spec.output_shape[0]
+    if y.min() < 0 or y.max() >= classes:
+        raise ValueError(f"{spec.name}: labels must be in [0, {classes}), "
+                         f"got [{y.min()}, {y.max()}]")
+    return x, y.astype(np.int32)
+
+
+def predict(spec: NetSpec, params: dict[str, np.ndarray], x: np.ndarray,
+            backend: str = "llvm-cpu") -> np.ndarray:
+    """Logits ``(N, classes)`` of ``x`` ``(N, *input_shape)``."""
+    values = _check_params(spec, params)
+    x, _ = _check_batch(spec, x)
+    module = compile_spec(spec, "predict", x.shape[0], backend)
+    return module.call("predict", *values, x)[0]
+
+
+def evaluate_batch(spec: NetSpec, params: dict[str, np.ndarray], x: np.ndarray, y: np.ndarray,
+                   backend: str = "llvm-cpu") -> tuple[float, int]:
+    """Mean cross-entropy and number of correct predictions on one batch."""
+    values = _check_params(spec, params)
+    x, y = _check_batch(spec, x, y)
+    loss, correct = compile_spec(spec, "eval", x.shape[0], backend).call("eval", *values, x, y)
+    return float(loss), int(correct)
+
+
+def value_and_grad(spec: NetSpec, params: dict[str, np.ndarray], x: np.ndarray, y: np.ndarray,
+                   label_smoothing: float = 0.0, backend: str = "llvm-cpu"
+                   ) -> tuple[float, dict[str, np.ndarray]]:
+    """Mean softmax cross-entropy at ``params`` and its gradient for every parameter."""
+    values = _check_params(spec, params)
+    x, y = _check_batch(spec, x, y)
+    if not 0 <= label_smoothing < 1:
+        raise ValueError(f"label_smoothing must be in [0, 1), got {label_smoothing}")
+    module = compile_spec(spec, "value_and_grad", x.shape[0], backend,
+                          {"label_smoothing": float(label_smoothing)})
+    loss, *grads = module.call("value_and_grad", *values, x, y)
+    return float(loss), {p.name: g for p, g in zip(spec.params, grads, strict=True)}
+
+
+def train_step(spec: NetSpec, params: dict[str, np.ndarray], opt_state: dict[str, np.ndarray],
+               x: np.ndarray, y: np.ndarray, cfg: TrainConfig, lr: float, step: int
+               ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], float]:
+    """One fused step (forward, loss, backward, update); returns new params, state, loss.
+
+    ``loss`` is the training loss (with ``cfg.label_smoothing``) at the parameters given.
+    """
+    values = _check_params(spec, params)
+    x, y = _check_batch(spec, x, y)
+    names = [f"{p.name}.{s}" for s in cfg.state_suffixes() for p in spec.params]
+    if sorted(opt_state) != sorted(names):
+        raise ValueError(f"{spec.name}: optimizer state does not match the config "
+                         f"(expected {names[:2]}...; use lm.init_optimizer_state)")
+    state = [np.ascontiguousarray(opt_state[n], dtype=np.float32) for n in names]
+    module = compile_spec(spec, "train_step", x.shape[0], cfg.backend, cfg.lowering_options())
+    out = module.call("train_step", *values, *state, x, y, np.float32(lr), np.int32(step))
+    n = len(values)
+    new_params = {p.name: v for p, v in zip(spec.params, out[:n], strict=True)}
+    new_state = dict(zip(names, out[n:-1], strict=True))
+    return new_params, new_state, float(out[-1])
