@@ -188,8 +188,9 @@ private:
     OptimizerConfig config;
     config.kind = optimizer == "adam" ? OptimizerConfig::Kind::Adam
                                       : OptimizerConfig::Kind::SGD;
-    config.momentum = config.kind == OptimizerConfig::Kind::SGD ? momentum : 0;
-    config.weightDecay = weightDecay;
+    config.momentum =
+        config.kind == OptimizerConfig::Kind::SGD ? momentum.getValue() : 0.0;
+    config.weightDecay = weightDecay.getValue();
     return config;
   }
 
