@@ -131,10 +131,16 @@ struct NetSpecToStableHLOPass
     if (failed(checkOptions(module)))
       return signalPassFailure();
     auto models = llvm::to_vector(module.getOps<ModelOp>());
-    if (models.size() != 1) {
-      module.emitError("netspec-to-stablehlo expects exactly one "
-                       "'netspec.model' in the module, found ")
-          << models.size();
+    if (models.empty()) {
+      module.emitError("netspec-to-stablehlo: no 'netspec.model' to lower");
+      return signalPassFailure();
+    }
+    if (models.size() > 1) {
+      // Function names (predict, train_step, ...) are per module.
+      InFlightDiagnostic diag = models[1].emitError(
+          "netspec-to-stablehlo lowers one 'netspec.model' per module; this "
+          "is a second one");
+      diag.attachNote(models[0].getLoc()) << "the first model";
       return signalPassFailure();
     }
     ModelOp model = models.front();
@@ -251,16 +257,16 @@ private:
         results.push_back(loss);
         results.append(grads);
       } else {
-        Value lr = args[next], step = args[next + 1];
+        StepScalars scalars =
+            emitStepScalars(b, config, args[next], args[next + 1]);
         SmallVector<Value> newParams;
         SmallVector<SmallVector<Value>> newState(numState);
         for (size_t i = 0; i < n; ++i) {
           SmallVector<Value> state, updated;
           for (unsigned s = 0; s < numState; ++s)
             state.push_back(stateArgs[s * n + i]);
-          newParams.push_back(emitOptimizerUpdate(b, config, paramArgs[i],
-                                                  grads[i], state, lr, step,
-                                                  updated));
+          newParams.push_back(emitOptimizerUpdate(
+              b, config, scalars, paramArgs[i], grads[i], state, updated));
           for (unsigned s = 0; s < numState; ++s)
             newState[s].push_back(updated[s]);
         }

@@ -22,6 +22,10 @@ Value scalarLike(StablehloBuilder &b, Value scalar, Value like) {
 }
 } // namespace
 
+// Ops are created in statement order (never two op-creating arguments in one
+// call, whose evaluation order C++ leaves open), so the IR is the same
+// whichever compiler built the pass.
+
 Value lean_mlir::emitSoftmaxCrossEntropy(StablehloBuilder &b, Value logits,
                                          Value labels, double smoothing,
                                          Value *dlogits) {
@@ -33,13 +37,16 @@ Value lean_mlir::emitSoftmaxCrossEntropy(StablehloBuilder &b, Value logits,
   Value logSum = b.log(b.reduceSum(b.exp(shifted), {1}));
   Value logProbs = b.sub(shifted, b.broadcastInDim(logSum, shape, {0}));
   Value target = oneHot(b, labels, shape);
-  if (smoothing != 0.0)
-    target = b.add(b.mul(target, b.splat(1.0 - smoothing, shape)),
-                   b.splat(smoothing / k, shape));
+  if (smoothing != 0.0) {
+    Value kept = b.mul(target, b.splat(1.0 - smoothing, shape));
+    target = b.add(kept, b.splat(smoothing / k, shape));
+  }
   Value total = b.reduceSum(b.mul(target, logProbs), {0, 1});
   Value loss = b.mul(total, b.splat(-1.0f / n));
-  if (dlogits)
-    *dlogits = b.mul(b.sub(b.exp(logProbs), target), b.splat(1.0f / n, shape));
+  if (dlogits) {
+    Value diff = b.sub(b.exp(logProbs), target);
+    *dlogits = b.mul(diff, b.splat(1.0f / n, shape));
+  }
   return loss;
 }
 
@@ -52,10 +59,26 @@ Value lean_mlir::emitCorrectCount(StablehloBuilder &b, Value logits,
   return b.reduceSum(b.convert(hit, b.i32()), {0});
 }
 
+StepScalars lean_mlir::emitStepScalars(StablehloBuilder &b,
+                                       const OptimizerConfig &config,
+                                       Value lr, Value step) {
+  StepScalars scalars{lr, Value(), Value()};
+  if (config.kind == OptimizerConfig::Kind::Adam) {
+    Value stepF32 = b.convert(step, b.f32());
+    Value t = b.add(stepF32, b.splat(1.0f));
+    Value one = b.splat(1.0f);
+    Value pow1 = b.pow(b.splat(0.9f), t);
+    scalars.biasCorrection1 = b.sub(one, pow1);
+    Value pow2 = b.pow(b.splat(0.999f), t);
+    scalars.biasCorrection2 = b.sub(one, pow2);
+  }
+  return scalars;
+}
+
 Value lean_mlir::emitOptimizerUpdate(StablehloBuilder &b,
-                                     const OptimizerConfig &config, Value p,
-                                     Value g, ValueRange state, Value lr,
-                                     Value step,
+                                     const OptimizerConfig &config,
+                                     const StepScalars &scalars, Value p,
+                                     Value g, ValueRange state,
                                      SmallVectorImpl<Value> &newState) {
   ArrayRef<int64_t> shape = StablehloBuilder::shape(p);
   auto scaled = [&](double c, Value v) { return b.mul(b.splat(c, shape), v); };
@@ -69,18 +92,18 @@ Value lean_mlir::emitOptimizerUpdate(StablehloBuilder &b,
       newState.push_back(update);
     }
   } else {
-    Value m = b.add(scaled(0.9, state[0]), scaled(0.1, g));
-    Value v = b.add(scaled(0.999, state[1]), scaled(0.001, b.mul(g, g)));
+    Value mDecayed = scaled(0.9, state[0]);
+    Value m = b.add(mDecayed, scaled(0.1, g));
+    Value vDecayed = scaled(0.999, state[1]);
+    Value v = b.add(vDecayed, scaled(0.001, b.mul(g, g)));
     newState.append({m, v});
-    // Bias corrections from t = step + 1, computed on scalars.
-    Value t = b.add(b.convert(step, b.f32()), b.splat(1.0f));
-    Value bc1 = b.sub(b.splat(1.0f), b.pow(b.splat(0.9f), t));
-    Value bc2 = b.sub(b.splat(1.0f), b.pow(b.splat(0.999f), t));
-    Value mHat = b.div(m, scalarLike(b, bc1, m));
-    Value vHat = b.div(v, scalarLike(b, bc2, v));
-    update = b.div(mHat, b.add(b.sqrt(vHat), b.splat(1e-8f, shape)));
+    Value mHat = b.div(m, scalarLike(b, scalars.biasCorrection1, m));
+    Value vHat = b.div(v, scalarLike(b, scalars.biasCorrection2, v));
+    Value root = b.sqrt(vHat);
+    update = b.div(mHat, b.add(root, b.splat(1e-8f, shape)));
+    // Decoupled weight decay: added to the update, not to the gradient.
     if (config.weightDecay != 0.0)
       update = b.add(update, scaled(config.weightDecay, p));
   }
-  return b.sub(p, b.mul(scalarLike(b, lr, p), update));
+  return b.sub(p, b.mul(scalarLike(b, scalars.lr, p), update));
 }

@@ -40,19 +40,29 @@ struct OptimizerConfig {
   }
 };
 
+/// Per-step scalars shared by every parameter's update: the learning rate
+/// and, for Adam, the bias corrections 1 - 0.9^t and 1 - 0.999^t.
+struct StepScalars {
+  mlir::Value lr, biasCorrection1, biasCorrection2;
+};
+
+/// `lr` is a rank-0 f32, `step` a rank-0 i32 (0 for the first step, so
+/// t = step + 1).
+StepScalars emitStepScalars(StablehloBuilder &b, const OptimizerConfig &config,
+                            mlir::Value lr, mlir::Value step);
+
 /// Emits one parameter's update and returns the new parameter; `newState`
-/// receives the new state tensors (same order as `state`). `lr` is a rank-0
-/// f32, `step` a rank-0 i32 (0 for the first step).
+/// receives the new state tensors (same order as `state`).
 ///
 ///   SGD:  g += wd * p;  v = momentum * v + g;  p -= lr * v   (v = g if no
 ///         momentum)
-///   Adam: m = 0.9 m + 0.1 g;  v = 0.999 v + 0.001 g^2;  t = step + 1;
+///   Adam: m = 0.9 m + 0.1 g;  v = 0.999 v + 0.001 g^2;
 ///         p -= lr * (m / (1 - 0.9^t) / (sqrt(v / (1 - 0.999^t)) + 1e-8)
 ///                    + wd * p)
 mlir::Value emitOptimizerUpdate(StablehloBuilder &b,
-                                const OptimizerConfig &config, mlir::Value p,
+                                const OptimizerConfig &config,
+                                const StepScalars &scalars, mlir::Value p,
                                 mlir::Value g, mlir::ValueRange state,
-                                mlir::Value lr, mlir::Value step,
                                 llvm::SmallVectorImpl<mlir::Value> &newState);
 
 } // namespace lean_mlir
