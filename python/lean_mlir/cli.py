@@ -2,12 +2,15 @@
 
     lean-mlir summary cnn mlp     # layers, shapes, parameter counts (from the IR)
     lean-mlir show cnn            # the netspec IR of a model
+    lean-mlir compile cnn         # lower the train step to StableHLO and compile it
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+import time
+from pathlib import Path
 
 from lean_mlir._errors import MLIRError, SpecError
 from lean_mlir.models import MODELS
@@ -36,6 +39,36 @@ def _summary(names: list[str], show_ir: bool) -> int:
     return 0
 
 
+def _compile(args) -> int:
+    from lean_mlir.compiler import compile_stablehlo, lower_to_stablehlo, lowering_pipeline
+
+    spec = MODELS[args.model]()
+    options = {"optimizer": "adam" if args.adam else "sgd", "momentum": args.momentum}
+    pipeline = lowering_pipeline(args.function, args.batch_size, options)
+    label = args.function.replace("_", " ")
+    print(f"Generating {label} MLIR...", end=" ", flush=True)
+    start = time.perf_counter()
+    text = lower_to_stablehlo(spec, pipeline)
+    print(f"{len(text):,} chars ({time.perf_counter() - start:.2f} s, verified by StableHLO)")
+    if args.emit_stablehlo:
+        Path(args.emit_stablehlo).write_text(text)
+        print(f"  wrote {args.emit_stablehlo}")
+    for backend in args.backend.split(","):
+        print(f"Compiling for {backend}...", end=" ", flush=True)
+        start = time.perf_counter()
+        vmfb = compile_stablehlo(text, backend)
+        print(f"{len(vmfb):,} bytes in {time.perf_counter() - start:.1f} s")
+        if args.output:
+            out = Path(args.output)
+            if "," in args.backend:
+                out = out.with_name(f"{out.stem}.{backend}{out.suffix}")
+            out.write_bytes(vmfb)
+            print(f"  wrote {out}")
+    print(f"  reproduce: lean-mlir-opt --allow-unregistered-dialect "
+          f"--pass-pipeline='{pipeline}' <(lean-mlir show {args.model})")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="lean-mlir", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -44,10 +77,23 @@ def main(argv: list[str] | None = None) -> int:
     p_sum.add_argument("--ir", action="store_true", help="also print the annotated IR")
     p_show = sub.add_parser("show", help="print a model's netspec IR")
     p_show.add_argument("model", choices=sorted(MODELS))
+    p_comp = sub.add_parser("compile", help="lower a model to StableHLO and compile it with IREE")
+    p_comp.add_argument("model", choices=sorted(MODELS))
+    p_comp.add_argument("--function", default="train_step",
+                        choices=["predict", "eval", "value_and_grad", "train_step"])
+    p_comp.add_argument("--batch-size", type=int, default=128)
+    p_comp.add_argument("--backend", default="llvm-cpu",
+                        help="comma-separated: llvm-cpu, rocm (gfx1100), cuda")
+    p_comp.add_argument("--momentum", type=float, default=0.0)
+    p_comp.add_argument("--adam", action="store_true")
+    p_comp.add_argument("-o", "--output", help="write the .vmfb here")
+    p_comp.add_argument("--emit-stablehlo", help="write the StableHLO here")
     args = parser.parse_args(argv)
     try:
         if args.command == "summary":
             return _summary(args.models, args.ir)
+        if args.command == "compile":
+            return _compile(args)
         print(MODELS[args.model]().to_mlir())
         return 0
     except (MLIRError, SpecError) as e:
