@@ -38,8 +38,8 @@ BACKENDS: dict[str, list[str]] = {
         "--iree-hal-target-device=local",
         "--iree-hal-local-target-device-backends=llvm-cpu",
         "--iree-llvmcpu-target-cpu=host",
-        "--iree-preprocessing-pass-pipeline="
-        "builtin.module(util.func(iree-global-opt-convert-conv2d-to-img2col))",
+        ("--iree-preprocessing-pass-pipeline="
+         "builtin.module(util.func(iree-global-opt-convert-conv2d-to-img2col))"),
         "--iree-global-opt-propagate-transposes=false",
     ],
     # AMD RDNA3 (the book's 7900 XTX); compiles on a machine with no GPU.

@@ -6,9 +6,8 @@ padding), not from lean-mlir's lowering.
 
 import math
 
-import numpy as np
-
 import lean_mlir as lm
+import numpy as np
 
 
 def same_padding(size: int, kernel: int, stride: int) -> tuple[int, int]:
@@ -18,8 +17,8 @@ def same_padding(size: int, kernel: int, stride: int) -> tuple[int, int]:
 
 
 def conv2d(x, w, b, stride, padding):
-    n, c, h, wd = x.shape
-    o, i, kh, kw = w.shape
+    n, _, h, wd = x.shape
+    o, _, kh, kw = w.shape
     if padding == "same":
         (t, bt), (l, r) = same_padding(h, kh, stride), same_padding(wd, kw, stride)
     else:

@@ -2,10 +2,9 @@
 
 import subprocess
 
+import lean_mlir as lm
 import numpy as np
 import pytest
-
-import lean_mlir as lm
 from lean_mlir.cli import main
 from lean_mlir.compiler import compile_spec, compile_stablehlo, lower_to_stablehlo
 from lean_mlir.ir import Context

@@ -2,12 +2,11 @@
 
 import random
 
+import lean_mlir as lm
 import numpy as np
 import pytest
 import reference
 from netgen import random_net
-
-import lean_mlir as lm
 
 
 def batch(spec, n, seed):

@@ -1,9 +1,8 @@
 """The fused train step against NumPy implementations of the update rules."""
 
+import lean_mlir as lm
 import numpy as np
 import pytest
-
-import lean_mlir as lm
 
 
 @pytest.fixture(scope="module")
