@@ -295,7 +295,7 @@ public:
   /// op's location) and verifies the op alone. On failure the op is erased
   /// and MLIRError raised.
   nb::object finishLayer(Operation *op, DiagnosticCollector &diags,
-                         const char *what) {
+                         StringRef what) {
     SmallVector<Type, 1> types;
     auto infer = cast<InferTypeOpInterface>(op);
     if (failed(infer.inferReturnTypes(
@@ -303,17 +303,17 @@ public:
             op->getRawDictionaryAttrs(), op->getPropertiesStorage(),
             op->getRegions(), types))) {
       op->erase();
-      diags.raise(std::string("invalid ") + what);
+      diags.raise(("invalid " + what).str());
     }
     op->getResult(0).setType(types.front());
     return verifyNew(op, diags, what);
   }
 
   nb::object verifyNew(Operation *op, DiagnosticCollector &diags,
-                       const char *what) {
+                       StringRef what) {
     if (failed(verify(op, /*verifyRecursively=*/false))) {
       op->erase();
-      diags.raise(std::string("invalid ") + what);
+      diags.raise(("invalid " + what).str());
     }
     return op->getNumResults() ? wrap(op->getResult(0)) : nb::none();
   }
@@ -369,53 +369,48 @@ public:
     return *value;
   }
 
+  /// Creates a layer op with a placeholder result type, then infers and
+  /// verifies it (see finishLayer).
+  template <typename OpT, typename... Args>
+  nb::object addLayer(LmLocation &loc, Args &&...args) {
+    checkOpen();
+    DiagnosticCollector diags(ctx());
+    auto op = OpT::create(builder, loc.loc, placeholder(),
+                          std::forward<Args>(args)...);
+    return finishLayer(op, diags, OpT::getOperationName());
+  }
+
   nb::object conv2d(const LmValue &x, const LmValue &w, const LmValue &b,
                     int64_t stride, const std::string &padding,
                     const std::string &activation, LmLocation &loc) {
-    checkOpen();
-    DiagnosticCollector diags(ctx());
     auto pad = parseEnum<ns::Padding>(padding, "padding");
     auto act = parseEnum<ns::Activation>(activation, "activation");
-    auto op = ns::Conv2dOp::create(
-        builder, loc.loc, placeholder(), get(x), get(w), get(b),
-        builder.getI64IntegerAttr(stride), ns::PaddingAttr::get(ctx(), pad),
-        ns::ActivationAttr::get(ctx(), act));
-    return finishLayer(op, diags, "netspec.conv2d");
+    return addLayer<ns::Conv2dOp>(loc, get(x), get(w), get(b),
+                                  builder.getI64IntegerAttr(stride),
+                                  ns::PaddingAttr::get(ctx(), pad),
+                                  ns::ActivationAttr::get(ctx(), act));
   }
 
   nb::object maxPool2d(const LmValue &x, int64_t window, int64_t stride,
                        LmLocation &loc) {
-    checkOpen();
-    DiagnosticCollector diags(ctx());
-    auto op = ns::MaxPool2dOp::create(builder, loc.loc, placeholder(), get(x),
-                                      builder.getI64IntegerAttr(window),
-                                      builder.getI64IntegerAttr(stride));
-    return finishLayer(op, diags, "netspec.max_pool2d");
+    return addLayer<ns::MaxPool2dOp>(loc, get(x),
+                                     builder.getI64IntegerAttr(window),
+                                     builder.getI64IntegerAttr(stride));
   }
 
   nb::object flatten(const LmValue &x, LmLocation &loc) {
-    checkOpen();
-    DiagnosticCollector diags(ctx());
-    auto op = ns::FlattenOp::create(builder, loc.loc, placeholder(), get(x));
-    return finishLayer(op, diags, "netspec.flatten");
+    return addLayer<ns::FlattenOp>(loc, get(x));
   }
 
   nb::object dense(const LmValue &x, const LmValue &w, const LmValue &b,
                    const std::string &activation, LmLocation &loc) {
-    checkOpen();
-    DiagnosticCollector diags(ctx());
     auto act = parseEnum<ns::Activation>(activation, "activation");
-    auto op = ns::DenseOp::create(builder, loc.loc, placeholder(), get(x),
-                                  get(w), get(b),
-                                  ns::ActivationAttr::get(ctx(), act));
-    return finishLayer(op, diags, "netspec.dense");
+    return addLayer<ns::DenseOp>(loc, get(x), get(w), get(b),
+                                 ns::ActivationAttr::get(ctx(), act));
   }
 
   nb::object relu(const LmValue &x, LmLocation &loc) {
-    checkOpen();
-    DiagnosticCollector diags(ctx());
-    auto op = ns::ReluOp::create(builder, loc.loc, placeholder(), get(x));
-    return finishLayer(op, diags, "netspec.relu");
+    return addLayer<ns::ReluOp>(loc, get(x));
   }
 
   /// Adds the terminator, verifies the whole module and hands it over.
