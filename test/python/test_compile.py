@@ -29,9 +29,11 @@ def test_book_cnn_train_step_runs_on_cpu(cnn):
     assert module.stablehlo.count("stablehlo.convolution") == 5
 
 
-def test_book_cnn_train_step_compiles_for_gfx1100(cnn):
+@pytest.mark.parametrize("backend", ["rocm", "cuda"])
+def test_book_cnn_train_step_compiles_for_gpus(cnn, backend):
+    """gfx1100 (the book's GPU) and CUDA compile here, with no GPU present."""
     text = lower_to_stablehlo(cnn, "builtin.module(netspec-train-step{batch-size=128})")
-    vmfb = compile_stablehlo(text, "rocm")
+    vmfb = compile_stablehlo(text, backend)
     assert len(vmfb) > 10_000 and b"train_step" in vmfb
 
 

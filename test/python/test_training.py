@@ -98,3 +98,16 @@ def test_book_cnn_learns_mnist_in_one_epoch(mnist):
     """The book's CNN with its printed config (plain SGD 0.1, He init), one epoch."""
     _, history = fit(lm.mnist_cnn(), recipe("s4tf-baseline", epochs=1), mnist)
     assert history[0].test_accuracy >= 0.975, history[0]
+
+
+@pytest.mark.slow
+def test_the_example_trains_and_asserts_its_accuracy():
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    example = Path(__file__).resolve().parents[2] / "examples" / "mnist_cnn.py"
+    proc = subprocess.run([sys.executable, str(example), "--epochs", "1"], capture_output=True,
+                          text=True, timeout=900, check=False)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "epoch  1:" in proc.stdout and "test accuracy" in proc.stdout
