@@ -40,6 +40,11 @@ def test_random_network_gradients_match_finite_differences(seed):
     logits = lm.predict(spec, params, x)
     np.testing.assert_allclose(logits, reference.forward(spec, params, x), rtol=1e-4, atol=1e-4)
 
+    ref_logits = reference.forward(spec, params, x)
+    eval_loss, correct = lm.evaluate_batch(spec, params, x, y)
+    assert eval_loss == pytest.approx(reference.cross_entropy(ref_logits, y), rel=1e-5)
+    assert correct == int((ref_logits.argmax(axis=1) == y).sum())
+
     loss, grads = lm.value_and_grad(spec, params, x, y, label_smoothing=smoothing)
     assert loss == pytest.approx(reference.loss(spec, params, x, y, smoothing), rel=1e-5)
     assert_grads_close(grads, reference.finite_difference_grads(spec, params, x, y, smoothing))
