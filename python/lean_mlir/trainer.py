@@ -17,10 +17,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from lean_mlir.compiler import compile_spec
 from lean_mlir.data import MNIST
 from lean_mlir.spec import NetSpec
-from lean_mlir.train import TrainConfig, _check_params, init_optimizer_state, train_step
+from lean_mlir.train import TrainConfig, evaluate_batch, init_optimizer_state, train_step
 
 __all__ = ["EpochResult", "evaluate", "fit", "learning_rate"]
 
@@ -65,15 +64,12 @@ def _augment(x: np.ndarray, rng: np.random.Generator, shift: int = 2) -> np.ndar
 def evaluate(spec: NetSpec, params: dict[str, np.ndarray], x: np.ndarray, y: np.ndarray,
              batch_size: int = 1000, backend: str = "llvm-cpu") -> tuple[float, float]:
     """Mean loss and accuracy over every sample of ``x`` (the remainder batch included)."""
-    values = _check_params(spec, params)
     total_loss, correct = 0.0, 0
     for start in range(0, len(x), batch_size):
-        xb = np.ascontiguousarray(x[start:start + batch_size], np.float32)
-        yb = np.asarray(y[start:start + batch_size], np.int32)
-        module = compile_spec(spec, "eval", len(xb), backend)
-        loss, hits = module.call("eval", *values, xb, yb)
-        total_loss += float(loss) * len(xb)
-        correct += int(hits)
+        xb, yb = x[start:start + batch_size], y[start:start + batch_size]
+        loss, hits = evaluate_batch(spec, params, xb, yb, backend)
+        total_loss += loss * len(xb)
+        correct += hits
     return total_loss / len(x), correct / len(x)
 
 
@@ -81,8 +77,6 @@ def fit(spec: NetSpec, cfg: TrainConfig, data: MNIST,
         on_epoch: Callable[[EpochResult], None] | None = None,
         train_limit: int | None = None) -> tuple[dict[str, np.ndarray], list[EpochResult]]:
     """Trains ``spec`` on ``data`` with ``cfg``; returns the parameters and per-epoch results."""
-    if cfg.augment and spec.input_shape[1:] != data.train_x.shape[2:]:
-        raise ValueError("augment expects image inputs")
     rng = np.random.default_rng(cfg.seed)
     params = spec.init_params(cfg.seed)
     state = init_optimizer_state(spec, params, cfg)
