@@ -82,7 +82,7 @@ def test_locations():
 
 
 def test_pass_manager_runs_the_summary_pass():
-    with Context() as ctx:
+    with Context():
         module = Module.parse(TINY)
         pm = PassManager.parse("builtin.module(netspec-model-summary)")
         assert "netspec-model-summary" in str(pm)
@@ -94,7 +94,6 @@ def test_pass_manager_runs_the_summary_pass():
     assert dense["netspec.flops_per_sample"] == 16
     assert dense["netspec.param_count"] == 10
     assert ops["netspec.dense"].result_types == ["tensor<?x2xf32>"]
-    del ctx
 
 
 def test_bad_pipeline_is_a_value_error():

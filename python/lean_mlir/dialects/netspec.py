@@ -14,9 +14,5 @@ caused it. Result types are inferred by the dialect; Python never spells them.
 
 from lean_mlir._mlir import ModelBuilder, Value
 
-__all__ = ["ACTIVATIONS", "INITS", "PADDINGS", "ModelBuilder", "Value"]
+__all__ = ["ModelBuilder", "Value"]
 
-#: Keywords the dialect accepts (see NetSpecDialect.td).
-PADDINGS = ("same", "valid")
-ACTIVATIONS = ("identity", "relu")
-INITS = ("he_normal", "he_uniform", "glorot_uniform", "zeros", "ones")
