@@ -64,14 +64,17 @@ public:
 
   /// Maps parameters and the input, then emits every layer; returns the
   /// lowered logits.
-  Value emitForward(StablehloBuilder &b, ValueRange paramValues, Value x) {
+  Value emitForward(LayerLowering &lowering, ValueRange paramValues,
+                    Value x) {
+    StablehloBuilder &b = lowering.b;
     for (auto [param, value] : llvm::zip_equal(params, paramValues))
       mapping.map(param.getResult(), value);
     mapping.map(model.getInputOp().getResult(), x);
     for (LayerOpInterface layer : layers) {
       b.setLoc(layer->getLoc());
       SmallVector<Value> operands = lowered(layer->getOperands());
-      mapping.map(layer.getLayerOutput(), layer.emitForward(b, operands));
+      mapping.map(layer.getLayerOutput(),
+                  layer.emitForward(lowering, operands));
     }
     b.setLoc(model.getOutputOp().getLoc());
     return mapping.lookup(model.getOutputOp().getLogits());
@@ -79,7 +82,8 @@ public:
 
   /// Reverse walk from the logits' cotangent; returns one gradient per
   /// parameter, in parameter order (zeros for a parameter no layer reads).
-  SmallVector<Value> emitBackward(StablehloBuilder &b, Value dlogits) {
+  SmallVector<Value> emitBackward(LayerLowering &lowering, Value dlogits) {
+    StablehloBuilder &b = lowering.b;
     DenseMap<Value, Value> cotangents;
     cotangents[model.getOutputOp().getLogits()] = dlogits;
     for (LayerOpInterface layer : llvm::reverse(layers)) {
@@ -90,7 +94,7 @@ public:
       // The model input needs no cotangent; every other activation does.
       bool needInputGrad = !layer.getLayerInput().getDefiningOp<InputOp>();
       SmallVector<Value> operandGrads;
-      layer.emitVJP(b, lowered(layer->getOperands()),
+      layer.emitVJP(lowering, lowered(layer->getOperands()),
                     mapping.lookup(layer.getLayerOutput()), grad,
                     needInputGrad, operandGrads);
       for (auto [operand, g] :
@@ -184,6 +188,9 @@ private:
                   "'; expected sgd or adam");
     if (momentum < 0 || weightDecay < 0)
       return fail("momentum and weight-decay must be >= 0");
+    if (!symbolizeLoweringTarget(target))
+      return fail("unknown target '" + target +
+                  "'; expected generic or cpu");
     if (labelSmoothing < 0 || labelSmoothing >= 1)
       return fail("label-smoothing must be in [0, 1), got " +
                   std::to_string(labelSmoothing.getValue()));
@@ -232,6 +239,7 @@ private:
     Block *entry = func.addEntryBlock();
     OpBuilder body = OpBuilder::atBlockBegin(entry);
     StablehloBuilder b(body, model.getLoc());
+    LayerLowering lowering{b, *symbolizeLoweringTarget(target)};
 
     ValueRange args = entry->getArguments();
     size_t n = params.size();
@@ -241,7 +249,7 @@ private:
     Value x = args[next++];
     Value y = labels ? args[next++] : Value();
 
-    Value logits = emitter.emitForward(b, paramArgs, x);
+    Value logits = emitter.emitForward(lowering, paramArgs, x);
     SmallVector<Value> results;
     if (name == "predict") {
       results.push_back(logits);
@@ -252,7 +260,7 @@ private:
       Value dlogits;
       Value loss =
           emitSoftmaxCrossEntropy(b, logits, y, labelSmoothing, &dlogits);
-      SmallVector<Value> grads = emitter.emitBackward(b, dlogits);
+      SmallVector<Value> grads = emitter.emitBackward(lowering, dlogits);
       if (!train) {
         results.push_back(loss);
         results.append(grads);
@@ -279,6 +287,17 @@ private:
     func::ReturnOp::create(body, model.getLoc(), results);
     func.setFunctionType(
         builder.getFunctionType(inputs, ValueRange(results).getTypes()));
+    eraseUnusedTransposes(*entry);
+  }
+
+  /// Layer rules convert layouts at their boundaries; where neighbouring
+  /// layers' conversions cancel (see StablehloBuilder::transpose) the first
+  /// one is left without users. Walking backwards frees chains of them.
+  static void eraseUnusedTransposes(Block &block) {
+    for (Operation &op : llvm::make_early_inc_range(llvm::reverse(block)))
+      if (op.getName().getStringRef() == "stablehlo.transpose" &&
+          op.use_empty())
+        op.erase();
   }
 };
 

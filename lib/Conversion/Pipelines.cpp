@@ -3,7 +3,7 @@
 // Part of lean-mlir. The pipelines the Python runtime runs, by name, so the
 // same string reproduces any of them in lean-mlir-opt:
 //
-//   netspec-forward{batch-size=N}     predict
+//   netspec-forward{batch-size=N target=generic|cpu}     predict
 //   netspec-eval{batch-size=N}        eval
 //   netspec-train-step{batch-size=N optimizer=... momentum=... ...}
 //                                      value_and_grad and train_step
@@ -23,6 +23,9 @@ struct BatchOptions : PassPipelineOptions<BatchOptions> {
   Option<int64_t> batchSize{*this, "batch-size",
                             llvm::cl::desc("Static batch size"),
                             llvm::cl::init(128)};
+  Option<std::string> target{*this, "target",
+                             llvm::cl::desc("generic or cpu StableHLO forms"),
+                             llvm::cl::init("generic")};
 };
 
 struct TrainOptions : PassPipelineOptions<TrainOptions> {
@@ -40,13 +43,17 @@ struct TrainOptions : PassPipelineOptions<TrainOptions> {
   Option<double> labelSmoothing{*this, "label-smoothing",
                                 llvm::cl::desc("Label smoothing"),
                                 llvm::cl::init(0.0)};
+  Option<std::string> target{*this, "target",
+                             llvm::cl::desc("generic or cpu StableHLO forms"),
+                             llvm::cl::init("generic")};
 };
 
-void addLowering(OpPassManager &pm, int64_t batch,
+void addLowering(OpPassManager &pm, int64_t batch, StringRef target,
                  ArrayRef<std::string> functions,
                  const TrainOptions *train = nullptr) {
   lean_mlir::NetSpecToStableHLOOptions options;
   options.batchSize = batch;
+  options.target = target.str();
   options.functions.assign(functions.begin(), functions.end());
   if (train) {
     options.optimizer = train->optimizer;
@@ -62,18 +69,19 @@ void lean_mlir::registerLeanMlirPipelines() {
   PassPipelineRegistration<BatchOptions>(
       "netspec-forward", "Lower a netspec model to predict(params, x)",
       [](OpPassManager &pm, const BatchOptions &o) {
-        addLowering(pm, o.batchSize, {"predict"});
+        addLowering(pm, o.batchSize, o.target, {"predict"});
       });
   PassPipelineRegistration<BatchOptions>(
       "netspec-eval",
       "Lower a netspec model to eval(params, x, y) -> (loss, correct)",
       [](OpPassManager &pm, const BatchOptions &o) {
-        addLowering(pm, o.batchSize, {"eval"});
+        addLowering(pm, o.batchSize, o.target, {"eval"});
       });
   PassPipelineRegistration<TrainOptions>(
       "netspec-train-step",
       "Lower a netspec model to value_and_grad and the fused train_step",
       [](OpPassManager &pm, const TrainOptions &o) {
-        addLowering(pm, o.batchSize, {"value_and_grad", "train_step"}, &o);
+        addLowering(pm, o.batchSize, o.target, {"value_and_grad", "train_step"},
+                    &o);
       });
 }

@@ -13,6 +13,7 @@
 #include "llvm/ADT/StringExtras.h"
 #include "llvm/Support/ErrorHandling.h"
 
+#include <limits>
 #include <string>
 
 using namespace mlir;
@@ -165,6 +166,37 @@ Value StablehloBuilder::reverse(Value a, ArrayRef<int64_t> dims) {
                 {b.getNamedAttr("dimensions", b.getDenseI64ArrayAttr(dims))});
 }
 
+Value StablehloBuilder::transpose(Value a, ArrayRef<int64_t> permutation) {
+  // transpose(transpose(x, p), q) is x when q undoes p.
+  if (Operation *def = a.getDefiningOp();
+      def && def->getName().getStringRef() == "stablehlo.transpose") {
+    auto inner = cast<DenseI64ArrayAttr>(def->getAttr("permutation"));
+    bool identity = inner.size() == (int64_t)permutation.size();
+    for (auto [i, p] : llvm::enumerate(permutation))
+      identity = identity && inner[p] == (int64_t)i;
+    if (identity)
+      return def->getOperand(0);
+  }
+  ArrayRef<int64_t> in = shape(a);
+  SmallVector<int64_t> out;
+  for (int64_t p : permutation)
+    out.push_back(in[p]);
+  auto type = cast<RankedTensorType>(a.getType());
+  return create("transpose", a, tensor(out, type.getElementType()),
+                {b.getNamedAttr("permutation",
+                                b.getDenseI64ArrayAttr(permutation))});
+}
+
+Value StablehloBuilder::concatenate(ValueRange values, int64_t dim) {
+  auto type = cast<RankedTensorType>(values.front().getType());
+  SmallVector<int64_t> out(type.getShape());
+  out[dim] = 0;
+  for (Value v : values)
+    out[dim] += shape(v)[dim];
+  return create("concatenate", values, tensor(out, type.getElementType()),
+                {b.getNamedAttr("dimension", b.getI64IntegerAttr(dim))});
+}
+
 Value StablehloBuilder::slice(Value a, ArrayRef<int64_t> start,
                               ArrayRef<int64_t> limit,
                               ArrayRef<int64_t> strides) {
@@ -196,6 +228,10 @@ Value StablehloBuilder::iota(ArrayRef<int64_t> shape, int64_t dim,
                              Type elementType) {
   return create("iota", {}, tensor(shape, elementType),
                 {b.getNamedAttr("iota_dimension", b.getI64IntegerAttr(dim))});
+}
+
+Value StablehloBuilder::optimizationBarrier(Value a) {
+  return create("optimization_barrier", a, a.getType());
 }
 
 //===----------------------------------------------------------------------===//
@@ -311,6 +347,11 @@ Value StablehloBuilder::reduceSum(Value a, ArrayRef<int64_t> dims) {
 Value StablehloBuilder::reduceMax(Value a, ArrayRef<int64_t> dims) {
   return reduce(a, dims, "maximum",
                 splat(-std::numeric_limits<float>::infinity()));
+}
+
+Value StablehloBuilder::reduceMinI32(Value a, ArrayRef<int64_t> dims) {
+  return reduce(a, dims, "minimum",
+                splatI32(std::numeric_limits<int32_t>::max()));
 }
 
 Value StablehloBuilder::reduceWindowMax(Value a, ArrayRef<int64_t> window,

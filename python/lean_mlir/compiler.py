@@ -27,19 +27,22 @@ from lean_mlir._mlir import Context
 from lean_mlir.pipeline import run_pipeline
 from lean_mlir.spec import NetSpec
 
-__all__ = ["BACKENDS", "CompiledModule", "compile_spec", "compile_stablehlo",
-           "lower_to_stablehlo", "lowering_pipeline", "verify_stablehlo"]
+__all__ = ["BACKENDS", "TARGETS", "CompiledModule", "compile_flags", "compile_spec",
+           "compile_stablehlo", "lower_to_stablehlo", "lowering_pipeline", "verify_stablehlo"]
 
-#: iree-compile flags per backend. The CPU flags follow the measurements in
-#: the project's design notes: im2col for the convolutions and no transpose
-#: propagation were worth about 7x on a train step of the book's CNN.
+#: iree-compile flags per backend, for every network. On the CPU (figures:
+#: the book's CNN train step, batch 128, 2-core AVX-512 machine, IREE 3.13):
+#: compiling for the host CPU is what lets LLVM use AVX-512 at all, and with
+#: the ``cpu`` forms (see TARGETS) transpose propagation must stay off: it
+#: moves the layout transposes back into the convolutions, which then run as
+#: generic ops (the step took about a second with it). The im2col rewrite the
+#: ``generic`` forms needed (1243 -> 309 ms) is not used: on NHWC
+#: convolutions it only adds the cost of materialising its buffers.
 BACKENDS: dict[str, list[str]] = {
     "llvm-cpu": [
         "--iree-hal-target-device=local",
         "--iree-hal-local-target-device-backends=llvm-cpu",
         "--iree-llvmcpu-target-cpu=host",
-        ("--iree-preprocessing-pass-pipeline="
-         "builtin.module(util.func(iree-global-opt-convert-conv2d-to-img2col))"),
         "--iree-global-opt-propagate-transposes=false",
     ],
     # AMD RDNA3 (the book's 7900 XTX); compiles on a machine with no GPU.
@@ -47,6 +50,19 @@ BACKENDS: dict[str, list[str]] = {
     # sm_80 and newer (A100, H100); also compiles with no GPU present.
     "cuda": ["--iree-hal-target-device=cuda", "--iree-cuda-target=sm_80"],
 }
+
+#: Flags that pay for some networks only. Data tiling (packed GEMM operands)
+#: speeds up the convolutions' GEMMs (the CNN's train step 7-14 ms faster)
+#: and costs the MLP, whose small GEMMs do not amortise the packing (0.7 ms
+#: slower), so it is on for networks with convolutions only.
+CONV_FLAGS: dict[str, list[str]] = {
+    "llvm-cpu": ["--iree-opt-data-tiling=true"],
+}
+
+#: Which StableHLO forms the lowering emits per backend (netspec-to-stablehlo's
+#: ``target``): the forms measured fast on IREE's CPU backend, and the textbook
+#: forms for the GPUs, where those measurements do not apply.
+TARGETS: dict[str, str] = {"llvm-cpu": "cpu", "rocm": "generic", "cuda": "generic"}
 
 #: IREE runtime driver per backend.
 DRIVERS = {"llvm-cpu": "local-task", "rocm": "hip", "cuda": "cuda"}
@@ -99,13 +115,29 @@ def verify_stablehlo(text: str) -> None:
             raise MLIRError("StableHLO verification failed", diags) from e
 
 
-def compile_stablehlo(text: str, backend: str = "llvm-cpu") -> bytes:
-    """Compiles StableHLO text to an IREE ``.vmfb`` for ``backend``."""
-    from iree.compiler import tools
-
+def _check_backend(backend: str) -> None:
     if backend not in BACKENDS:
         raise ValueError(f"unknown backend {backend!r}; expected one of {sorted(BACKENDS)}")
-    return tools.compile_str(text, input_type="stablehlo", extra_args=BACKENDS[backend])
+
+
+def compile_flags(backend: str, spec: NetSpec | None = None) -> list[str]:
+    """The ``iree-compile`` flags for ``backend``, and for ``spec`` where they depend on it."""
+    _check_backend(backend)
+    flags = list(BACKENDS[backend])
+    if spec is not None and any(layer.kind == "conv2d" for layer in spec.layers):
+        flags += CONV_FLAGS.get(backend, [])
+    return flags
+
+
+def compile_stablehlo(text: str, backend: str = "llvm-cpu",
+                      flags: list[str] | None = None) -> bytes:
+    """Compiles StableHLO text to an IREE ``.vmfb`` for ``backend``
+    (with ``flags``, default :func:`compile_flags` of the backend)."""
+    from iree.compiler import tools
+
+    _check_backend(backend)
+    flags = compile_flags(backend) if flags is None else flags
+    return tools.compile_str(text, input_type="stablehlo", extra_args=flags)
 
 
 @dataclass
@@ -135,18 +167,24 @@ class CompiledModule:
         return [np.asarray(r.to_host() if hasattr(r, "to_host") else r) for r in out]
 
 
-_CACHE: dict[tuple[str, str, str], CompiledModule] = {}
+_CACHE: dict[tuple, CompiledModule] = {}
 
 
 def compile_spec(spec: NetSpec, function: str, batch_size: int, backend: str = "llvm-cpu",
-                 options: dict | None = None) -> CompiledModule:
+                 options: dict | None = None, flags: list[str] | None = None) -> CompiledModule:
     """Lowers, verifies and compiles ``function`` of ``spec``; cached per network IR,
-    pipeline and backend."""
-    if backend not in BACKENDS:
-        raise ValueError(f"unknown backend {backend!r}; expected one of {sorted(BACKENDS)}")
+    pipeline, backend and flags.
+
+    ``options`` are netspec-to-stablehlo's (``optimizer``, ``momentum``, ...);
+    ``target`` defaults to the backend's (TARGETS). ``flags`` replace
+    :func:`compile_flags`.
+    """
+    _check_backend(backend)
+    options = {"target": TARGETS[backend], **(options or {})}
     pipeline = lowering_pipeline(function, batch_size, options)
-    key = (spec.fingerprint(), pipeline, backend)
+    flags = compile_flags(backend, spec) if flags is None else list(flags)
+    key = (spec.fingerprint(), pipeline, backend, tuple(flags))
     if key not in _CACHE:
         text = lower_to_stablehlo(spec, pipeline)
-        _CACHE[key] = CompiledModule(compile_stablehlo(text, backend), backend, text)
+        _CACHE[key] = CompiledModule(compile_stablehlo(text, backend, flags), backend, text)
     return _CACHE[key]

@@ -79,6 +79,13 @@ public:
                              llvm::ArrayRef<int64_t> dims);
   mlir::Value reshape(mlir::Value a, llvm::ArrayRef<int64_t> shape);
   mlir::Value reverse(mlir::Value a, llvm::ArrayRef<int64_t> dims);
+  /// `stablehlo.transpose`: result dimension `i` is `a`'s dimension
+  /// `permutation[i]`. A transpose of a transpose that undoes it folds to the
+  /// original value (layout conversions of neighbouring layers cancel; the
+  /// lowering erases the ones left unused).
+  mlir::Value transpose(mlir::Value a, llvm::ArrayRef<int64_t> permutation);
+  /// Operands of one element type and rank, joined along `dim`.
+  mlir::Value concatenate(mlir::ValueRange values, int64_t dim);
   mlir::Value slice(mlir::Value a, llvm::ArrayRef<int64_t> start,
                     llvm::ArrayRef<int64_t> limit,
                     llvm::ArrayRef<int64_t> strides);
@@ -89,6 +96,10 @@ public:
                   llvm::ArrayRef<int64_t> interior);
   mlir::Value iota(llvm::ArrayRef<int64_t> shape, int64_t dim,
                    mlir::Type elementType);
+  /// `stablehlo.optimization_barrier` of one value: the compiler may not
+  /// move computation across it, so what produced `a` stays its own
+  /// dispatch instead of being fused into the consumer.
+  mlir::Value optimizationBarrier(mlir::Value a);
 
   // Contractions.
   mlir::Value dotGeneral(mlir::Value lhs, mlir::Value rhs,
@@ -104,7 +115,10 @@ public:
   // Reductions (f32 or i32 by the operand's element type).
   mlir::Value reduceSum(mlir::Value a, llvm::ArrayRef<int64_t> dims);
   mlir::Value reduceMax(mlir::Value a, llvm::ArrayRef<int64_t> dims);
-  /// Max over windows with no padding.
+  /// Minimum over `dims` of an i32 tensor.
+  mlir::Value reduceMinI32(mlir::Value a, llvm::ArrayRef<int64_t> dims);
+  /// Max over windows with no padding (`window` and `strides` per
+  /// dimension).
   mlir::Value reduceWindowMax(mlir::Value a, llvm::ArrayRef<int64_t> window,
                               llvm::ArrayRef<int64_t> strides);
 

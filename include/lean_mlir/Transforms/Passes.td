@@ -86,6 +86,20 @@ def NetSpecToStableHLO : Pass<"netspec-to-stablehlo", "::mlir::ModuleOp"> {
     Adam (`optimizer=adam`, decoupled weight decay). `lr` and `step` are
     inputs, so schedules never recompile.
 
+    `target` picks the StableHLO forms, never the layouts in the
+    signatures (activations NCHW, conv weights OIHW, dense weights
+    `[in, out]`). `generic` emits each convolution and its gradients as one
+    NCHW `stablehlo.convolution` and the max-pool backward as per-offset
+    masks. `cpu` emits the forms IREE's CPU backend runs fast (measured at
+    the book's CNN shapes; see lib/Dialect/NetSpec/Rules/): NHWC activations
+    inside the function (one transpose at its input and one at the
+    flatten), HWIO filters behind `stablehlo.optimization_barrier`, the
+    weight gradient as one `dot_general` per kernel tap, a one-channel
+    convolution as broadcast multiply-adds, and the non-overlapping
+    max-pool backward as one first-maximum select on a
+    `[N, Ho, k, Wo, k, C]` view. Both give the same numbers to float32
+    rounding, ties routed to the first maximum alike.
+
     Before:
 
     ```mlir
@@ -130,6 +144,10 @@ def NetSpecToStableHLO : Pass<"netspec-to-stablehlo", "::mlir::ModuleOp"> {
            "Weight decay applied to every parameter">,
     Option<"labelSmoothing", "label-smoothing", "double", /*default=*/"0.0",
            "Label smoothing of the training loss, in [0, 1)">,
+    Option<"target", "target", "std::string", /*default=*/"\"generic\"",
+           "Which StableHLO forms the layers lower to: generic (NCHW "
+           "convolutions, as the book writes them) or cpu (the forms IREE's "
+           "llvm-cpu backend runs fast)">,
   ];
   let dependentDialects = ["::mlir::func::FuncDialect"];
 }

@@ -9,9 +9,7 @@
 
 #include "mlir/IR/OpDefinition.h"
 
-namespace lean_mlir {
-class StablehloBuilder;
-} // namespace lean_mlir
+#include "lean_mlir/Dialect/NetSpec/Lowering.h"
 
 #include "lean_mlir/Dialect/NetSpec/NetSpecInterfaces.h.inc"
 

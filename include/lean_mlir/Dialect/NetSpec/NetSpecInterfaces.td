@@ -36,9 +36,11 @@ def NetSpec_LayerOpInterface : OpInterface<"LayerOpInterface"> {
     InterfaceMethod<
       [{Emits the forward computation in StableHLO and returns its result.
         `operands` are the lowered values of this op's operands, in order,
-        with static shapes (the batch fixed).}],
+        with static shapes (the batch fixed), in the layouts of the op's
+        types; `lowering` says which StableHLO forms to emit (see
+        lean_mlir/Dialect/NetSpec/Lowering.h).}],
       "::mlir::Value", "emitForward",
-      (ins "::lean_mlir::StablehloBuilder &":$b,
+      (ins "::lean_mlir::netspec::LayerLowering &":$lowering,
            "::mlir::ValueRange":$operands)>,
     InterfaceMethod<
       [{Emits the vector-Jacobian product: given the lowered `operands`,
@@ -47,7 +49,7 @@ def NetSpec_LayerOpInterface : OpInterface<"LayerOpInterface"> {
         (null where there is none). The cotangent of operand 0 (the layer
         input) is computed only if `needInputGrad`.}],
       "void", "emitVJP",
-      (ins "::lean_mlir::StablehloBuilder &":$b,
+      (ins "::lean_mlir::netspec::LayerLowering &":$lowering,
            "::mlir::ValueRange":$operands, "::mlir::Value":$result,
            "::mlir::Value":$resultGrad, "bool":$needInputGrad,
            "::llvm::SmallVectorImpl<::mlir::Value> &":$operandGrads)>,

@@ -10,7 +10,12 @@ using namespace mlir;
 using namespace lean_mlir;
 using namespace lean_mlir::netspec;
 
-Value FlattenOp::emitForward(StablehloBuilder &b, ValueRange operands) {
+// Flatten reads its input NCHW (row-major over C, H, W). After a layer
+// that works channels-last, the NHWC -> NCHW transpose that layer ends with
+// is the one layout conversion the forward pass keeps, and its VJP's
+// reshape is what the layer before transposes back.
+Value FlattenOp::emitForward(LayerLowering &lowering, ValueRange operands) {
+  StablehloBuilder &b = lowering.b;
   ArrayRef<int64_t> xs = b.shape(operands[0]);
   int64_t features = 1;
   for (int64_t d : xs.drop_front())
@@ -18,22 +23,24 @@ Value FlattenOp::emitForward(StablehloBuilder &b, ValueRange operands) {
   return b.reshape(operands[0], {xs[0], features});
 }
 
-void FlattenOp::emitVJP(StablehloBuilder &b, ValueRange operands, Value result,
-                        Value resultGrad, bool needInputGrad,
+void FlattenOp::emitVJP(LayerLowering &lowering, ValueRange operands,
+                        Value result, Value resultGrad, bool needInputGrad,
                         SmallVectorImpl<Value> &operandGrads) {
+  StablehloBuilder &b = lowering.b;
   operandGrads.assign(1, Value());
   if (needInputGrad)
     operandGrads[0] = b.reshape(resultGrad, b.shape(operands[0]));
 }
 
-Value ReluOp::emitForward(StablehloBuilder &b, ValueRange operands) {
-  return emitActivation(b, Activation::Relu, operands[0]);
+Value ReluOp::emitForward(LayerLowering &lowering, ValueRange operands) {
+  return emitActivation(lowering.b, Activation::Relu, operands[0]);
 }
 
-void ReluOp::emitVJP(StablehloBuilder &b, ValueRange operands, Value result,
-                     Value resultGrad, bool needInputGrad,
+void ReluOp::emitVJP(LayerLowering &lowering, ValueRange operands,
+                     Value result, Value resultGrad, bool needInputGrad,
                      SmallVectorImpl<Value> &operandGrads) {
   operandGrads.assign(1, Value());
   if (needInputGrad)
-    operandGrads[0] = emitActivationVJP(b, Activation::Relu, result, resultGrad);
+    operandGrads[0] =
+        emitActivationVJP(lowering.b, Activation::Relu, result, resultGrad);
 }

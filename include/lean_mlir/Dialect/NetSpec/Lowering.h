@@ -1,0 +1,60 @@
+//===- Lowering.h - what a layer rule lowers with ---------------*- C++ -*-===//
+//
+// Part of lean-mlir.
+//
+// The layer rules (LayerOpInterface::emitForward / emitVJP) emit StableHLO
+// through a LayerLowering: the builder, and the target whose StableHLO forms
+// to emit. The layouts at a rule's boundary never change with the target:
+// activations are NCHW ([N, C, H, W]), conv weights OIHW, dense weights
+// [in, out]. Inside a rule, a target may pick other layouts and op forms;
+// the builder folds a layout conversion that undoes the previous layer's,
+// so between two layers that both work channels-last nothing is copied.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef LEAN_MLIR_DIALECT_NETSPEC_LOWERING_H
+#define LEAN_MLIR_DIALECT_NETSPEC_LOWERING_H
+
+#include "lean_mlir/StableHLO/Builder.h"
+
+#include "llvm/ADT/StringRef.h"
+
+#include <optional>
+
+namespace lean_mlir::netspec {
+
+/// Which StableHLO forms the layer rules emit.
+enum class LoweringTarget {
+  /// The textbook forms, as the book writes them: NCHW convolutions, the
+  /// weight gradient as a convolution of the input with the upstream
+  /// gradient, max-pool routing with per-offset masks. Any StableHLO
+  /// consumer runs them; the GPU backends get these.
+  Generic,
+  /// The forms IREE's CPU backend (llvm-cpu) runs fast, measured at the
+  /// book's CNN shapes: channels-last (NHWC) convolutions with HWIO
+  /// filters, filter re-layouts behind optimization barriers, the weight
+  /// gradient as one dot_general per kernel tap, one-channel convolutions as
+  /// multiply-adds, and the non-overlapping max-pool backward as one
+  /// first-maximum select on a reshaped view. Same numbers, to float32
+  /// rounding.
+  Cpu,
+};
+
+/// "generic" / "cpu".
+llvm::StringRef stringifyLoweringTarget(LoweringTarget target);
+std::optional<LoweringTarget> symbolizeLoweringTarget(llvm::StringRef name);
+
+struct LayerLowering {
+  StablehloBuilder &b;
+  LoweringTarget target = LoweringTarget::Generic;
+
+  bool isCpu() const { return target == LoweringTarget::Cpu; }
+};
+
+/// NCHW -> NHWC and back.
+inline constexpr int64_t kToNHWC[] = {0, 2, 3, 1};
+inline constexpr int64_t kToNCHW[] = {0, 3, 1, 2};
+
+} // namespace lean_mlir::netspec
+
+#endif // LEAN_MLIR_DIALECT_NETSPEC_LOWERING_H

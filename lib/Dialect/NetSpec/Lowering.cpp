@@ -1,0 +1,24 @@
+//===- Lowering.cpp - lowering targets of the layer rules -----------------===//
+//
+// Part of lean-mlir.
+//
+//===----------------------------------------------------------------------===//
+
+#include "lean_mlir/Dialect/NetSpec/Lowering.h"
+
+#include "llvm/ADT/StringSwitch.h"
+
+using namespace lean_mlir::netspec;
+
+llvm::StringRef lean_mlir::netspec::stringifyLoweringTarget(
+    LoweringTarget target) {
+  return target == LoweringTarget::Cpu ? "cpu" : "generic";
+}
+
+std::optional<LoweringTarget>
+lean_mlir::netspec::symbolizeLoweringTarget(llvm::StringRef name) {
+  return llvm::StringSwitch<std::optional<LoweringTarget>>(name)
+      .Case("generic", LoweringTarget::Generic)
+      .Case("cpu", LoweringTarget::Cpu)
+      .Default(std::nullopt);
+}
