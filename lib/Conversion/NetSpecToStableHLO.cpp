@@ -270,6 +270,12 @@ private:
         SmallVector<Value> newParams;
         SmallVector<SmallVector<Value>> newState(numState);
         for (size_t i = 0; i < n; ++i) {
+          // With optimizer state, a gradient feeds two updates (state and
+          // parameter). IREE 3.13 with data tiling fuses both into the
+          // GEMM's unpacking and then fails to compile it ("operations with
+          // large vector sizes"); a barrier keeps the gradient a buffer.
+          if (lowering.isCpu() && numState > 0)
+            grads[i] = b.optimizationBarrier(grads[i]);
           SmallVector<Value> state, updated;
           for (unsigned s = 0; s < numState; ++s)
             state.push_back(stateArgs[s * n + i]);

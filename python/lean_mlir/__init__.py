@@ -35,6 +35,7 @@ from lean_mlir.spec import (
 from lean_mlir.tools import lean_mlir_opt_path, plugin_path
 from lean_mlir.train import (
     TrainConfig,
+    TrainStepper,
     evaluate_batch,
     init_optimizer_state,
     predict,
@@ -61,6 +62,7 @@ __all__ = [
     "ReLU",
     "SpecError",
     "TrainConfig",
+    "TrainStepper",
     "conv2d",
     "dense",
     "evaluate_batch",

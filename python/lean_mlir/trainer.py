@@ -19,7 +19,7 @@ import numpy as np
 
 from lean_mlir.data import MNIST
 from lean_mlir.spec import NetSpec
-from lean_mlir.train import TrainConfig, evaluate_batch, init_optimizer_state, train_step
+from lean_mlir.train import TrainConfig, TrainStepper, evaluate_batch, init_optimizer_state
 
 __all__ = ["EpochResult", "evaluate", "fit", "learning_rate"]
 
@@ -76,10 +76,14 @@ def evaluate(spec: NetSpec, params: dict[str, np.ndarray], x: np.ndarray, y: np.
 def fit(spec: NetSpec, cfg: TrainConfig, data: MNIST,
         on_epoch: Callable[[EpochResult], None] | None = None,
         train_limit: int | None = None) -> tuple[dict[str, np.ndarray], list[EpochResult]]:
-    """Trains ``spec`` on ``data`` with ``cfg``; returns the parameters and per-epoch results."""
+    """Trains ``spec`` on ``data`` with ``cfg``; returns the parameters and per-epoch results.
+
+    Parameters and optimizer state stay on the device between steps
+    (:class:`TrainStepper`); they come back to NumPy once an epoch, for evaluation.
+    """
     rng = np.random.default_rng(cfg.seed)
     params = spec.init_params(cfg.seed)
-    state = init_optimizer_state(spec, params, cfg)
+    stepper = TrainStepper(spec, params, init_optimizer_state(spec, params, cfg), cfg)
     train_x, train_y = data.train_x[:train_limit], data.train_y[:train_limit]
     steps_per_epoch = len(train_x) // cfg.batch_size
     if steps_per_epoch == 0:
@@ -94,14 +98,14 @@ def fit(spec: NetSpec, cfg: TrainConfig, data: MNIST,
             if cfg.augment:
                 xb = _augment(xb, rng)
             lr = learning_rate(cfg, step, steps_per_epoch)
-            params, state, loss = train_step(spec, params, state, xb, train_y[idx], cfg,
-                                             lr=lr, step=step)
+            loss = stepper.step(xb, train_y[idx], lr=lr, step=step)
             if not math.isfinite(loss):
                 raise FloatingPointError(f"{spec.name}: loss became {loss} at epoch {epoch}, "
                                          f"step {step} (lr {lr:g})")
             losses.append(loss)
             step += 1
         seconds = time.perf_counter() - start
+        params = stepper.params()
         test_loss, accuracy = evaluate(spec, params, data.test_x, data.test_y,
                                        backend=cfg.backend)
         result = EpochResult(epoch, float(np.mean(losses)), seconds,

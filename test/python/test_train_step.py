@@ -92,3 +92,28 @@ def test_state_must_match_the_config(small):
                       lr=0.1, step=0)
     with pytest.raises(ValueError, match="label_smoothing must be in"):
         lm.TrainConfig(label_smoothing=1.0)
+
+
+@pytest.mark.parametrize("cfg", [lm.TrainConfig(batch_size=4, momentum=0.9, weight_decay=1e-3),
+                                 lm.TrainConfig(batch_size=4, use_adam=True, learning_rate=1e-3)],
+                         ids=["momentum", "adam"])
+def test_device_resident_steps_are_bit_identical_to_numpy_steps(cfg):
+    spec = lm.NetSpec("resident", (2, 6, 6), [
+        lm.conv2d(2, 3, 3, padding="same", activation="relu"), lm.max_pool(2, 2),
+        lm.flatten(), lm.dense(27, 4)])
+    params = spec.init_params(1)
+    state = lm.init_optimizer_state(spec, params, cfg)
+    stepper = lm.TrainStepper(spec, params, state, cfg)
+    rng = np.random.default_rng(0)
+    for step in range(3):
+        x = rng.standard_normal((4, 2, 6, 6)).astype(np.float32)
+        y = rng.integers(0, 4, 4)
+        lr = 0.05 * (step + 1)
+        params, state, loss = lm.train_step(spec, params, state, x, y, cfg, lr=lr, step=step)
+        assert stepper.step(x, y, lr=lr, step=step) == loss
+    for name, value in stepper.params().items():
+        assert np.array_equal(value, params[name]), name
+    for name, value in stepper.opt_state().items():
+        assert np.array_equal(value, state[name]), name
+    with pytest.raises(ValueError, match="takes 4"):
+        stepper.step(x[:2], y[:2], lr=0.1, step=3)

@@ -1,0 +1,111 @@
+"""The CPU forms (target=cpu) and the textbook forms (target=generic) give the same numbers.
+
+The two lowerings share nothing below the layer boundary: NHWC convolutions,
+per-tap weight gradients, multiply-add first layers and the window-view
+max-pool backward on one side; NCHW convolutions and per-offset masks on the
+other. Both run here on IREE's CPU backend and must agree to float32 rounding.
+"""
+
+import random
+
+import lean_mlir as lm
+import numpy as np
+import pytest
+from lean_mlir.compiler import TARGETS, compile_spec, lower_to_stablehlo, lowering_pipeline
+from netgen import random_net
+
+
+def run_both(spec, function, batch, *args, options=None):
+    """``function`` compiled from each target's forms, called with ``args``."""
+    out = {}
+    for target in ("generic", "cpu"):
+        module = compile_spec(spec, function, batch, "llvm-cpu",
+                              {**(options or {}), "target": target})
+        out[target] = module.call(function, *args)
+    return out["generic"], out["cpu"]
+
+
+def assert_same(generic, cpu, names):
+    for name, g, c in zip(names, generic, cpu, strict=True):
+        scale = max(float(np.abs(g).max()), 1e-6)
+        np.testing.assert_allclose(c, g, rtol=1e-5, atol=2e-6 * scale, err_msg=name)
+
+
+def inputs(spec, n, seed, ties=False):
+    rng = np.random.default_rng(seed)
+    params = spec.init_params(seed)
+    for p in spec.params:
+        if p.name.endswith(".bias"):
+            params[p.name] = rng.normal(0, 0.1, p.shape).astype(np.float32)
+    x = rng.standard_normal((n, *spec.input_shape)).astype(np.float32)
+    if ties:
+        # Quantised inputs and weights: many windows hold tied maxima.
+        x = np.round(x).astype(np.float32)
+        params = {k: np.round(4 * v) / 4 for k, v in params.items()}
+    y = rng.integers(0, spec.output_shape[0], n).astype(np.int32)
+    return [params[p.name] for p in spec.params], x, y
+
+
+CASES = {
+    # name: (input shape, layers)
+    "first_channel_same": ((1, 8, 8), [lm.conv2d(1, 4, 3, padding="same", activation="relu")]),
+    "first_channel_strided_valid": ((1, 9, 9), [lm.conv2d(1, 3, 3, stride=2, padding="valid")]),
+    "multi_channel_strided_same": ((3, 7, 7), [lm.conv2d(3, 4, 3, stride=2, padding="same",
+                                                         activation="relu"),
+                                               lm.conv2d(4, 5, 3, stride=2, padding="same")]),
+    "stride3_rows_left_over": ((2, 8, 8), [lm.conv2d(2, 3, 2, stride=3, padding="valid"),
+                                           lm.conv2d(3, 2, 2, stride=1, padding="valid")]),
+    "kernel5_same": ((2, 6, 6), [lm.conv2d(2, 2, 5, padding="same", activation="relu"),
+                                 lm.conv2d(2, 3, 5, padding="same")]),
+    "pool_2x2": ((2, 8, 8), [lm.conv2d(2, 3, 3, padding="same", activation="relu"),
+                             lm.max_pool(2, 2)]),
+    "pool_odd_size": ((2, 7, 7), [lm.conv2d(2, 3, 3, padding="same", activation="relu"),
+                                  lm.max_pool(2, 2)]),
+    "pool_overlapping": ((2, 7, 7), [lm.conv2d(2, 3, 3, padding="same"), lm.max_pool(3, 2)]),
+    "pool_overlapping_stride1": ((2, 6, 6), [lm.conv2d(2, 2, 3, padding="valid"),
+                                             lm.max_pool(2, 1)]),
+    "pool_3x3_on_input": ((3, 9, 9), [lm.max_pool(3, 3), lm.conv2d(3, 2, 1, padding="valid")]),
+}
+
+
+def make_spec(name):
+    input_shape, layers = CASES[name]
+    probe = lm.NetSpec(name, input_shape, [*layers, lm.flatten()])
+    features = probe.output_shape[0]
+    return lm.NetSpec(name, input_shape, [*layers, lm.flatten(), lm.dense(features, 3)])
+
+
+@pytest.mark.parametrize("ties", [False, True], ids=["random", "ties"])
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_cpu_forms_match_generic_forms(name, ties):
+    spec = make_spec(name)
+    params, x, y = inputs(spec, 3, seed=len(name), ties=ties)
+    names = ["loss"] + [p.name for p in spec.params]
+    assert_same(*run_both(spec, "value_and_grad", 3, *params, x, y), names)
+    assert_same(*run_both(spec, "predict", 3, *params, x), ["logits"])
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_cpu_forms_match_generic_forms_on_random_networks(seed):
+    input_shape, layers = random_net(random.Random(100 + seed))
+    spec = lm.NetSpec(f"forms{seed}", input_shape, layers)
+    params, x, y = inputs(spec, 2, seed)
+    names = ["loss"] + [p.name for p in spec.params]
+    assert_same(*run_both(spec, "value_and_grad", 2, *params, x, y,
+                          options={"label_smoothing": 0.1}), names)
+
+
+def test_cpu_forms_match_generic_forms_on_the_book_cnn_train_step(cnn):
+    params, x, y = inputs(cnn, 16, seed=3)
+    state = [np.zeros_like(p) for p in params]
+    args = (*params, *state, x, y, np.float32(0.1), np.int32(0))
+    names = [p.name for p in cnn.params] + [f"{p.name}.velocity" for p in cnn.params] + ["loss"]
+    assert_same(*run_both(cnn, "train_step", 16, *args, options={"momentum": 0.9}), names)
+
+
+def test_cpu_target_is_the_default_for_llvm_cpu_only(cnn):
+    cpu = compile_spec(cnn, "predict", 2, "llvm-cpu").stablehlo
+    assert "optimization_barrier" in cpu and "transpose" in cpu
+    generic = lower_to_stablehlo(cnn, lowering_pipeline("predict", 2,
+                                                        {"target": TARGETS["cuda"]}))
+    assert "optimization_barrier" not in generic and "transpose" not in generic
