@@ -4,6 +4,7 @@
     lean-mlir show cnn            # the netspec IR of a model
     lean-mlir compile cnn         # lower the train step to StableHLO and compile it
     lean-mlir train cnn           # train on MNIST (recipe s4tf-baseline) and report accuracy
+    lean-mlir bench               # train step and predict against PyTorch (and JAX), one run
 """
 
 from __future__ import annotations
@@ -96,6 +97,26 @@ def _train(args) -> int:
     return 0
 
 
+def _bench(args) -> int:
+    from lean_mlir.bench import run_bench, write_json
+
+    models = [m.strip() for m in args.models.split(",") if m.strip()]
+    unknown = [m for m in models if m not in MODELS]
+    if unknown or not models:
+        print(f"error: --models takes a comma-separated list of {sorted(MODELS)}, "
+              f"got {args.models!r}", file=sys.stderr)
+        return 2
+    if args.rounds < 1 or args.calls < 1:
+        print("error: --rounds and --calls must be >= 1", file=sys.stderr)
+        return 2
+    report = run_bench(models, rounds=args.rounds, calls=args.calls,
+                       log=lambda line: print(line, flush=True))
+    if args.json:
+        write_json(report, args.json)
+        print(f"wrote {args.json}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="lean-mlir", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -123,6 +144,12 @@ def main(argv: list[str] | None = None) -> int:
     p_train.add_argument("--train-limit", type=int, help="train on the first N images only")
     p_train.add_argument("--expect-accuracy", type=float,
                          help="exit 1 if the final test accuracy is below this fraction")
+    p_bench = sub.add_parser("bench", help="time train step and predict against PyTorch/JAX")
+    p_bench.add_argument("--models", default="cnn,mlp", help="comma-separated: cnn, mlp")
+    p_bench.add_argument("--rounds", type=int, default=5,
+                         help="interleaved rounds (min and median are over rounds)")
+    p_bench.add_argument("--calls", type=int, default=5, help="calls timed per round")
+    p_bench.add_argument("--json", help="also write the results here")
     args = parser.parse_args(argv)
     try:
         if args.command == "summary":
@@ -131,6 +158,8 @@ def main(argv: list[str] | None = None) -> int:
             return _compile(args)
         if args.command == "train":
             return _train(args)
+        if args.command == "bench":
+            return _bench(args)
         print(MODELS[args.model]().to_mlir())
         return 0
     except (MLIRError, SpecError) as e:

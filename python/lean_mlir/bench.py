@@ -1,0 +1,327 @@
+"""``lean-mlir bench``: the book's networks on the CPU, lean-mlir against its peers, in one run.
+
+For each model (the book's CNN and MLP, batch 128) it times the fused train
+step (plain SGD, as the book's config) and ``predict``:
+
+* lean-mlir: the IREE module our passes derive, called the way the trainer
+  calls it (parameters resident on the device, :class:`~lean_mlir.TrainStepper`);
+* PyTorch eager on the same network, weights, batch and thread count
+  (optional: ``pip install torch==2.13.0``);
+* JAX, ``jax.jit`` of the same step (optional; it also goes through StableHLO).
+
+Systems are interleaved in rounds (these machines drift by 15% within
+minutes), so every ratio compares figures taken side by side; it reports min
+and median milliseconds, images/s, GFLOP/s and the fraction of the machine's
+float32 GEMM peak, measured in the same run with a large NumPy matmul. FLOPs
+are the ``netspec-model-summary`` forward count times the batch, times 3 for
+a train step (forward, input and weight gradients), the usual estimate.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from lean_mlir.compiler import (
+    compile_flags,
+    compile_spec,
+    compile_stablehlo,
+    lower_to_stablehlo,
+    lowering_pipeline,
+)
+from lean_mlir.models import MODELS
+from lean_mlir.pipeline import run_pipeline
+from lean_mlir.spec import NetSpec
+from lean_mlir.train import TrainConfig, TrainStepper
+
+__all__ = ["Timing", "forward_flops_per_sample", "gemm_peak_gflops", "run_bench"]
+
+
+@dataclass
+class Timing:
+    """One (model, function, system): milliseconds per call over the rounds."""
+
+    model: str
+    function: str
+    system: str
+    ms: list[float] = field(default_factory=list)
+    flops: float = 0.0
+    batch: int = 128
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.ms)
+
+    @property
+    def best(self) -> float:
+        return min(self.ms)
+
+    def summary(self, peak_gflops: float) -> dict:
+        gflops = self.flops / self.median / 1e6
+        return {"model": self.model, "function": self.function, "system": self.system,
+                "min_ms": round(self.best, 3), "median_ms": round(self.median, 3),
+                "images_per_s": round(1000 * self.batch / self.median, 1),
+                "gflops": round(gflops, 1), "peak_fraction": round(gflops / peak_gflops, 3),
+                "ms": [round(m, 3) for m in self.ms]}
+
+
+def forward_flops_per_sample(spec: NetSpec) -> int:
+    """Forward FLOPs per sample as ``netspec-model-summary`` counts them."""
+    module = spec.to_mlir()
+    run_pipeline(module, "builtin.module(netspec-model-summary)", "model summary")
+    model = next(op for op in module.operation.walk() if op.name == "netspec.model")
+    return int(model.attributes["netspec.flops_per_sample"])
+
+
+def gemm_peak_gflops(n: int = 2048, repeats: int = 5) -> float:
+    """Best float32 GFLOP/s of an ``n x n`` NumPy matmul: the machine's practical peak."""
+    a = np.random.default_rng(0).random((n, n), dtype=np.float32)
+    a @ a
+    best = min(_seconds(lambda: a @ a) for _ in range(repeats))
+    return 2 * n ** 3 / best / 1e9
+
+
+def _seconds(fn: Callable[[], object]) -> float:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+# --------------------------------------------------------------------------- lean-mlir
+
+def _lean_mlir(model, spec, params, x, y, compile_times):
+    cfg = TrainConfig(batch_size=len(x))
+    for function, options in (("train_step", cfg.lowering_options()), ("predict", {})):
+        options = {"target": "cpu", **options}
+        pipeline = lowering_pipeline(function, len(x), options)
+        start = time.perf_counter()
+        text = lower_to_stablehlo(spec, pipeline)
+        lowered = time.perf_counter()
+        compile_stablehlo(text, "llvm-cpu", compile_flags("llvm-cpu", spec))
+        compile_times[(model, function)] = {
+            "lower_s": round(lowered - start, 3),
+            "compile_s": round(time.perf_counter() - lowered, 3), "stablehlo_chars": len(text)}
+    stepper = TrainStepper(spec, params, {}, cfg)
+    module = compile_spec(spec, "predict", len(x))
+    predict = module.function("predict")
+    values = module.to_device([params[p.name] for p in spec.params])
+    return {"train_step": lambda: stepper.step(x, y, lr=0.1, step=0),
+            "predict": lambda: predict(*values, x).to_host()}
+
+
+# --------------------------------------------------------------------------- PyTorch
+
+def _torch_model(spec: NetSpec, params: dict[str, np.ndarray]):
+    import torch
+    from torch import nn
+
+    layers, acts = [], {"relu": nn.ReLU, "identity": nn.Identity}
+    for layer, names in zip(spec.layers, _layer_param_names(spec), strict=True):
+        if layer.kind == "conv2d":
+            if str(layer.padding) == "same" and (layer.stride != 1 or layer.kernel_size % 2 == 0):
+                raise NotImplementedError("bench: 'same' padding maps to PyTorch for stride 1 "
+                                          "and odd kernels only")
+            pad = layer.kernel_size // 2 if str(layer.padding) == "same" else 0
+            mod = nn.Conv2d(layer.in_channels, layer.out_channels, layer.kernel_size,
+                            stride=layer.stride, padding=pad)
+            mod.weight.data = torch.from_numpy(params[names[0]].copy())
+            mod.bias.data = torch.from_numpy(params[names[1]].copy())
+            layers += [mod, acts[str(layer.activation)]()]
+        elif layer.kind == "dense":
+            mod = nn.Linear(layer.in_features, layer.out_features)
+            mod.weight.data = torch.from_numpy(params[names[0]].T.copy())
+            mod.bias.data = torch.from_numpy(params[names[1]].copy())
+            layers += [mod, acts[str(layer.activation)]()]
+        elif layer.kind == "max_pool2d":
+            layers.append(nn.MaxPool2d(layer.window, layer.stride))
+        elif layer.kind == "flatten":
+            layers.append(nn.Flatten())
+        else:
+            layers.append(nn.ReLU())
+    return nn.Sequential(*layers)
+
+
+def _layer_param_names(spec: NetSpec) -> list[list[str]]:
+    names, params = [], iter(spec.params)
+    for layer in spec.layers:
+        names.append([next(params).name for _ in layer.param_shapes()])
+    return names
+
+
+def _torch(spec, params, x, y, threads):
+    import torch
+    from torch import nn
+
+    torch.set_num_threads(threads)
+    model = _torch_model(spec, params)
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    xt, yt = torch.from_numpy(x), torch.from_numpy(y.astype(np.int64))
+
+    def step():
+        opt.zero_grad()
+        loss = nn.functional.cross_entropy(model(xt), yt)
+        loss.backward()
+        opt.step()
+        return loss.item()
+
+    def predict():
+        with torch.no_grad():
+            return model(xt).numpy()
+
+    return {"train_step": step, "predict": predict}
+
+
+# --------------------------------------------------------------------------- JAX
+
+def _jax(spec, params, x, y):
+    import jax
+    import jax.numpy as jnp
+
+    names = _layer_param_names(spec)
+
+    def forward(p, xb):
+        h = xb
+        for layer, (pn) in zip(spec.layers, names, strict=True):
+            if layer.kind == "conv2d":
+                pad = "SAME" if str(layer.padding) == "same" else "VALID"
+                h = jax.lax.conv_general_dilated(h, p[pn[0]], (layer.stride,) * 2, pad,
+                                                 dimension_numbers=("NCHW", "OIHW", "NCHW"))
+                h = h + p[pn[1]][None, :, None, None]
+            elif layer.kind == "dense":
+                h = h @ p[pn[0]] + p[pn[1]]
+            elif layer.kind == "max_pool2d":
+                k, s = layer.window, layer.stride
+                h = jax.lax.reduce_window(h, -jnp.inf, jax.lax.max, (1, 1, k, k), (1, 1, s, s),
+                                          "VALID")
+            elif layer.kind == "flatten":
+                h = h.reshape(h.shape[0], -1)
+            if layer.kind == "relu" or str(getattr(layer, "activation", "")) == "relu":
+                h = jax.nn.relu(h)
+        return h
+
+    def loss_fn(p, xb, yb):
+        logp = jax.nn.log_softmax(forward(p, xb))
+        return -jnp.mean(jnp.take_along_axis(logp, yb[:, None], axis=1))
+
+    @jax.jit
+    def step(p, xb, yb):
+        loss, g = jax.value_and_grad(loss_fn)(p, xb, yb)
+        return jax.tree_util.tree_map(lambda a, b: a - 0.1 * b, p, g), loss
+
+    predict = jax.jit(forward)
+    state = {"p": {k: jnp.asarray(v) for k, v in params.items()}}
+    xj, yj = jnp.asarray(x), jnp.asarray(y)
+
+    def train():
+        state["p"], loss = step(state["p"], xj, yj)
+        return float(loss)
+
+    return {"train_step": train,
+            "predict": lambda: predict(state["p"], xj).block_until_ready()}
+
+
+# --------------------------------------------------------------------------- driver
+
+def run_bench(models: list[str], rounds: int = 5, calls: int = 5, batch: int = 128,
+              log: Callable[[str], None] = print) -> dict:
+    """Times every (model, function, system), interleaved in ``rounds`` of ``calls`` calls.
+
+    Returns the report (also what ``--json`` writes).
+    """
+    threads = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    rng = np.random.default_rng(0)
+    x = rng.random((batch, 1, 28, 28), dtype=np.float32)
+    y = rng.integers(0, 10, batch).astype(np.int32)
+    peers, skipped = {"PyTorch": _torch, "JAX": _jax}, {}
+    versions = {"numpy": np.__version__}
+    for name, module in (("PyTorch", "torch"), ("JAX", "jax")):
+        try:
+            versions[name] = __import__(module).__version__
+        except ImportError:
+            skipped[name] = f"{module} is not installed"
+            peers.pop(name)
+    log(f"lean-mlir bench: batch {batch}, {threads} threads, {rounds} rounds x {calls} calls, "
+        f"{platform.processor() or platform.machine()}")
+    for name, why in skipped.items():
+        log(f"  {name} skipped: {why}")
+
+    compile_times: dict = {}
+    runners: dict[tuple[str, str], dict[str, Callable]] = {}
+    flops: dict[str, int] = {}
+    for model in models:
+        spec = MODELS[model]()
+        params = spec.init_params(0)
+        flops[model] = forward_flops_per_sample(spec) * batch
+        runners[(model, "lean-mlir")] = _lean_mlir(model, spec, params, x, y, compile_times)
+        for peer, make in peers.items():
+            runners[(model, peer)] = (make(spec, params, x, y, threads) if peer == "PyTorch"
+                                      else make(spec, params, x, y))
+    timings: dict[tuple[str, str, str], Timing] = {}
+    for (model, system), fns in runners.items():
+        for function, fn in fns.items():
+            fn()   # warm up: allocation, JIT
+            timings[(model, function, system)] = Timing(
+                model, function, system,
+                flops=flops[model] * (3 if function == "train_step" else 1), batch=batch)
+    peaks = []
+    for r in range(rounds):
+        peaks.append(gemm_peak_gflops())
+        for (model, system), fns in runners.items():
+            for function, fn in fns.items():
+                seconds = _seconds(lambda fn=fn: [fn() for _ in range(calls)])
+                timings[(model, function, system)].ms.append(1000 * seconds / calls)
+        log(f"  round {r + 1}/{rounds} done")
+    peak = statistics.median(peaks)
+
+    rows = [t.summary(peak) for t in timings.values()]
+    ratios = []
+    for model in models:
+        for function in ("train_step", "predict"):
+            ours = timings[(model, function, "lean-mlir")]
+            for peer in peers:
+                theirs = timings[(model, function, peer)]
+                ratios.append({"model": model, "function": function, "peer": peer,
+                               "speedup_median": round(theirs.median / ours.median, 3),
+                               "speedup_min": round(theirs.best / ours.best, 3)})
+    report = {"batch": batch, "threads": threads, "rounds": rounds, "calls_per_round": calls,
+              "gemm_peak_gflops": round(peak, 1), "versions": versions, "skipped": skipped,
+              "results": rows, "speedups": ratios,
+              "compile": [{"model": m, "function": f, **v}
+                          for (m, f), v in compile_times.items()]}
+    log(format_report(report))
+    return report
+
+
+def format_report(report: dict) -> str:
+    """The report as the table ``lean-mlir bench`` prints."""
+    lines = [f"float32 GEMM peak (NumPy {report['versions']['numpy']}, same run): "
+             f"{report['gemm_peak_gflops']:.0f} GFLOP/s", "",
+             f"{'model':6} {'function':10} {'system':10} {'min ms':>8} {'median ms':>10} "
+             f"{'images/s':>9} {'GFLOP/s':>8} {'of peak':>8}"]
+    for r in report["results"]:
+        lines.append(f"{r['model']:6} {r['function']:10} {r['system']:10} {r['min_ms']:8.1f} "
+                     f"{r['median_ms']:10.1f} {r['images_per_s']:9.0f} {r['gflops']:8.1f} "
+                     f"{100 * r['peak_fraction']:7.0f}%")
+    lines.append("")
+    for s in report["speedups"]:
+        lines.append(f"{s['model']} {s['function']}: lean-mlir runs {s['speedup_median']:.2f}x "
+                     f"the speed of {s['peer']} (medians; {s['speedup_min']:.2f}x on minima)")
+    for c in report["compile"]:
+        lines.append(f"{c['model']} {c['function']}: lowered in {c['lower_s']:.2f} s "
+                     f"({c['stablehlo_chars']:,} chars of StableHLO), compiled in "
+                     f"{c['compile_s']:.1f} s")
+    return "\n".join(lines)
+
+
+def write_json(report: dict, path: str) -> None:
+    with open(path, "w") as f:
+        json.dump(report, f, indent=1)
+        f.write("\n")
+
