@@ -33,10 +33,12 @@
 // CHECK:       stablehlo.reduce(%{{.*}} init: %{{.*}}) applies stablehlo.minimum across dimensions = [2, 4] : (tensor<2x3x2x3x2x5xi32>, tensor<i32>) -> tensor<2x3x3x5xi32>
 // Bias gradient: a product with a ones vector.
 // CHECK:       stablehlo.dot_general %{{.*}}, %{{.*}}, contracting_dims = [0] x [0] : (tensor<72xf32>, tensor<72x5xf32>) -> tensor<5xf32>
-// Weight gradient: one [O, C] product per kernel tap, assembled as OIHW.
-// CHECK-COUNT-9: stablehlo.dot_general %{{.*}}, %{{.*}}, contracting_dims = [0, 1, 2] x [0, 1, 2] : (tensor<2x6x6x5xf32>, tensor<2x6x6x4xf32>) -> tensor<5x4xf32>
+// Weight gradient: one [C, O] product per kernel tap (the tap on the left,
+// g read in place), assembled as OIHW.
+// CHECK-COUNT-9: stablehlo.dot_general %{{.*}}, %{{.*}}, contracting_dims = [0, 1, 2] x [0, 1, 2] : (tensor<2x6x6x4xf32>, tensor<2x6x6x5xf32>) -> tensor<4x5xf32>
 // CHECK:       stablehlo.concatenate
-// CHECK:       %[[DW1:.*]] = stablehlo.reshape %{{.*}} : (tensor<5x4x9xf32>) -> tensor<5x4x3x3xf32>
+// CHECK:       %[[CO:.*]] = stablehlo.reshape %{{.*}} : (tensor<4x5x9xf32>) -> tensor<4x5x3x3xf32>
+// CHECK:       %[[DW1:.*]] = stablehlo.transpose %[[CO]], dims = [1, 0, 2, 3] : (tensor<4x5x3x3xf32>) -> tensor<5x4x3x3xf32>
 // Input gradient: the filter reversed and laid out [kh, kw, O, C] behind a barrier.
 // CHECK:       %[[REV:.*]] = stablehlo.reverse %[[W1]], dims = [2, 3]
 // CHECK:       %[[T:.*]] = stablehlo.transpose %[[REV]], dims = [2, 3, 0, 1] : (tensor<5x4x3x3xf32>) -> tensor<3x3x5x4xf32>
