@@ -20,6 +20,7 @@ a train step (forward, input and weight gradients), the usual estimate.
 from __future__ import annotations
 
 import json
+import math
 import os
 import platform
 import statistics
@@ -40,6 +41,9 @@ from lean_mlir.models import MODELS
 from lean_mlir.pipeline import run_pipeline
 from lean_mlir.spec import NetSpec
 from lean_mlir.train import TrainConfig, TrainStepper
+
+#: Each (model, function, system) is called for at least this long per round.
+MIN_ROUND_SECONDS = 0.25
 
 __all__ = ["Timing", "forward_flops_per_sample", "gemm_peak_gflops", "run_bench"]
 
@@ -86,6 +90,17 @@ def gemm_peak_gflops(n: int = 2048, repeats: int = 5) -> float:
     a @ a
     best = min(_seconds(lambda: a @ a) for _ in range(repeats))
     return 2 * n ** 3 / best / 1e9
+
+
+def _cpu_name() -> str:
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
 
 
 def _seconds(fn: Callable[[], object]) -> float:
@@ -247,8 +262,8 @@ def run_bench(models: list[str], rounds: int = 5, calls: int = 5, batch: int = 1
         except ImportError:
             skipped[name] = f"{module} is not installed"
             peers.pop(name)
-    log(f"lean-mlir bench: batch {batch}, {threads} threads, {rounds} rounds x {calls} calls, "
-        f"{platform.processor() or platform.machine()}")
+    log(f"lean-mlir bench: batch {batch}, {threads} threads, {rounds} rounds of at least "
+        f"{calls} calls and {MIN_ROUND_SECONDS} s each, {_cpu_name()}")
     for name, why in skipped.items():
         log(f"  {name} skipped: {why}")
 
@@ -264,19 +279,25 @@ def run_bench(models: list[str], rounds: int = 5, calls: int = 5, batch: int = 1
             runners[(model, peer)] = (make(spec, params, x, y, threads) if peer == "PyTorch"
                                       else make(spec, params, x, y))
     timings: dict[tuple[str, str, str], Timing] = {}
+    counts: dict[tuple[str, str, str], int] = {}
     for (model, system), fns in runners.items():
         for function, fn in fns.items():
             fn()   # warm up: allocation, JIT
-            timings[(model, function, system)] = Timing(
-                model, function, system,
-                flops=flops[model] * (3 if function == "train_step" else 1), batch=batch)
+            key = (model, function, system)
+            timings[key] = Timing(model, function, system,
+                                  flops=flops[model] * (3 if function == "train_step" else 1),
+                                  batch=batch)
+            # At least `calls` calls, and enough to take MIN_ROUND_SECONDS: a
+            # millisecond-sized call timed a few times is mostly noise.
+            counts[key] = max(calls, math.ceil(MIN_ROUND_SECONDS / max(_seconds(fn), 1e-6)))
     peaks = []
     for r in range(rounds):
         peaks.append(gemm_peak_gflops())
         for (model, system), fns in runners.items():
             for function, fn in fns.items():
-                seconds = _seconds(lambda fn=fn: [fn() for _ in range(calls)])
-                timings[(model, function, system)].ms.append(1000 * seconds / calls)
+                n = counts[(model, function, system)]
+                seconds = _seconds(lambda fn=fn, n=n: [fn() for _ in range(n)])
+                timings[(model, function, system)].ms.append(1000 * seconds / n)
         log(f"  round {r + 1}/{rounds} done")
     peak = statistics.median(peaks)
 
@@ -290,7 +311,8 @@ def run_bench(models: list[str], rounds: int = 5, calls: int = 5, batch: int = 1
                 ratios.append({"model": model, "function": function, "peer": peer,
                                "speedup_median": round(theirs.median / ours.median, 3),
                                "speedup_min": round(theirs.best / ours.best, 3)})
-    report = {"batch": batch, "threads": threads, "rounds": rounds, "calls_per_round": calls,
+    report = {"batch": batch, "threads": threads, "rounds": rounds,
+              "calls_per_round": {"/".join(k): n for k, n in counts.items()},
               "gemm_peak_gflops": round(peak, 1), "versions": versions, "skipped": skipped,
               "results": rows, "speedups": ratios,
               "compile": [{"model": m, "function": f, **v}

@@ -25,8 +25,9 @@
 // CHECK:       %[[HWIO:.*]] = stablehlo.transpose %[[W1]], dims = [2, 3, 1, 0] : (tensor<5x4x3x3xf32>) -> tensor<3x3x4x5xf32>
 // CHECK:       %[[F:.*]] = stablehlo.optimization_barrier %[[HWIO]]
 // CHECK:       stablehlo.convolution(%[[H]], %[[F]]) dim_numbers = [b, 0, 1, f]x[0, 1, i, o]->[b, 0, 1, f]
-// CHECK:       "stablehlo.reduce_window"
-// CHECK-SAME:  window_dimensions = array<i64: 1, 2, 2, 1>
+// Non-overlapping max-pool: a max over the window axes of a [N, Ho, k, Wo, k, C] view.
+// CHECK:       stablehlo.reshape %{{.*}} : (tensor<2x6x6x5xf32>) -> tensor<2x3x2x3x2x5xf32>
+// CHECK:       stablehlo.reduce(%{{.*}} init: %{{.*}}) applies stablehlo.maximum across dimensions = [2, 4] : (tensor<2x3x2x3x2x5xf32>, tensor<f32>) -> tensor<2x3x3x5xf32>
 // Back to NCHW for the flatten: the one conversion the forward pass keeps.
 // CHECK:       stablehlo.transpose %{{.*}}, dims = [0, 3, 1, 2] : (tensor<2x3x3x5xf32>) -> tensor<2x5x3x3xf32>
 // Max-pool backward: the first maximum of each window, on a [N, Ho, k, Wo, k, C] view.

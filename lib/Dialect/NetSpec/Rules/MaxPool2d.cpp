@@ -97,9 +97,19 @@ Value MaxPool2dOp::emitForward(LayerLowering &lowering, ValueRange operands) {
   if (!lowering.isCpu())
     return b.reduceWindowMax(operands[0], {1, 1, k, k}, {1, 1, s, s});
   // cpu: channels-last, like the convolutions around it.
-  Value y = b.reduceWindowMax(b.transpose(operands[0], kToNHWC), {1, k, k, 1},
-                              {1, s, s, 1});
-  return b.transpose(y, kToNCHW);
+  Value xh = b.transpose(operands[0], kToNHWC);
+  if (k != s)
+    return b.transpose(
+        b.reduceWindowMax(xh, {1, k, k, 1}, {1, s, s, 1}), kToNCHW);
+  // Non-overlapping windows: a plain max-reduction over the window axes of
+  // the [N, Ho, k, Wo, k, C] view.
+  ArrayRef<int64_t> xs = b.shape(xh);
+  int64_t ho = (xs[1] - k) / k + 1, wo = (xs[2] - k) / k + 1;
+  if (ho * k != xs[1] || wo * k != xs[2])
+    xh = b.slice(xh, {0, 0, 0, 0}, {xs[0], ho * k, wo * k, xs[3]},
+                 {1, 1, 1, 1});
+  Value windows = b.reshape(xh, {xs[0], ho, k, wo, k, xs[3]});
+  return b.transpose(b.reduceMax(windows, {2, 4}), kToNCHW);
 }
 
 void MaxPool2dOp::emitVJP(LayerLowering &lowering, ValueRange operands,
