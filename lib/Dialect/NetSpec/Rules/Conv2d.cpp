@@ -12,14 +12,15 @@
 // * generic: the textbook forms, each a single NCHW convolution;
 // * cpu: what IREE's llvm-cpu backend runs fast. Measured on the book's CNN
 //   train step (batch 128, conv 32->32 at 28x28, 2-core AVX-512 machine,
-//   IREE 3.13): forward 58 ms (NCHW + im2col) -> 9.8 ms (NHWC input, HWIO
-//   filter, plain convolution); weight gradient 70 -> 18-20 ms (one
-//   dot_general per kernel tap); input gradient 60 -> 10.4 ms (NHWC
-//   convolution with a filter reversed and transposed beforehand); the
-//   one-input-channel first layer 9.3 -> 0.7 ms (one broadcast multiply-add
-//   per tap). Every filter re-layout sits behind an optimization barrier:
-//   IREE otherwise fuses the transpose into the convolution, which then
-//   runs as a generic op on a slow path (476 ms instead of 9.8).
+//   IREE 3.13; the design notes' figures): forward 58 ms (NCHW + im2col) ->
+//   9.8 ms (NHWC input, HWIO filter, plain convolution); weight gradient 70
+//   -> 18-20 ms (one dot_general per kernel tap); input gradient 60 -> 10.4
+//   ms (NHWC convolution with a filter reversed and transposed beforehand);
+//   the one-input-channel first layer 9.3 -> 0.7 ms (one broadcast
+//   multiply-add per tap). Every filter re-layout sits behind an
+//   optimization barrier: IREE otherwise fuses the transpose into the
+//   convolution, which then runs as a generic op on a slow path (476 ms
+//   instead of 9.8). The two convolutions run at the machine's GEMM peak.
 //
 //===----------------------------------------------------------------------===//
 
@@ -231,13 +232,16 @@ void vjpCpu(Conv2dOp op, StablehloBuilder &b, ValueRange operands,
   operandGrads[2] = b.dotGeneral(b.splat(1.0f, {rows}),
                                  b.reshape(g, {rows, gs[3]}), {0}, {0});
 
-  // Weight, one tap at a time: dw[:, :, u, v] = g^T . xpad_tap(u, v), a
-  // [O, C] matrix contracting N*Ho*Wo. As GEMMs these run at the machine's
+  // Weight, one tap at a time: dw[:, :, u, v] = (xpad_tap(u, v)^T . g)^T,
+  // a product contracting N*Ho*Wo. As GEMMs these run at the machine's
   // matmul speed; as one convolution (the generic form) IREE 3.13 runs the
-  // weight gradient 3.5x slower with im2col and 20-35x without.
-  // The tap is the left operand: IREE then copies each strided tap
-  // transposed (a copy it makes anyway) and reads g in place, where
-  // g^T on the left would cost a transpose of g.
+  // weight gradient 3.5x slower with im2col and 20-35x without. The tap is
+  // the left operand: IREE then packs each strided tap in one transposing
+  // copy and reads g's packing once for all taps. With g on the left, each
+  // tap took a strided copy and then a packing, and g a transpose (book
+  // CNN: 84 -> 76 ms a step). Nine taps still mean nine passes over the
+  // input (about 1 ms each at 12.8 MB); one im2col matrix for all of them
+  // measured slower (its packing is a second pass over 9x the input).
   Value xpad = padNHWC(b, b.transpose(x, kToNHWC), pad);
   SmallVector<Value> taps;
   for (int64_t u = 0; u < ws[2]; ++u)

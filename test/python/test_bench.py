@@ -1,0 +1,42 @@
+"""`lean-mlir bench`: the report's figures are consistent with each other and with the IR."""
+
+import json
+
+import lean_mlir as lm
+from lean_mlir.bench import forward_flops_per_sample
+from lean_mlir.cli import main
+
+
+def test_flops_come_from_the_model_summary_pass(cnn, mlp):
+    # A multiply-add counts 2: the MLP is its three GEMMs.
+    assert forward_flops_per_sample(mlp) == 2 * (784 * 512 + 512 * 512 + 512 * 10)
+    assert forward_flops_per_sample(cnn) == 21_884_416
+
+
+def test_bench_report(tmp_path, capsys):
+    out = tmp_path / "bench.json"
+    assert main(["bench", "--models", "mlp", "--rounds", "2", "--calls", "1",
+                 "--json", str(out)]) == 0
+    report = json.loads(out.read_text())
+    flops = forward_flops_per_sample(lm.mnist_mlp()) * 128
+    ours = {r["function"]: r for r in report["results"] if r["system"] == "lean-mlir"}
+    assert set(ours) == {"train_step", "predict"}
+    for function, row in ours.items():
+        assert len(row["ms"]) == 2 and row["min_ms"] <= row["median_ms"]
+        expected = flops * (3 if function == "train_step" else 1) / row["median_ms"] / 1e6
+        assert abs(row["gflops"] - expected) <= 0.05 * expected + 0.1
+        assert abs(row["peak_fraction"] - row["gflops"] / report["gemm_peak_gflops"]) < 0.01
+    assert report["gemm_peak_gflops"] > 0
+    compiled = {c["function"] for c in report["compile"]}
+    assert compiled == {"train_step", "predict"}
+    peers = {r["system"] for r in report["results"]} - {"lean-mlir"}
+    # Every peer is either timed (with a speedup row) or reported as skipped.
+    assert peers | set(report["skipped"]) == {"PyTorch", "JAX"}
+    assert {s["peer"] for s in report["speedups"]} == peers
+    printed = capsys.readouterr().out
+    assert "mlp    train_step lean-mlir" in printed and "GFLOP/s" in printed
+
+
+def test_bench_rejects_unknown_models(capsys):
+    assert main(["bench", "--models", "resnet"]) == 2
+    assert "--models" in capsys.readouterr().err
