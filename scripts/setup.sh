@@ -5,11 +5,13 @@
 #      (only when requirements-dev.txt changed);
 #   3. the lean_mlir package, its extension, lean-mlir-opt and the mlir-opt
 #      plugin, built in build/ (a second run is an incremental build);
-#   4. the MNIST data (only when it is missing).
+#   4. the MNIST data (only when it is missing); Fashion-MNIST comes from
+#      Debian (dataset-fashion-mnist, step 1).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(llvm-22-dev libmlir-22-dev mlir-22-tools llvm-22-tools libzstd-dev)
+APT_PACKAGES=(llvm-22-dev libmlir-22-dev mlir-22-tools llvm-22-tools libzstd-dev
+              dataset-fashion-mnist)
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" \

@@ -8,7 +8,10 @@ The public API:
   which :mod:`lean_mlir.passmanager` and :func:`run_pipeline` transform;
 * :mod:`lean_mlir.models` has the book's MNIST CNN and MLP;
 * :func:`predict`, :func:`value_and_grad` and :func:`train_step` run the
-  StableHLO that the C++ passes derive, compiled by IREE.
+  StableHLO that the C++ passes derive, compiled by IREE;
+* ``NetSpec.train(recipes.get("s4tf-baseline"), ...)`` trains into a run
+  directory (checkpoints, metrics, resume); :func:`load_model` loads an
+  exported model.
 """
 
 from lean_mlir._errors import Diagnostic, MLIRError, SpecError
@@ -32,6 +35,8 @@ from lean_mlir.spec import (
     max_pool,
     relu,
 )
+from lean_mlir import recipes
+from lean_mlir.model import Model, ModelError, load_model
 from lean_mlir.tools import lean_mlir_opt_path, plugin_path
 from lean_mlir.train import (
     TrainConfig,
@@ -55,6 +60,8 @@ __all__ = [
     "Layer",
     "MLIRError",
     "MaxPool",
+    "Model",
+    "ModelError",
     "NetSpec",
     "Padding",
     "ParamSpec",
@@ -69,11 +76,13 @@ __all__ = [
     "flatten",
     "init_optimizer_state",
     "lean_mlir_opt_path",
+    "load_model",
     "max_pool",
     "mnist_cnn",
     "mnist_mlp",
     "plugin_path",
     "predict",
+    "recipes",
     "relu",
     "run_pipeline",
     "train_step",

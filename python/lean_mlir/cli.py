@@ -3,7 +3,12 @@
     lean-mlir summary cnn mlp     # layers, shapes, parameter counts (from the IR)
     lean-mlir show cnn            # the netspec IR of a model
     lean-mlir compile cnn         # lower the train step to StableHLO and compile it
-    lean-mlir train cnn           # train on MNIST (recipe s4tf-baseline) and report accuracy
+    lean-mlir train cnn           # train on MNIST (recipe s4tf-baseline) into runs/...
+    lean-mlir train --resume DIR  # continue an interrupted run, bit for bit
+    lean-mlir ablation --list     # the book's ablation arms; `ablation NAME` trains one
+    lean-mlir plot DIR... -o F    # loss and accuracy curves of runs
+    lean-mlir export DIR -o M     # a self-contained model; `predict M FILE...` queries it
+    lean-mlir data fashion-mnist  # prepare a data set
     lean-mlir bench               # train step and predict against PyTorch (and JAX), one run
 """
 
@@ -95,32 +100,175 @@ def _compile(args) -> int:
     return 0
 
 
-def _train(args) -> int:
-    from lean_mlir.data import load_mnist, prepare_mnist
-    from lean_mlir.recipes import recipe
-    from lean_mlir.trainer import fit
+def _precompile(spec, cfg, log) -> None:
+    """Lowers and compiles what a run uses, saying so (the compiled modules are cached)."""
+    from lean_mlir.compiler import TARGETS, compile_spec, lower_to_stablehlo, lowering_pipeline
 
+    options = {"target": TARGETS[cfg.backend], **cfg.lowering_options()}
+    text = lower_to_stablehlo(spec, lowering_pipeline("train_step", cfg.batch_size, options))
+    log(f"Generating train step MLIR... {len(text):,} chars")
+    log("Compiling vmfbs...")
+    for function, batch, opts in (("train_step", cfg.batch_size, cfg.lowering_options()),
+                                  ("eval", 1000, {})):
+        start = time.perf_counter()
+        module = compile_spec(spec, function, batch, cfg.backend, opts)
+        log(f"  {function} (batch {batch}, {cfg.backend}): {len(module.vmfb):,} bytes "
+            f"in {time.perf_counter() - start:.1f} s")
+
+
+def _run(spec, cfg, args, *, recipe, arm=None, dataset="mnist", data_dir=None, run_dir=None,
+         resume=False, train_limit=None, header=()) -> int:
+    from lean_mlir.data import load, prepare
+    from lean_mlir.plot import plot_runs
+    from lean_mlir.trainer import Reporter, default_run_dir, run_training
+
+    directory = prepare(dataset, Path(data_dir) if data_dir else None)
+    data = load(dataset, directory)
+    run_dir = Path(run_dir) if run_dir else default_run_dir(spec, arm or recipe)
+    reporter = Reporter(enabled=True, every=100, bar=False if args.no_progress_bar else None)
+    log = reporter.print
+    for line in header:
+        log(line)
+    log(f"{spec.name}: {spec.param_count():,} parameters; {cfg}")
+    _precompile(spec, cfg, log)
+    n = len(data.train_x[:train_limit])
+    log(f"{dataset}: {n:,} training images, {n // cfg.batch_size} batches of "
+        f"{cfg.batch_size} per epoch; {len(data.test_x):,} test images")
+    log(f"run directory: {run_dir}")
+    info = {"model": getattr(args, "model", None), "recipe": recipe, "arm": arm,
+            "dataset": dataset, "data_dir": str(data_dir) if data_dir else None,
+            "log_every": args.log_every or 50, "checkpoint_every": args.checkpoint_every}
+    start = time.perf_counter()
+    result = run_training(spec, cfg, data, run_dir=run_dir, resume=resume,
+                          train_limit=train_limit, reporter=reporter,
+                          log_every=args.log_every or 50,
+                          checkpoint_every=args.checkpoint_every,
+                          run_info=info)
+    minutes, seconds = divmod(time.perf_counter() - start, 60)
+    acc = result.test_correct / result.test_count
+    log(f"val accuracy: {result.test_correct}/{result.test_count} = {100 * acc:.2f}%")
+    if result.history:
+        best = max(result.history, key=lambda r: r["test_accuracy"])
+        log(f"best test accuracy {100 * best['test_accuracy']:.2f}% at epoch {best['epoch']}; "
+            f"{int(minutes)} min {seconds:.0f} s in all, compiling and evaluating included")
+        plot = run_dir / "plot.png"
+        plot_runs([run_dir], plot)
+        log(f"run: {run_dir}  (config.json, metrics.jsonl, checkpoint.safetensors)")
+        log(f"plot: {plot}  (several runs: lean-mlir plot {run_dir} OTHER_RUN -o FILE.png)")
+        log(f"export: lean-mlir export {run_dir} -o {run_dir / 'model'}")
+    if args.expect_accuracy is not None and acc < args.expect_accuracy:
+        print(f"error: expected test accuracy >= {100 * args.expect_accuracy:.2f}%, "
+              f"got {100 * acc:.2f}%", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _train(args) -> int:
+    import json
+
+    from lean_mlir.recipes import get
+    from lean_mlir.spec import NetSpec
+    from lean_mlir.train import TrainConfig
+    from lean_mlir.trainer import CONFIG, RunError
+
+    if args.resume:
+        run_dir = Path(args.resume)
+        try:
+            config = json.loads((run_dir / CONFIG).read_text())
+            spec = NetSpec.from_dict(config["network"])
+            cfg = TrainConfig(**config["train_config"])
+        except (OSError, json.JSONDecodeError, KeyError, TypeError) as e:
+            raise RunError(f"{run_dir / CONFIG}: cannot resume from it ({e})") from e
+        args.model = config.get("model")
+        # The run's own logging and checkpointing, unless given again.
+        args.log_every = args.log_every or config.get("log_every")
+        args.checkpoint_every = args.checkpoint_every or config.get("checkpoint_every")
+        return _run(spec, cfg, args, recipe=config.get("recipe"), arm=config.get("arm"),
+                    dataset=config.get("dataset") or "mnist", data_dir=config.get("data_dir"),
+                    run_dir=run_dir, resume=True, train_limit=config.get("train_limit"))
+    if args.model is None:
+        raise RunError("train needs a model (cnn or mlp) or --resume RUN_DIR")
     spec = MODELS[args.model]()
     overrides = {k: v for k, v in (("epochs", args.epochs), ("backend", args.backend))
                  if v is not None}
-    cfg = recipe(args.recipe, **overrides)
-    data = load_mnist(prepare_mnist())
-    print(f"{spec.name}: {spec.param_count():,} parameters; recipe {args.recipe}: {cfg}")
-    limit = args.train_limit
-    print(f"training on {len(data.train_x[:limit]):,} images, testing on "
-          f"{len(data.test_x):,}", flush=True)
-    start = time.perf_counter()
-    _, history = fit(spec, cfg, data, on_epoch=lambda r: print(r, flush=True),
-                     train_limit=limit)
-    minutes, seconds = divmod(time.perf_counter() - start, 60)
-    best = max(history, key=lambda r: r.test_accuracy)
-    print(f"final test accuracy {100 * history[-1].test_accuracy:.2f}% "
-          f"(best {100 * best.test_accuracy:.2f}% at epoch {best.epoch}); "
-          f"{int(minutes)} min {seconds:.0f} s in all, compiling and evaluating included")
-    if args.expect_accuracy is not None and history[-1].test_accuracy < args.expect_accuracy:
-        print(f"error: expected test accuracy >= {100 * args.expect_accuracy:.2f}%",
-              file=sys.stderr)
-        return 1
+    cfg = get(args.recipe, **overrides)
+    return _run(spec, cfg, args, recipe=args.recipe, dataset=args.dataset,
+                data_dir=args.data_dir, run_dir=args.run_dir, train_limit=args.train_limit)
+
+
+def _ablation(args) -> int:
+    from lean_mlir.ablation import ARMS, get_arm
+    from lean_mlir.recipes import get
+
+    if args.list or not args.name:
+        for arm in ARMS.values():
+            print(f"{arm.name:18} {MODELS[arm.model]().name:15} {arm.recipe:15} {arm.note}")
+        return 0
+    arm = get_arm(args.name)
+    spec = MODELS[arm.model]()
+    cfg = get(arm.recipe, **({"epochs": args.epochs} if args.epochs is not None else {}))
+    optimizer = "Adam" if cfg.use_adam else (f"SGD, momentum {cfg.momentum}" if cfg.momentum
+                                             else "SGD")
+    header = [f"arm: {arm.name}: {arm.note}",
+              f"spec: {spec.name} (model {arm.model}); recipe: {arm.recipe}",
+              f"optimizer: {optimizer}; lr {cfg.learning_rate}, cosine "
+              f"{'yes' if cfg.cosine_decay else 'no'} (warmup {cfg.warmup_epochs} epochs), "
+              f"weight decay {cfg.weight_decay}, augment {'yes' if cfg.augment else 'no'}, "
+              f"label smoothing {cfg.label_smoothing}; batch {cfg.batch_size}, "
+              f"{cfg.epochs} epochs"]
+    args.model = arm.model
+    return _run(spec, cfg, args, recipe=arm.recipe, arm=arm.name, dataset=args.dataset,
+                data_dir=args.data_dir, run_dir=args.run_dir, train_limit=args.train_limit,
+                header=header)
+
+
+def _plot(args) -> int:
+    from lean_mlir.plot import plot_runs
+
+    plot_runs(args.run_dirs, args.output, title=args.title)
+    print(f"wrote {args.output}")
+    return 0
+
+
+def _export(args) -> int:
+    from lean_mlir.model import export_model
+
+    out = export_model(args.run_dir, args.output)
+    print(f"wrote {out}: model.mlir, params.safetensors, predict.vmfb, model.json")
+    print(f"  use: lean-mlir predict {out} IMAGE.png ...")
+    return 0
+
+
+def _predict(args) -> int:
+    import json
+
+    from lean_mlir.model import load_model, read_images
+
+    model = load_model(args.model_dir)
+    labels, x, notes = read_images(args.files)
+    for note in model.notes + notes:
+        print(f"note: {note}", file=sys.stderr)
+    probs = model.predict(x)
+    names = model.class_names or [str(i) for i in range(probs.shape[1])]
+    rows = [{"file": label, "class": int(p.argmax()), "label": names[int(p.argmax())],
+             "probability": float(p.max()), "probabilities": [float(v) for v in p]}
+            for label, p in zip(labels, probs, strict=True)]
+    if args.json:
+        print(json.dumps(rows, indent=1))
+    else:
+        for r in rows:
+            shown = r["label"] if r["label"] == str(r["class"]) else f"{r['class']} {r['label']}"
+            print(f"{r['file']}: {shown} ({100 * r['probability']:.1f}%)")
+    return 0
+
+
+def _data(args) -> int:
+    from lean_mlir.data import load, prepare
+
+    directory = prepare(args.dataset, Path(args.dir) if args.dir else None)
+    data = load(args.dataset, directory)
+    print(f"{args.dataset}: {len(data.train_x):,} training and {len(data.test_x):,} test "
+          f"images in {directory}")
     return 0
 
 
@@ -163,14 +311,48 @@ def main(argv: list[str] | None = None) -> int:
     p_comp.add_argument("--adam", action="store_true")
     p_comp.add_argument("-o", "--output", help="write the .vmfb here")
     p_comp.add_argument("--emit-stablehlo", help="write the StableHLO here")
-    p_train = sub.add_parser("train", help="train a model on MNIST")
-    p_train.add_argument("model", choices=sorted(MODELS))
-    p_train.add_argument("--recipe", default="s4tf-baseline")
-    p_train.add_argument("--epochs", type=int)
+    def run_options(p, recipe=True):
+        if recipe:
+            p.add_argument("--recipe", default="s4tf-baseline",
+                           help="a named recipe (see lean_mlir.recipes)")
+        p.add_argument("--epochs", type=int)
+        p.add_argument("--dataset", default="mnist", choices=["mnist", "fashion-mnist"])
+        p.add_argument("--data-dir", help="where the data set's IDX files are (filled if empty)")
+        p.add_argument("--train-limit", type=int, help="train on the first N images only")
+        p.add_argument("--run-dir", help="default: runs/<model>-<recipe>-<YYYYmmdd-HHMMSS>")
+        p.add_argument("--log-every", type=int,
+                       help="a step event in metrics.jsonl every N steps (default 50; a "
+                            "resumed run keeps its own)")
+        p.add_argument("--checkpoint-every", type=int,
+                       help="also checkpoint every N steps (always: each epoch, and on Ctrl-C)")
+        p.add_argument("--no-progress-bar", action="store_true",
+                       help="plain lines even on a terminal")
+        p.add_argument("--expect-accuracy", type=float,
+                       help="exit 1 if the final test accuracy is below this fraction")
+
+    p_train = sub.add_parser("train", help="train a model; writes a run directory")
+    p_train.add_argument("model", nargs="?", choices=sorted(MODELS))
+    p_train.add_argument("--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR")
     p_train.add_argument("--backend")
-    p_train.add_argument("--train-limit", type=int, help="train on the first N images only")
-    p_train.add_argument("--expect-accuracy", type=float,
-                         help="exit 1 if the final test accuracy is below this fraction")
+    run_options(p_train)
+    p_abl = sub.add_parser("ablation", help="the book's ablation arms (--list)")
+    p_abl.add_argument("name", nargs="?")
+    p_abl.add_argument("--list", action="store_true")
+    run_options(p_abl, recipe=False)
+    p_plot = sub.add_parser("plot", help="plot runs' loss and accuracy per epoch")
+    p_plot.add_argument("run_dirs", nargs="+")
+    p_plot.add_argument("-o", "--output", required=True, help="a .png file")
+    p_plot.add_argument("--title")
+    p_exp = sub.add_parser("export", help="write a run's model as a self-contained directory")
+    p_exp.add_argument("run_dir")
+    p_exp.add_argument("-o", "--output", required=True)
+    p_pred = sub.add_parser("predict", help="classify PNG or IDX images with an exported model")
+    p_pred.add_argument("model_dir")
+    p_pred.add_argument("files", nargs="+")
+    p_pred.add_argument("--json", action="store_true")
+    p_data = sub.add_parser("data", help="prepare a data set (MNIST, Fashion-MNIST)")
+    p_data.add_argument("dataset", choices=["mnist", "fashion-mnist"])
+    p_data.add_argument("dir", nargs="?")
     p_bench = sub.add_parser("bench", help="time train step and predict against PyTorch/JAX")
     p_bench.add_argument("--models", default="cnn,mlp", help="comma-separated: cnn, mlp")
     p_bench.add_argument("--rounds", type=int, default=5,
@@ -178,19 +360,25 @@ def main(argv: list[str] | None = None) -> int:
     p_bench.add_argument("--calls", type=int, default=5, help="calls timed per round")
     p_bench.add_argument("--json", help="also write the results here")
     args = parser.parse_args(argv)
+    from lean_mlir.trainer import TrainingInterrupted
+
+    commands = {"summary": lambda: _summary(args.models, args.ir), "compile": lambda: _compile(args),
+                "train": lambda: _train(args), "bench": lambda: _bench(args),
+                "ablation": lambda: _ablation(args), "plot": lambda: _plot(args),
+                "export": lambda: _export(args), "predict": lambda: _predict(args),
+                "data": lambda: _data(args),
+                "show": lambda: print(MODELS[args.model]().to_mlir()) or 0}
     try:
-        if args.command == "summary":
-            return _summary(args.models, args.ir)
-        if args.command == "compile":
-            return _compile(args)
-        if args.command == "train":
-            return _train(args)
-        if args.command == "bench":
-            return _bench(args)
-        print(MODELS[args.model]().to_mlir())
-        return 0
-    except (MLIRError, SpecError) as e:
-        print(f"error: {e}", file=sys.stderr)
+        return commands[args.command]()
+    except TrainingInterrupted as e:
+        where = f"; checkpoint saved in {e.run_dir}" if e.run_dir else ""
+        print(f"\ninterrupted after step {e.step}{where}", file=sys.stderr)
+        if e.command:
+            print(f"resume with: {e.command}", file=sys.stderr)
+        return 130
+    except (MLIRError, SpecError, ValueError, FileNotFoundError) as e:
+        message = str(e).splitlines()[0] if not isinstance(e, MLIRError) else str(e)
+        print(f"error: {message}", file=sys.stderr)
         return 1
 
 

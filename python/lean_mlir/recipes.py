@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from lean_mlir.train import TrainConfig
 
-__all__ = ["RECIPES", "recipe"]
+__all__ = ["RECIPES", "get", "names", "recipe"]
 
 RECIPES: dict[str, TrainConfig] = {
     "s4tf-baseline": TrainConfig(learning_rate=0.1, epochs=12),
@@ -27,8 +27,17 @@ RECIPES: dict[str, TrainConfig] = {
 }
 
 
-def recipe(name: str, **overrides) -> TrainConfig:
-    """A recipe by name, with fields overridden (``recipe("s4tf-baseline", epochs=1)``)."""
+def names() -> list[str]:
+    """The recipes' names."""
+    return list(RECIPES)
+
+
+def get(name: str, **overrides) -> TrainConfig:
+    """A recipe by name, with fields overridden (``get("s4tf-baseline", epochs=1)``)."""
     if name not in RECIPES:
-        raise ValueError(f"unknown recipe {name!r}; expected one of {sorted(RECIPES)}")
+        raise ValueError(f"unknown recipe {name!r}; expected one of: {', '.join(RECIPES)}")
     return RECIPES[name].__class__(**{**RECIPES[name].__dict__, **overrides})
+
+
+#: The same as :func:`get`.
+recipe = get

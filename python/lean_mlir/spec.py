@@ -34,7 +34,7 @@ import enum
 import hashlib
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import ClassVar
 
 import numpy as np
@@ -302,6 +302,56 @@ class NetSpec:
         if context is None:
             context = Context.current or Context()
         return self._build(context, record=False)
+
+    def to_dict(self) -> dict:
+        """The network as plain data (JSON-ready): name, input shape, layers."""
+        layers = []
+        for layer in self.layers:
+            entry = {"kind": layer.kind}
+            for f in fields(layer):
+                if f.name == "source" or (f.name == "name" and layer.name is None):
+                    continue
+                value = getattr(layer, f.name)
+                entry[f.name] = value.value if isinstance(value, enum.Enum) else value
+            layers.append(entry)
+        return {"name": self.name, "input_shape": list(self.input_shape), "layers": layers}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> NetSpec:
+        """The inverse of :meth:`to_dict`; raises SpecError on malformed data."""
+        kinds = {c.kind: c for c in (Conv2d, MaxPool, Flatten, Dense, ReLU)}
+        try:
+            layers = []
+            for i, entry in enumerate(data["layers"]):
+                entry = dict(entry)
+                kind = entry.pop("kind")
+                if kind not in kinds:
+                    raise SpecError(f"layer {i}: unknown kind {kind!r}; expected one of "
+                                    f"{sorted(kinds)}")
+                layer_cls = kinds[kind]
+                for f in fields(layer_cls):
+                    if f.name in entry and isinstance(f.type, str) and f.type in (
+                            "Padding", "Activation"):
+                        entry[f.name] = {"Padding": Padding,
+                                         "Activation": Activation}[f.type](entry[f.name])
+                layers.append(layer_cls(**entry))
+            return cls(data["name"], data["input_shape"], layers)
+        except (KeyError, TypeError, ValueError) as e:
+            if isinstance(e, SpecError):
+                raise
+            raise SpecError(f"not a network description: {e}") from e
+
+    def train(self, cfg, data_dir=None, *, dataset: str = "mnist", backend: str | None = None,
+              run_dir=None, resume: bool = False, train_limit: int | None = None,
+              progress: bool = True):
+        """Trains this network (see :func:`lean_mlir.trainer.train`); returns a TrainResult.
+
+        ``data_dir=None`` is the data set's default cache, filled first if empty.
+        """
+        from lean_mlir.trainer import train
+
+        return train(self, cfg, data_dir, dataset=dataset, backend=backend, run_dir=run_dir,
+                     resume=resume, train_limit=train_limit, progress=progress)
 
     def fingerprint(self) -> str:
         """SHA-256 of the network's netspec IR: equal networks, equal fingerprints."""

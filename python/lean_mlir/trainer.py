@@ -1,27 +1,72 @@
-"""The training loop: epochs of fused train steps, a learning-rate schedule, evaluation.
+"""The training loop: epochs of fused train steps, run directories, checkpoints, progress.
 
-    history = fit(spec, cfg, mnist, on_epoch=print)
+    result = train(spec, recipes.get("s4tf-baseline"), data_dir=None)   # or spec.train(...)
+    result.test_accuracy, result.history, result.params, result.run_dir
 
 Each step calls the compiled ``train_step`` (forward, loss, backward, update,
-all derived by the C++ passes); the learning rate and step count are inputs,
-so the schedule never recompiles. The last partial training batch of an epoch
-is dropped (as in the book's runs); evaluation covers every test image.
+all derived by the C++ passes) with parameters and optimizer state kept on the
+device; the learning rate and step count are inputs, so the schedule never
+recompiles. The last partial training batch of an epoch is dropped (as in the
+book's runs); evaluation covers every test image.
+
+A run with a run directory (``runs/<model>-<recipe>-<YYYYmmdd-HHMMSS>/``)
+writes ``config.json`` (the network as data, the config, versions, backend,
+CPU), ``metrics.jsonl`` (a ``step`` event every ``log_every`` steps, an
+``epoch`` event per epoch) and ``checkpoint.safetensors`` (at the end of every
+epoch, every ``checkpoint_every`` steps, and on SIGINT/SIGTERM, after the step
+in flight). ``resume=True`` continues from the checkpoint; the data order of
+epoch ``e`` comes from ``default_rng([seed, e])`` and augmentation of step
+``s`` from ``default_rng([seed, e, s])``, so a resumed run, interrupted
+anywhere, ends with the same parameters bit for bit as one left alone.
 """
 
 from __future__ import annotations
 
+import json
 import math
+import os
+import platform
+import signal
+import sys
+import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from pathlib import Path
 
 import numpy as np
 
+from lean_mlir.checkpoint import (
+    CheckpointError,
+    Position,
+    atomic_write,
+    load_checkpoint,
+    save_checkpoint,
+)
 from lean_mlir.data import MNIST
 from lean_mlir.spec import NetSpec
 from lean_mlir.train import TrainConfig, TrainStepper, evaluate_batch, init_optimizer_state
 
-__all__ = ["EpochResult", "evaluate", "fit", "learning_rate"]
+__all__ = ["EpochResult", "RunError", "TrainResult", "TrainingInterrupted", "evaluate", "fit",
+           "learning_rate", "resume_command", "run_training", "train"]
+
+CHECKPOINT = "checkpoint.safetensors"
+CONFIG = "config.json"
+METRICS = "metrics.jsonl"
+
+
+class RunError(ValueError):
+    """A run directory cannot be used as asked (names the directory and why)."""
+
+
+class TrainingInterrupted(KeyboardInterrupt):
+    """SIGINT or SIGTERM stopped training after a step; the checkpoint is saved."""
+
+    def __init__(self, run_dir: Path | None, step: int, command: str | None):
+        self.run_dir, self.step, self.command = run_dir, step, command
+        super().__init__(f"interrupted after step {step}"
+                         + (f"; resume with: {command}" if command else ""))
 
 
 @dataclass(frozen=True)
@@ -32,11 +77,33 @@ class EpochResult:
     ms_per_step: float
     test_loss: float
     test_accuracy: float
+    lr: float = 0.0
 
     def __str__(self) -> str:
-        return (f"epoch {self.epoch:>2}: train loss {self.train_loss:.4f}  "
+        return (f"epoch {self.epoch:>2}: train loss {self.train_loss:.4f}  lr {self.lr:.4g}  "
                 f"{self.seconds:6.1f} s ({self.ms_per_step:.0f} ms/step)  "
                 f"test loss {self.test_loss:.4f}  test accuracy {100 * self.test_accuracy:.2f}%")
+
+    def as_dict(self) -> dict:
+        return {"epoch": self.epoch, "train_loss": self.train_loss, "lr": self.lr,
+                "seconds": self.seconds, "test_loss": self.test_loss,
+                "test_accuracy": self.test_accuracy}
+
+
+@dataclass
+class TrainResult:
+    """What a run produced: final parameters, one dict per epoch, and where it lives."""
+
+    params: dict[str, np.ndarray]
+    history: list[dict] = field(default_factory=list)
+    run_dir: Path | None = None
+    test_correct: int = 0
+    test_count: int = 0
+
+    @property
+    def test_accuracy(self) -> float:
+        """Fraction of the test images right after the last epoch."""
+        return self.history[-1]["test_accuracy"] if self.history else float("nan")
 
 
 def learning_rate(cfg: TrainConfig, step: int, steps_per_epoch: int) -> float:
@@ -64,53 +131,321 @@ def _augment(x: np.ndarray, rng: np.random.Generator, shift: int = 2) -> np.ndar
 def evaluate(spec: NetSpec, params: dict[str, np.ndarray], x: np.ndarray, y: np.ndarray,
              batch_size: int = 1000, backend: str = "llvm-cpu") -> tuple[float, float]:
     """Mean loss and accuracy over every sample of ``x`` (the remainder batch included)."""
+    loss, correct = _evaluate(spec, params, x, y, batch_size, backend)
+    return loss, correct / len(x)
+
+
+def _evaluate(spec, params, x, y, batch_size=1000, backend="llvm-cpu") -> tuple[float, int]:
     total_loss, correct = 0.0, 0
     for start in range(0, len(x), batch_size):
         xb, yb = x[start:start + batch_size], y[start:start + batch_size]
         loss, hits = evaluate_batch(spec, params, xb, yb, backend)
         total_loss += loss * len(xb)
         correct += hits
-    return total_loss / len(x), correct / len(x)
+    return total_loss / len(x), correct
+
+
+# -- progress --------------------------------------------------------------------------
+
+class Reporter:
+    """Prints a run's progress: a tqdm bar on a terminal, the book's plain lines otherwise
+    (``step 0/468: loss=2.436 (75ms)``, then every ``every`` steps, one line per epoch)."""
+
+    def __init__(self, enabled: bool = True, every: int = 100, stream=None,
+                 bar: bool | None = None):
+        self.enabled, self.every = enabled, max(1, every)
+        self.stream = stream or sys.stdout
+        self.bar = self.stream.isatty() if bar is None else bar
+        self._tqdm = None
+
+    def print(self, line: str) -> None:
+        if self._tqdm is not None:
+            self._tqdm.write(line, file=self.stream)
+        else:
+            print(line, file=self.stream, flush=True)
+
+    def start_epoch(self, epoch: int, epochs: int, steps: int, done: int) -> None:
+        if self.enabled and self.bar:
+            from tqdm import tqdm
+
+            self._tqdm = tqdm(total=steps, initial=done, desc=f"epoch {epoch}/{epochs}",
+                              unit="step", file=self.stream, dynamic_ncols=True, leave=False)
+
+    def step(self, i: int, steps: int, loss: float, ms: float, images_per_s: float) -> None:
+        if not self.enabled:
+            return
+        if self._tqdm is not None:
+            self._tqdm.set_postfix(loss=f"{loss:.4f}", img_s=f"{images_per_s:,.0f}",
+                                   refresh=False)
+            self._tqdm.update(1)
+        elif i == 0 or (i + 1) % self.every == 0 or i == steps - 1:
+            self.print(f"step {i}/{steps}: loss={loss:.3f} ({ms:.0f}ms)")
+
+    def close(self) -> None:
+        if self._tqdm is not None:
+            self._tqdm.close()
+            self._tqdm = None
+
+    def end_epoch(self, result: EpochResult) -> None:
+        self.close()
+        self.print(str(result))
+
+
+# -- run directories -------------------------------------------------------------------
+
+def _versions() -> dict:
+    import lean_mlir
+
+    versions = {"lean-mlir": lean_mlir.__version__, "numpy": np.__version__,
+                "python": platform.python_version()}
+    try:
+        from importlib.metadata import version
+
+        versions["iree-base-compiler"] = version("iree-base-compiler")
+        versions["iree-base-runtime"] = version("iree-base-runtime")
+    except Exception:   # not installed as a distribution: nothing to record
+        pass
+    return versions
+
+
+def _cpu() -> str:
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return f"{line.split(':', 1)[1].strip()} x {os.cpu_count()}"
+    except OSError:
+        pass
+    return f"{platform.processor() or platform.machine()} x {os.cpu_count()}"
+
+
+def default_run_dir(spec: NetSpec, recipe: str | None, root: Path = Path("runs")) -> Path:
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    model = "".join(c if c.isalnum() or c in "-_" else "-" for c in spec.name)
+    return root / f"{model}-{recipe or 'custom'}-{stamp}"
+
+
+def resume_command(run_dir: Path) -> str:
+    return f"lean-mlir train --resume {run_dir}"
+
+
+def read_metrics(run_dir: Path) -> list[dict]:
+    path = Path(run_dir) / METRICS
+    if not path.exists():
+        return []
+    events = []
+    for n, line in enumerate(path.read_text().splitlines(), 1):
+        if line.strip():
+            try:
+                events.append(json.loads(line))
+            except json.JSONDecodeError as e:
+                raise RunError(f"{path}:{n}: not a JSON line ({e.msg})") from e
+    return events
+
+
+class _Metrics:
+    def __init__(self, run_dir: Path | None):
+        self.path = run_dir / METRICS if run_dir else None
+
+    def log(self, event: dict) -> None:
+        if self.path:
+            with open(self.path, "a") as f:
+                f.write(json.dumps(event) + "\n")
+
+    def truncate_to(self, position: Position) -> None:
+        """Drops events recorded after ``position`` (a run killed after its checkpoint)."""
+        if not self.path or not self.path.exists():
+            return
+        kept = [e for e in read_metrics(self.path.parent)
+                if (e.get("event") == "step" and e["step"] <= position.step)
+                or (e.get("event") == "epoch" and e["epoch"] < position.epoch)]
+        atomic_write(self.path, "".join(json.dumps(e) + "\n" for e in kept).encode())
+
+
+# -- the loop --------------------------------------------------------------------------
+
+class _StopFlag:
+    """SIGINT/SIGTERM set a flag that the loop checks after each step (main thread only)."""
+
+    def __init__(self):
+        self.signum: int | None = None
+        self._previous = {}
+
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                self._previous[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def _handle(self, signum, frame):
+        if self.signum is not None:   # a second signal: stop now
+            raise KeyboardInterrupt
+        self.signum = signum
+
+    def __exit__(self, *exc):
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+
+
+def run_training(spec: NetSpec, cfg: TrainConfig, data: MNIST, *, run_dir: Path | None = None,
+                 resume: bool = False, train_limit: int | None = None,
+                 reporter: Reporter | None = None, log_every: int = 100,
+                 checkpoint_every: int | None = None, run_info: dict | None = None,
+                 on_epoch: Callable[[EpochResult], None] | None = None) -> TrainResult:
+    """Trains ``spec`` on ``data`` with ``cfg``; see the module docstring.
+
+    ``run_dir=None`` keeps nothing on disk. ``run_info`` is recorded in config.json
+    (what the command line needs to resume: model, recipe, data set).
+    """
+    reporter = reporter or Reporter(enabled=False)
+    train_x, train_y = data.train_x[:train_limit], data.train_y[:train_limit]
+    steps = len(train_x) // cfg.batch_size
+    if steps == 0:
+        raise ValueError(f"{len(train_x)} training samples make no batch of {cfg.batch_size}")
+    tensors_expected = {p.name: p.shape for p in spec.params}
+    tensors_expected |= {f"{p.name}.{s}": p.shape for s in cfg.state_suffixes()
+                         for p in spec.params}
+    history: list[dict] = []
+    if run_dir is not None:
+        run_dir = Path(run_dir)
+    if resume:
+        if run_dir is None:
+            raise RunError("resume needs a run directory")
+        tensors, position, _ = load_checkpoint(run_dir / CHECKPOINT, spec.fingerprint(),
+                                               tensors_expected)
+        params = {p.name: tensors[p.name] for p in spec.params}
+        state = {k: tensors[k] for k in tensors_expected if k not in params}
+        history = [{k: e[k] for k in EpochResult(0, 0, 0, 0, 0, 0).as_dict()}
+                   for e in read_metrics(run_dir) if e.get("event") == "epoch"
+                   and e["epoch"] < position.epoch]
+        metrics = _Metrics(run_dir)
+        metrics.truncate_to(position)
+        reporter.print(f"resuming {run_dir} at epoch {position.epoch}, batch {position.batch} "
+                       f"(step {position.step})")
+    else:
+        params = spec.init_params(cfg.seed)
+        state = init_optimizer_state(spec, params, cfg)
+        position = Position(1, 0, 0, np.random.default_rng([cfg.seed, 1]).bit_generator.state)
+        if run_dir is not None:
+            if (run_dir / CHECKPOINT).exists() or (run_dir / METRICS).exists():
+                raise RunError(f"{run_dir}: already holds a run; resume it with "
+                               f"'{resume_command(run_dir)}' or choose another --run-dir")
+            run_dir.mkdir(parents=True, exist_ok=True)
+            config = {"network": spec.to_dict(), "train_config": asdict(cfg),
+                      "train_limit": train_limit, "steps_per_epoch": steps,
+                      "backend": cfg.backend, "cpu": _cpu(), "versions": _versions(),
+                      "created": datetime.now().isoformat(timespec="seconds"),
+                      **(run_info or {})}
+            atomic_write(run_dir / CONFIG, (json.dumps(config, indent=1) + "\n").encode())
+        metrics = _Metrics(run_dir)
+
+    stepper = TrainStepper(spec, params, state, cfg)
+
+    def save(pos: Position) -> None:
+        if run_dir is not None:
+            save_checkpoint(run_dir / CHECKPOINT, {**stepper.params(), **stepper.opt_state()},
+                            pos, spec.fingerprint(), {"model": spec.name})
+
+    step, test_correct = position.step, 0
+    with _StopFlag() as stop:
+        for epoch in range(position.epoch, cfg.epochs + 1):
+            resumed = epoch == position.epoch
+            first = position.batch if resumed else 0
+            loss_sum = position.loss_sum if resumed else 0.0
+            order_rng = np.random.default_rng([cfg.seed, epoch])
+            if resumed:
+                order_rng.bit_generator.state = position.rng_state
+            rng_state = order_rng.bit_generator.state
+            order = order_rng.permutation(len(train_x))
+            reporter.start_epoch(epoch, cfg.epochs, steps, first)
+            start = time.perf_counter()
+            lr = cfg.learning_rate
+            for i in range(first, steps):
+                t0 = time.perf_counter()
+                idx = order[i * cfg.batch_size:(i + 1) * cfg.batch_size]
+                xb = train_x[idx]
+                if cfg.augment:
+                    xb = _augment(xb, np.random.default_rng([cfg.seed, epoch, step]))
+                lr = learning_rate(cfg, step, steps)
+                loss = stepper.step(xb, train_y[idx], lr=lr, step=step)
+                if not math.isfinite(loss):
+                    raise FloatingPointError(f"{spec.name}: loss became {loss} at epoch {epoch}, "
+                                             f"step {step} (lr {lr:g})")
+                loss_sum += loss
+                step += 1
+                seconds = time.perf_counter() - t0
+                reporter.step(i, steps, loss, 1000 * seconds, cfg.batch_size / seconds)
+                if step % max(1, log_every) == 0:
+                    metrics.log({"event": "step", "step": step, "epoch": epoch, "loss": loss,
+                                 "lr": lr, "images_per_s": cfg.batch_size / seconds})
+                here = Position(epoch, i + 1, step, rng_state, loss_sum)
+                if stop.signum is not None:
+                    save(here)
+                    reporter.close()
+                    raise TrainingInterrupted(run_dir, step,
+                                              resume_command(run_dir) if run_dir else None)
+                if checkpoint_every and step % checkpoint_every == 0 and i + 1 < steps:
+                    save(here)
+            seconds = time.perf_counter() - start
+            params = stepper.params()
+            test_loss, test_correct = _evaluate(spec, params, data.test_x, data.test_y,
+                                                backend=cfg.backend)
+            result = EpochResult(epoch, loss_sum / steps, seconds,
+                                 1000 * seconds / max(steps - first, 1), test_loss,
+                                 test_correct / len(data.test_x), lr)
+            history.append(result.as_dict())
+            metrics.log({"event": "epoch", **result.as_dict()})
+            save(Position(epoch + 1, 0, step,
+                          np.random.default_rng([cfg.seed, epoch + 1]).bit_generator.state))
+            reporter.end_epoch(result)
+            if on_epoch:
+                on_epoch(result)
+    final = stepper.params()
+    if not history or history[-1]["epoch"] != cfg.epochs:
+        # Resumed after the last epoch finished: evaluate what the checkpoint holds.
+        _, test_correct = _evaluate(spec, final, data.test_x, data.test_y, backend=cfg.backend)
+    return TrainResult(final, history, run_dir, test_correct, len(data.test_x))
 
 
 def fit(spec: NetSpec, cfg: TrainConfig, data: MNIST,
         on_epoch: Callable[[EpochResult], None] | None = None,
         train_limit: int | None = None) -> tuple[dict[str, np.ndarray], list[EpochResult]]:
-    """Trains ``spec`` on ``data`` with ``cfg``; returns the parameters and per-epoch results.
+    """Trains in memory (no run directory); returns the parameters and per-epoch results."""
+    results: list[EpochResult] = []
 
-    Parameters and optimizer state stay on the device between steps
-    (:class:`TrainStepper`); they come back to NumPy once an epoch, for evaluation.
-    """
-    rng = np.random.default_rng(cfg.seed)
-    params = spec.init_params(cfg.seed)
-    stepper = TrainStepper(spec, params, init_optimizer_state(spec, params, cfg), cfg)
-    train_x, train_y = data.train_x[:train_limit], data.train_y[:train_limit]
-    steps_per_epoch = len(train_x) // cfg.batch_size
-    if steps_per_epoch == 0:
-        raise ValueError(f"{len(train_x)} training samples make no batch of {cfg.batch_size}")
-    history, step = [], 0
-    for epoch in range(1, cfg.epochs + 1):
-        order = rng.permutation(len(train_x))
-        start, losses = time.perf_counter(), []
-        for i in range(steps_per_epoch):
-            idx = order[i * cfg.batch_size:(i + 1) * cfg.batch_size]
-            xb = train_x[idx]
-            if cfg.augment:
-                xb = _augment(xb, rng)
-            lr = learning_rate(cfg, step, steps_per_epoch)
-            loss = stepper.step(xb, train_y[idx], lr=lr, step=step)
-            if not math.isfinite(loss):
-                raise FloatingPointError(f"{spec.name}: loss became {loss} at epoch {epoch}, "
-                                         f"step {step} (lr {lr:g})")
-            losses.append(loss)
-            step += 1
-        seconds = time.perf_counter() - start
-        params = stepper.params()
-        test_loss, accuracy = evaluate(spec, params, data.test_x, data.test_y,
-                                       backend=cfg.backend)
-        result = EpochResult(epoch, float(np.mean(losses)), seconds,
-                             1000 * seconds / steps_per_epoch, test_loss, accuracy)
-        history.append(result)
+    def record(r: EpochResult) -> None:
+        results.append(r)
         if on_epoch:
-            on_epoch(result)
-    return params, history
+            on_epoch(r)
+
+    out = run_training(spec, cfg, data, train_limit=train_limit, on_epoch=record)
+    return out.params, results
+
+
+def train(spec: NetSpec, cfg: TrainConfig, data_dir: Path | str | None = None, *,
+          dataset: str = "mnist", backend: str | None = None, run_dir: Path | str | None = None,
+          resume: bool = False, train_limit: int | None = None, progress: bool = True,
+          recipe: str | None = None, log_every: int = 100, checkpoint_every: int | None = None,
+          ) -> TrainResult:
+    """Trains ``spec`` with ``cfg`` on ``dataset`` and records the run.
+
+    ``data_dir=None`` is the data set's default cache (filled first if empty);
+    ``run_dir=None`` makes ``runs/<model>-<recipe>-<YYYYmmdd-HHMMSS>``.
+    """
+    from lean_mlir.data import load, prepare
+
+    if backend is not None:
+        cfg = TrainConfig(**{**asdict(cfg), "backend": backend})
+    if resume and run_dir is None:
+        raise RunError("resume=True needs the run_dir to resume")
+    directory = prepare(dataset, Path(data_dir) if data_dir else None, quiet=not progress)
+    data = load(dataset, directory)
+    run_dir = Path(run_dir) if run_dir else default_run_dir(spec, recipe)
+    info = {"recipe": recipe, "dataset": dataset,
+            "data_dir": str(data_dir) if data_dir else None}
+    return run_training(spec, cfg, data, run_dir=run_dir, resume=resume,
+                        train_limit=train_limit, reporter=Reporter(enabled=progress),
+                        log_every=log_every, checkpoint_every=checkpoint_every, run_info=info)
+
+
+__all__ += ["CheckpointError", "Reporter", "default_run_dir", "read_metrics"]

@@ -35,12 +35,12 @@ def test_idx_round_trip_and_errors(tmp_path):
     write_idx(tmp_path / "a", a)
     np.testing.assert_array_equal(read_idx(tmp_path / "a"), a)
     (tmp_path / "short").write_bytes((tmp_path / "a").read_bytes()[:-1])
-    with pytest.raises(ValueError, match="short: header says"):
+    with pytest.raises(ValueError, match="short: truncated or corrupt: the header says"):
         read_idx(tmp_path / "short")
     (tmp_path / "junk").write_bytes(b"\x01\x02\x03\x04junk")
     with pytest.raises(ValueError, match="junk: not an IDX file"):
         read_idx(tmp_path / "junk")
-    with pytest.raises(FileNotFoundError, match="MNIST is not prepared"):
+    with pytest.raises(ValueError, match="mnist is not there"):
         load_mnist(tmp_path)
 
 

@@ -1,0 +1,269 @@
+"""Exported models: a trained network you can load and query without its run.
+
+    lean-mlir export runs/MNIST-CNN-noBN-s4tf-baseline-... -o model/
+    lean-mlir predict model/ digit.png more.idx
+
+    m = lm.load_model("model/")
+    probs = m.predict(x)          # x: float32 (N, 1, 28, 28) in [0, 1); probabilities (N, 10)
+
+A model directory holds:
+
+* ``model.mlir``: the network as netspec IR, its definition (parameter names,
+  shapes and the input shape are read from it, and it is verified on load);
+* ``params.safetensors``: the parameters by name;
+* ``predict.vmfb``: ``predict`` compiled by IREE for this machine's CPU at a
+  fixed batch (``model.json``); if it does not load (another CPU, another
+  IREE), it is compiled again from ``model.mlir`` by our passes;
+* ``model.json``: the batch size, the class names and how the module was built.
+
+Images for :func:`read_images`: PNG files (converted to grayscale and resized to
+28x28 with a note when they are not) and IDX image files (``N x 28 x 28`` or
+``28 x 28`` unsigned bytes), scaled like the training data (pixel / 256).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from lean_mlir._errors import MLIRError
+
+__all__ = ["EXPORT_BATCH", "Model", "ModelError", "export_model", "load_model", "read_images"]
+
+#: The static batch of an exported ``predict``; inputs are cut and padded to it.
+EXPORT_BATCH = 32
+FORMAT = "lean-mlir-model-1"
+CLASS_NAMES = {
+    "mnist": [str(d) for d in range(10)],
+    "fashion-mnist": ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt",
+                      "Sneaker", "Bag", "Ankle boot"],
+}
+
+
+class ModelError(ValueError):
+    """A model directory or an input image is missing, corrupt or does not fit; names the file."""
+
+
+def export_model(run_dir: Path | str, out_dir: Path | str) -> Path:
+    """Writes the model of the run in ``run_dir`` (its last checkpoint) to ``out_dir``."""
+    from lean_mlir.checkpoint import atomic_write, load_checkpoint
+    from lean_mlir.compiler import compile_flags, compile_spec
+    from lean_mlir.spec import NetSpec
+    from lean_mlir.train import TrainConfig
+    from lean_mlir.trainer import CHECKPOINT, CONFIG
+
+    run_dir, out_dir = Path(run_dir), Path(out_dir)
+    config_path = run_dir / CONFIG
+    try:
+        config = json.loads(config_path.read_text())
+        spec = NetSpec.from_dict(config["network"])
+        cfg = TrainConfig(**config["train_config"])
+    except (OSError, json.JSONDecodeError, KeyError, TypeError, ValueError) as e:
+        raise ModelError(f"{config_path}: not a lean-mlir run configuration ({e})") from e
+    expected = {p.name: p.shape for p in spec.params}
+    expected |= {f"{p.name}.{s}": p.shape for s in cfg.state_suffixes() for p in spec.params}
+    tensors, position, _ = load_checkpoint(run_dir / CHECKPOINT, spec.fingerprint(), expected)
+    params = {p.name: tensors[p.name] for p in spec.params}
+
+    from safetensors.numpy import save
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    module = compile_spec(spec, "predict", EXPORT_BATCH, "llvm-cpu")
+    dataset = config.get("dataset") or "mnist"
+    manifest = {"format": FORMAT, "name": spec.name, "batch_size": EXPORT_BATCH,
+                "input_shape": list(spec.input_shape), "classes": spec.output_shape[0],
+                "class_names": CLASS_NAMES.get(dataset), "dataset": dataset,
+                "backend": "llvm-cpu", "compile_flags": compile_flags("llvm-cpu", spec),
+                "trained_epochs": position.epoch - 1, "steps": position.step,
+                "source_run": str(run_dir), "versions": config.get("versions", {})}
+    atomic_write(out_dir / "model.mlir", (str(spec.to_mlir()) + "\n").encode())
+    atomic_write(out_dir / "params.safetensors",
+                 save(params, metadata={"format": FORMAT, "network": spec.fingerprint()}))
+    atomic_write(out_dir / "predict.vmfb", module.vmfb)
+    atomic_write(out_dir / "model.json", (json.dumps(manifest, indent=1) + "\n").encode())
+    return out_dir
+
+
+@dataclass
+class Model:
+    """A loaded model: ``predict(x)`` gives class probabilities."""
+
+    directory: Path
+    name: str
+    input_shape: tuple[int, ...]
+    param_names: list[str]
+    params: list[np.ndarray]
+    batch_size: int
+    class_names: list[str] | None
+    notes: list[str] = field(default_factory=list)
+    _function: object = field(default=None, repr=False)
+    _context: object = field(default=None, repr=False)
+
+    def logits(self, x: np.ndarray) -> np.ndarray:
+        x = np.ascontiguousarray(x, dtype=np.float32)
+        if x.shape[1:] != self.input_shape:
+            raise ModelError(f"{self.directory}: inputs must be (N, "
+                             f"{', '.join(map(str, self.input_shape))}), got {x.shape}")
+        out = []
+        for start in range(0, len(x), self.batch_size):
+            chunk = x[start:start + self.batch_size]
+            padded = np.zeros((self.batch_size, *self.input_shape), np.float32)
+            padded[:len(chunk)] = chunk
+            # A copy: the host view of a result does not outlive the next call.
+            out.append(np.array(self._function(*self.params, padded).to_host())[:len(chunk)])
+        return np.concatenate(out) if out else np.zeros((0, 0), np.float32)
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        """Class probabilities (softmax of the logits), shape (N, classes)."""
+        z = self.logits(x)
+        z = np.exp(z - z.max(axis=1, keepdims=True))
+        return z / z.sum(axis=1, keepdims=True)
+
+
+def load_model(directory: Path | str) -> Model:
+    """Loads a model directory written by :func:`export_model`; raises ModelError."""
+    from safetensors import SafetensorError
+    from safetensors.numpy import load
+
+    from lean_mlir.ir import Context, Module
+
+    directory = Path(directory)
+    manifest_path = directory / "model.json"
+    try:
+        manifest = json.loads(manifest_path.read_text())
+        batch = int(manifest["batch_size"])
+    except (OSError, json.JSONDecodeError, KeyError, TypeError, ValueError) as e:
+        raise ModelError(f"{manifest_path}: missing or not a model manifest ({e})") from e
+
+    ir_path = directory / "model.mlir"
+    try:
+        text = ir_path.read_text()
+    except OSError as e:
+        raise ModelError(f"{ir_path}: cannot read the model IR ({e.strerror})") from e
+    ctx = Context()
+    try:
+        module = Module.parse(text, ctx)
+        module.operation.verify()
+    except MLIRError as e:
+        first = e.error_diagnostics[0] if e.error_diagnostics else None
+        detail = f"{first.location}: {first.message}" if first else str(e)
+        raise ModelError(f"{ir_path}: the netspec IR does not verify ({detail})") from e
+    names, shapes, input_shape = [], [], None
+    for op in module.operation.walk():
+        if op.name == "netspec.param":
+            names.append(op.attributes["param_name"])
+            shapes.append(_shape(op.result_types[0]))
+        elif op.name == "netspec.input":
+            input_shape = _shape(op.result_types[0])[1:]
+    if input_shape is None:
+        raise ModelError(f"{ir_path}: no netspec.model with an input")
+
+    params_path = directory / "params.safetensors"
+    try:
+        tensors = load(params_path.read_bytes())
+    except (OSError, SafetensorError, ValueError) as e:
+        raise ModelError(f"{params_path}: missing, truncated or corrupt ({e})") from e
+    params = []
+    for name, shape in zip(names, shapes, strict=True):
+        if name not in tensors or tuple(tensors[name].shape) != shape:
+            got = tensors[name].shape if name in tensors else "nothing"
+            raise ModelError(f"{params_path}: {name} should be {shape}, found {got}")
+        params.append(np.ascontiguousarray(tensors[name], dtype=np.float32))
+
+    model = Model(directory, manifest.get("name", directory.name), input_shape, names, params,
+                  batch, manifest.get("class_names"))
+    model._context, model._function = _predict_function(directory, module, batch, model.notes)
+    return model
+
+
+def _shape(type_text: str) -> tuple[int, ...]:
+    dims = type_text[len("tensor<"):-1].split("x")[:-1]
+    return tuple(-1 if d == "?" else int(d) for d in dims)
+
+
+def _predict_function(directory: Path, module, batch: int, notes: list[str]):
+    """The compiled ``predict``: the shipped .vmfb, or one compiled from the IR."""
+    import iree.runtime as rt
+
+    from lean_mlir.compiler import (
+        DRIVERS,
+        TARGETS,
+        compile_stablehlo,
+        verify_stablehlo,
+    )
+    from lean_mlir.pipeline import run_pipeline
+
+    def load_vmfb(vmfb: bytes):
+        config = rt.Config(DRIVERS["llvm-cpu"])
+        context = rt.SystemContext(config=config)
+        context.add_vm_module(rt.VmModule.copy_buffer(context.instance, vmfb))
+        # The function alone does not keep its context (and device) alive.
+        return context, context.modules.module["predict"]
+
+    path = directory / "predict.vmfb"
+    try:
+        return load_vmfb(path.read_bytes())
+    except (OSError, RuntimeError, ValueError) as e:
+        notes.append(f"{path}: not usable here ({str(e).splitlines()[0][:120]}); "
+                     "compiled predict again from model.mlir")
+    module.context.allow_unregistered_dialects = True
+    run_pipeline(module, f"builtin.module(netspec-forward{{batch-size={batch} "
+                 f"target={TARGETS['llvm-cpu']}}})", "lowering the exported model")
+    text = str(module)
+    verify_stablehlo(text)
+    return load_vmfb(compile_stablehlo(text, "llvm-cpu"))
+
+
+def read_images(paths: list[Path | str]) -> tuple[list[str], np.ndarray, list[str]]:
+    """Reads PNG and IDX image files; returns (labels, images (N, 1, 28, 28), notes).
+
+    An IDX file of N images gives labels ``FILE[i]``. Raises ModelError naming the
+    first file that is not a readable image.
+    """
+    from lean_mlir.data import DataError, read_idx
+
+    labels, images, notes = [], [], []
+    for path in map(Path, paths):
+        try:
+            head = path.read_bytes()[:8]
+        except OSError as e:
+            raise ModelError(f"{path}: cannot read ({e.strerror})") from e
+        if head.startswith(b"\x89PNG\r\n\x1a\n"):
+            from PIL import Image, UnidentifiedImageError
+
+            try:
+                with Image.open(path) as img:
+                    img.load()
+                    if img.mode != "L":
+                        notes.append(f"{path}: converted from {img.mode} to grayscale")
+                        img = img.convert("L")
+                    if img.size != (28, 28):
+                        notes.append(f"{path}: resized from {img.size[0]}x{img.size[1]} "
+                                     "to 28x28")
+                        img = img.resize((28, 28), Image.Resampling.LANCZOS)
+                    pixels = np.asarray(img, dtype=np.uint8)
+            except (OSError, UnidentifiedImageError, ValueError) as e:
+                raise ModelError(f"{path}: not a readable PNG image ({e})") from e
+            labels.append(str(path))
+            images.append(pixels[None])
+        elif head[:3] == b"\x00\x00\x08" or path.suffix == ".gz":
+            try:
+                array = read_idx(path)
+            except DataError as e:
+                raise ModelError(str(e)) from e
+            if array.ndim == 2:
+                array = array[None]
+            if array.ndim != 3 or array.shape[1:] != (28, 28):
+                raise ModelError(f"{path}: an IDX image file holds N x 28 x 28 or 28 x 28 "
+                                 f"bytes, this one {array.shape}")
+            labels += [f"{path}[{i}]" for i in range(len(array))] if len(array) > 1 \
+                else [str(path)]
+            images.append(array)
+        else:
+            raise ModelError(f"{path}: not a PNG or IDX image file")
+    x = (np.concatenate(images).astype(np.float32) / 256.0).reshape(-1, 1, 28, 28) \
+        if images else np.zeros((0, 1, 28, 28), np.float32)
+    return labels, x, notes

@@ -1,0 +1,68 @@
+"""``lean-mlir plot``: training loss and test accuracy per epoch of one or more runs.
+
+    lean-mlir plot runs/A runs/B -o curves.png
+
+Each run directory's ``metrics.jsonl`` gives its epoch events; each run is one
+curve in each panel, labelled by its model and recipe (``config.json``).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+__all__ = ["plot_runs", "run_label"]
+
+
+def run_label(run_dir: Path) -> str:
+    """``<model> (<recipe>)`` from the run's config.json, else the directory name."""
+    try:
+        config = json.loads((Path(run_dir) / "config.json").read_text())
+        label = config["network"]["name"]
+        if config.get("arm"):
+            return f"{config['arm']}: {label}"
+        return f"{label} ({config['recipe']})" if config.get("recipe") else label
+    except (OSError, json.JSONDecodeError, KeyError, TypeError):
+        return Path(run_dir).name
+
+
+def plot_runs(run_dirs: list[Path | str], out: Path | str, title: str | None = None):
+    """Draws every run's epoch curves into ``out`` (PNG, 1200 x 480 pixels); returns the
+    matplotlib Figure. Raises ValueError naming a run with no epoch yet."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from lean_mlir.trainer import read_metrics
+
+    runs = []
+    for run_dir in map(Path, run_dirs):
+        if not (run_dir / "metrics.jsonl").exists():
+            raise ValueError(f"{run_dir}: not a run directory (no metrics.jsonl)")
+        epochs = [e for e in read_metrics(run_dir) if e.get("event") == "epoch"]
+        if not epochs:
+            raise ValueError(f"{run_dir / 'metrics.jsonl'}: no finished epoch to plot yet")
+        runs.append((run_label(run_dir), epochs))
+
+    fig, (loss_ax, acc_ax) = plt.subplots(1, 2, figsize=(12, 4.8), dpi=100)
+    for label, epochs in runs:
+        x = [e["epoch"] for e in epochs]
+        loss_ax.plot(x, [e["train_loss"] for e in epochs], marker="o", ms=3, label=label)
+        acc_ax.plot(x, [100 * e["test_accuracy"] for e in epochs], marker="o", ms=3,
+                    label=f"{label}: {100 * epochs[-1]['test_accuracy']:.2f}%")
+    loss_ax.set_yscale("log")
+    loss_ax.set(title="Training loss", xlabel="epoch",
+                ylabel="mean cross-entropy over the epoch (log scale)")
+    acc_ax.set(title="Test accuracy (all 10,000 test images)", xlabel="epoch",
+               ylabel="accuracy (%)")
+    for ax in (loss_ax, acc_ax):
+        ax.grid(True, which="both", alpha=0.3)
+        ax.xaxis.get_major_locator().set_params(integer=True)
+        ax.legend(fontsize=8)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(out, dpi=100)
+    plt.close(fig)
+    return fig
