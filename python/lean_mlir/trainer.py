@@ -178,7 +178,7 @@ class Reporter:
             self._tqdm.set_postfix(loss=f"{loss:.4f}", img_s=f"{images_per_s:,.0f}",
                                    refresh=False)
             self._tqdm.update(1)
-        elif i == 0 or (i + 1) % self.every == 0 or i == steps - 1:
+        elif i % self.every == 0 or i == steps - 1:
             self.print(f"step {i}/{steps}: loss={loss:.3f} ({ms:.0f}ms)")
 
     def close(self) -> None:
