@@ -18,7 +18,11 @@ calls never recompile.
 
 from __future__ import annotations
 
+import hashlib
+import os
+import platform
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
@@ -27,7 +31,8 @@ from lean_mlir._mlir import Context
 from lean_mlir.pipeline import run_pipeline
 from lean_mlir.spec import NetSpec
 
-__all__ = ["BACKENDS", "TARGETS", "CompiledModule", "compile_flags", "compile_spec",
+__all__ = ["BACKENDS", "TARGETS", "CompiledModule", "compile_cache_dir", "compile_flags",
+           "compile_spec",
            "compile_stablehlo", "lower_to_stablehlo", "lowering_pipeline", "verify_stablehlo"]
 
 #: iree-compile flags per backend, for every network. On the CPU (figures:
@@ -135,15 +140,69 @@ def compile_flags(backend: str, spec: NetSpec | None = None,
     return flags
 
 
+def compile_cache_dir() -> Path | None:
+    """Where compiled modules are kept between processes (``$LEAN_MLIR_COMPILE_CACHE``,
+    default ``~/.cache/lean-mlir/compiled``; ``off`` keeps nothing)."""
+    setting = os.environ.get("LEAN_MLIR_COMPILE_CACHE", "")
+    if setting.lower() in ("off", "0", "no"):
+        return None
+    return Path(setting) if setting else Path.home() / ".cache" / "lean-mlir" / "compiled"
+
+
+def _cache_key(text: str, flags: list[str]) -> str:
+    """SHA-256 of everything the module depends on: the StableHLO, the flags, the IREE
+    compiler's version and, for ``target-cpu=host``, this CPU's model and features."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        iree = version("iree-base-compiler")
+    except PackageNotFoundError:
+        iree = "unknown"
+    cpu = ""
+    if any(f.endswith("target-cpu=host") for f in flags):
+        try:
+            with open("/proc/cpuinfo") as f:
+                cpu = "".join(line for line in f
+                              if line.startswith(("model name", "flags")))[:4096]
+        except OSError:
+            cpu = platform.processor()
+    h = hashlib.sha256()
+    for part in (text, "\0".join(flags), iree, cpu):
+        h.update(part.encode())
+        h.update(b"\1")
+    return h.hexdigest()
+
+
 def compile_stablehlo(text: str, backend: str = "llvm-cpu",
-                      flags: list[str] | None = None) -> bytes:
+                      flags: list[str] | None = None, cache: bool = True) -> bytes:
     """Compiles StableHLO text to an IREE ``.vmfb`` for ``backend``
-    (with ``flags``, default :func:`compile_flags` of the backend)."""
+    (with ``flags``, default :func:`compile_flags` of the backend).
+
+    Modules are kept on disk (:func:`compile_cache_dir`), keyed by the StableHLO,
+    the flags, the IREE version and the host CPU, so processes on one machine
+    (a sweep's runs, a resumed run, the tests) compile each module once;
+    ``cache=False`` always compiles (and refreshes the cache).
+    """
     from iree.compiler import tools
 
     _check_backend(backend)
     flags = compile_flags(backend) if flags is None else flags
-    return tools.compile_str(text, input_type="stablehlo", extra_args=flags)
+    cache = compile_cache_dir()
+    path = cache / f"{_cache_key(text, flags)}.vmfb" if cache else None
+    if cache and path is not None and path.exists():
+        data = path.read_bytes()
+        if data.startswith(b"PK\x03\x04"):   # a whole module (writes are atomic)
+            return data
+    vmfb = tools.compile_str(text, input_type="stablehlo", extra_args=flags)
+    if path is not None:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+            tmp.write_bytes(vmfb)
+            os.replace(tmp, path)
+        except OSError:   # a read-only or full cache only costs the next compile
+            pass
+    return vmfb
 
 
 @dataclass

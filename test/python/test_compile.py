@@ -6,7 +6,7 @@ import lean_mlir as lm
 import numpy as np
 import pytest
 from lean_mlir.cli import main
-from lean_mlir.compiler import compile_spec, compile_stablehlo, lower_to_stablehlo
+from lean_mlir.compiler import compile_flags, compile_spec, compile_stablehlo, lower_to_stablehlo
 from lean_mlir.ir import Context
 
 
@@ -66,3 +66,22 @@ def test_failed_pipeline_saves_a_repro(tmp_path, monkeypatch, mlp):
                           check=False)
     assert proc.returncode == 1
     assert "StableHLO is emitted in generic form" in proc.stderr
+
+
+def test_compiled_modules_are_cached_on_disk(mlp, tmp_path, monkeypatch):
+    monkeypatch.setenv("LEAN_MLIR_COMPILE_CACHE", str(tmp_path))
+    text = lower_to_stablehlo(mlp, "builtin.module(netspec-forward{batch-size=2 target=cpu})")
+    first = compile_stablehlo(text)
+    [entry] = list(tmp_path.iterdir())
+    assert entry.suffix == ".vmfb" and entry.read_bytes() == first
+    entry.write_bytes(b"PK\x03\x04 stands in for a module")   # the cache is what is served
+    assert compile_stablehlo(text) == entry.read_bytes()
+    # Other flags, another entry; a damaged entry is compiled again and replaced.
+    compile_stablehlo(text, flags=[*compile_flags("llvm-cpu"), "--iree-opt-data-tiling=true"])
+    assert len(list(tmp_path.iterdir())) == 2
+    entry.write_bytes(b"garbage")
+    assert compile_stablehlo(text) == first and entry.read_bytes() == first
+    monkeypatch.setenv("LEAN_MLIR_COMPILE_CACHE", "off")
+    entry.unlink()
+    compile_stablehlo(text)
+    assert not entry.exists()
