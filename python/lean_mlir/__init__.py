@@ -50,6 +50,13 @@ from lean_mlir.train import (
 
 __version__ = "0.1.0"
 
+
+def sweep(arms, seeds=1, address=None, out=None, **options):
+    """Ablation arms x seeds as Ray tasks (see :mod:`lean_mlir.sweeps`); one result per run."""
+    from lean_mlir.sweeps import sweep as run
+
+    return run(arms, seeds, address=address, out=out, **options)
+
 __all__ = [
     "Activation",
     "Conv2d",
@@ -85,6 +92,7 @@ __all__ = [
     "recipes",
     "relu",
     "run_pipeline",
+    "sweep",
     "train_step",
     "value_and_grad",
 ]

@@ -9,6 +9,7 @@
     lean-mlir plot DIR... -o F    # loss and accuracy curves of runs
     lean-mlir export DIR -o M     # a self-contained model; `predict M FILE...` queries it
     lean-mlir data fashion-mnist  # prepare a data set
+    lean-mlir sweep A B --seeds 3 # arms x seeds as Ray tasks, locally or on a cluster
     lean-mlir bench               # train step and predict against PyTorch (and JAX), one run
 """
 
@@ -263,6 +264,17 @@ def _predict(args) -> int:
     return 0
 
 
+def _sweep(args) -> int:
+    from lean_mlir.sweeps import sweep
+
+    results = sweep(args.arms, seeds=args.seeds, epochs=args.epochs, train_limit=args.train_limit,
+                    address=args.address, out=args.out, cpus_per_run=args.cpus_per_run,
+                    dataset=args.dataset, data_dir=args.data_dir,
+                    checkpoint_every=args.checkpoint_every,
+                    log=lambda line: print(line, flush=True))
+    return 0 if all(r["status"] == "finished" for r in results) else 1
+
+
 def _data(args) -> int:
     from lean_mlir.data import load, prepare
 
@@ -351,6 +363,18 @@ def main(argv: list[str] | None = None) -> int:
     p_pred.add_argument("model_dir")
     p_pred.add_argument("files", nargs="+")
     p_pred.add_argument("--json", action="store_true")
+    p_sweep = sub.add_parser("sweep", help="ablation arms x seeds as Ray tasks")
+    p_sweep.add_argument("arms", nargs="+")
+    p_sweep.add_argument("--seeds", type=int, default=1)
+    p_sweep.add_argument("--epochs", type=int)
+    p_sweep.add_argument("--train-limit", type=int)
+    p_sweep.add_argument("--address", help="an existing Ray cluster: auto or HOST:PORT "
+                                           "(default: start a local Ray, stop it at the end)")
+    p_sweep.add_argument("--out", help="default: sweeps/<YYYYmmdd-HHMMSS>")
+    p_sweep.add_argument("--cpus-per-run", type=int, default=1)
+    p_sweep.add_argument("--checkpoint-every", type=int, default=50)
+    p_sweep.add_argument("--dataset", default="mnist", choices=["mnist", "fashion-mnist"])
+    p_sweep.add_argument("--data-dir")
     p_data = sub.add_parser("data", help="prepare a data set (MNIST, Fashion-MNIST)")
     p_data.add_argument("dataset", choices=["mnist", "fashion-mnist"])
     p_data.add_argument("dir", nargs="?")
@@ -367,7 +391,7 @@ def main(argv: list[str] | None = None) -> int:
                 "train": lambda: _train(args), "bench": lambda: _bench(args),
                 "ablation": lambda: _ablation(args), "plot": lambda: _plot(args),
                 "export": lambda: _export(args), "predict": lambda: _predict(args),
-                "data": lambda: _data(args),
+                "data": lambda: _data(args), "sweep": lambda: _sweep(args),
                 "show": lambda: print(MODELS[args.model]().to_mlir()) or 0}
     try:
         return commands[args.command]()

@@ -1,6 +1,7 @@
 """``lean-mlir plot``: training loss and test accuracy per epoch of one or more runs.
 
     lean-mlir plot runs/A runs/B -o curves.png
+    lean-mlir plot sweeps/mlp -o curves.png      # every run of a sweep
 
 Each run directory's ``metrics.jsonl`` gives its epoch events; each run is one
 curve in each panel, labelled by its model and recipe (``config.json``).
@@ -11,7 +12,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-__all__ = ["plot_runs", "run_label"]
+__all__ = ["expand_runs", "plot_runs", "run_label"]
 
 
 def run_label(run_dir: Path) -> str:
@@ -19,11 +20,26 @@ def run_label(run_dir: Path) -> str:
     try:
         config = json.loads((Path(run_dir) / "config.json").read_text())
         label = config["network"]["name"]
+        if config.get("sweep_seed") is not None:
+            return f"{config['arm']} seed {config['sweep_seed']}"
         if config.get("arm"):
             return f"{config['arm']}: {label}"
         return f"{label} ({config['recipe']})" if config.get("recipe") else label
     except (OSError, json.JSONDecodeError, KeyError, TypeError):
         return Path(run_dir).name
+
+
+def expand_runs(paths: list[Path | str]) -> list[Path]:
+    """Run directories, with a sweep's directory standing for all its runs."""
+    out = []
+    for path in map(Path, paths):
+        if (path / "metrics.jsonl").exists() or not path.is_dir():
+            out.append(path)
+            continue
+        found = sorted(p.parent for p in path.glob("*/*/metrics.jsonl")) or sorted(
+            p.parent for p in path.glob("*/metrics.jsonl"))
+        out.extend(found or [path])
+    return out
 
 
 def plot_runs(run_dirs: list[Path | str], out: Path | str, title: str | None = None):
@@ -37,7 +53,7 @@ def plot_runs(run_dirs: list[Path | str], out: Path | str, title: str | None = N
     from lean_mlir.trainer import read_metrics
 
     runs = []
-    for run_dir in map(Path, run_dirs):
+    for run_dir in expand_runs(run_dirs):
         if not (run_dir / "metrics.jsonl").exists():
             raise ValueError(f"{run_dir}: not a run directory (no metrics.jsonl)")
         epochs = [e for e in read_metrics(run_dir) if e.get("event") == "epoch"]

@@ -291,11 +291,14 @@ def run_training(spec: NetSpec, cfg: TrainConfig, data: MNIST, *, run_dir: Path 
                  resume: bool = False, train_limit: int | None = None,
                  reporter: Reporter | None = None, log_every: int = 100,
                  checkpoint_every: int | None = None, run_info: dict | None = None,
-                 on_epoch: Callable[[EpochResult], None] | None = None) -> TrainResult:
+                 on_epoch: Callable[[EpochResult], None] | None = None,
+                 should_stop: Callable[[], bool] | None = None) -> TrainResult:
     """Trains ``spec`` on ``data`` with ``cfg``; see the module docstring.
 
     ``run_dir=None`` keeps nothing on disk. ``run_info`` is recorded in config.json
     (what the command line needs to resume: model, recipe, data set).
+    ``should_stop`` is asked after every step, like SIGINT: when it says yes the
+    run checkpoints and raises :class:`TrainingInterrupted`.
     """
     reporter = reporter or Reporter(enabled=False)
     train_x, train_y = data.train_x[:train_limit], data.train_y[:train_limit]
@@ -379,7 +382,7 @@ def run_training(spec: NetSpec, cfg: TrainConfig, data: MNIST, *, run_dir: Path 
                     metrics.log({"event": "step", "step": step, "epoch": epoch, "loss": loss,
                                  "lr": lr, "images_per_s": cfg.batch_size / seconds})
                 here = Position(epoch, i + 1, step, rng_state, loss_sum)
-                if stop.signum is not None:
+                if stop.signum is not None or (should_stop is not None and should_stop()):
                     save(here)
                     reporter.close()
                     raise TrainingInterrupted(run_dir, step,

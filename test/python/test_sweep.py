@@ -1,0 +1,181 @@
+"""Sweeps on real Ray, with every byte of its traffic inside network namespaces made here.
+
+* a local Ray in a namespace of its own (`unshare -n`, loopback only);
+* a two-node cluster: a head and a worker in two namespaces joined by a veth pair
+  (`ip netns add`), the worker killed mid-run.
+
+Each test leaves no Ray process and no namespace behind. They need root (for the
+namespaces), as CI has.
+"""
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import numpy as np
+import pytest
+from lean_mlir.sweeps import run_one
+from safetensors.numpy import load_file
+
+BIN = Path(sys.executable).parent
+LEAN_MLIR, RAY = str(BIN / "lean-mlir"), str(BIN / "ray")
+ENV = {**os.environ, "RAY_AUTH_MODE": "disabled", "RAY_USAGE_STATS_ENABLED": "0"}
+
+pytestmark = pytest.mark.skipif(
+    os.geteuid() != 0 or not shutil.which("ip") or not shutil.which("unshare"),
+    reason="network namespaces need root and iproute2 (CI runs as root)")
+
+
+def ray_processes() -> list[str]:
+    out = subprocess.run(["pgrep", "-f", "raylet|gcs_server|ray::"], capture_output=True,
+                         text=True).stdout.split()
+    return [p for p in out if p != str(os.getpid())]
+
+
+def same_checkpoint(a: Path, b: Path) -> bool:
+    ta, tb = load_file(a / "checkpoint.safetensors"), load_file(b / "checkpoint.safetensors")
+    return sorted(ta) == sorted(tb) and all(np.array_equal(ta[k], tb[k]) for k in ta)
+
+
+def test_local_sweep_matches_runs_trained_one_by_one(tmp_path):
+    out = tmp_path / "sweep"
+    before = ray_processes()
+    proc = subprocess.run(
+        ["unshare", "-n", "sh", "-c", 'ip link set lo up && exec "$0" "$@"', LEAN_MLIR, "sweep",
+         "mlp-sgd", "mlp-adam", "--seeds", "2", "--epochs", "1", "--train-limit", "2560",
+         "--out", str(out)], capture_output=True, text=True, timeout=300, env=ENV, check=False)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "sweep: 4 runs" in proc.stdout and "127.0.0.1" in proc.stdout
+    results = json.loads((out / "results.json").read_text())
+    assert [(r["arm"], r["finished"], r["failed"]) for r in results["arms"]] == [
+        ("mlp-sgd", 2, 0), ("mlp-adam", 2, 0)]
+    csv = (out / "results.csv").read_text().splitlines()
+    assert csv[0].startswith("arm,model,recipe,final_accuracy_mean") and len(csv) == 3
+    # The same runs, one by one, without Ray: the same accuracies, the same parameters.
+    for run in results["runs"]:
+        alone = run_one(run["arm"], run["seed"], str(tmp_path / "alone" / run["arm"] /
+                                                     str(run["seed"])),
+                        epochs=1, train_limit=2560)
+        assert alone["final_accuracy"] == run["final_accuracy"], run
+        assert same_checkpoint(Path(alone["run_dir"]), Path(run["run_dir"]))
+    # Seeds differ, so runs of one arm differ.
+    sgd = [r["final_accuracy"] for r in results["runs"] if r["arm"] == "mlp-sgd"]
+    assert sgd[0] != sgd[1]
+    # A second time: everything is finished, nothing runs again.
+    again = subprocess.run(
+        ["unshare", "-n", "sh", "-c", 'ip link set lo up && exec "$0" "$@"', LEAN_MLIR, "sweep",
+         "mlp-sgd", "mlp-adam", "--seeds", "2", "--epochs", "1", "--train-limit", "2560",
+         "--out", str(out)], capture_output=True, text=True, timeout=300, env=ENV, check=False)
+    assert again.returncode == 0 and "resumed" not in again.stdout
+    for run in results["runs"]:
+        lines = (Path(run["run_dir"]) / "nodes.jsonl").read_text().splitlines()
+        assert len(lines) == 1   # trained once
+    assert ray_processes() == before
+
+
+class TwoNodes:
+    """A Ray head and a worker, each in a network namespace, joined by a veth pair."""
+
+    def __init__(self, tmp: Path):
+        tag = uuid.uuid4().hex[:6]
+        self.head_ns, self.worker_ns = f"lmh{tag}", f"lmw{tag}"
+        self.head_ip, self.worker_ip = "10.231.7.1", "10.231.7.2"
+        self.address = f"{self.head_ip}:6399"
+        # Short: Ray's Unix sockets live under it (paths are limited to 107 bytes).
+        self.temp = Path(tempfile.mkdtemp(prefix="lmray", dir="/tmp"))
+
+    def sh(self, *args, ns=None, check=True):
+        cmd = (["ip", "netns", "exec", ns] if ns else []) + list(args)
+        return subprocess.run(cmd, capture_output=True, text=True, timeout=120, env=ENV,
+                              check=check)
+
+    def __enter__(self):
+        try:
+            self._start()
+        except BaseException:
+            self.__exit__()   # a half-made cluster is taken down too
+            raise
+        return self
+
+    def _start(self):
+        h, w = self.head_ns, self.worker_ns
+        self.sh("ip", "netns", "add", h)
+        self.sh("ip", "netns", "add", w)
+        self.sh("ip", "link", "add", f"{h}0", "type", "veth", "peer", "name", f"{w}0")
+        self.sh("ip", "link", "set", f"{h}0", "netns", h)
+        self.sh("ip", "link", "set", f"{w}0", "netns", w)
+        self.sh("ip", "-n", h, "addr", "add", f"{self.head_ip}/24", "dev", f"{h}0")
+        self.sh("ip", "-n", w, "addr", "add", f"{self.worker_ip}/24", "dev", f"{w}0")
+        for ns in (h, w):
+            self.sh("ip", "-n", ns, "link", "set", "lo", "up")
+            self.sh("ip", "-n", ns, "link", "set", f"{ns}0", "up")
+        self.sh(RAY, "start", "--head", "--node-ip-address", self.head_ip, "--port", "6399",
+                "--num-cpus", "1", "--include-dashboard", "false", "--disable-usage-stats",
+                "--temp-dir", str(self.temp), ns=h)
+        self.sh(RAY, "start", "--address", self.address, "--node-ip-address", self.worker_ip,
+                "--num-cpus", "1", "--disable-usage-stats", ns=w)
+
+    def kill(self, ns):
+        pids = self.sh("ip", "netns", "pids", ns, check=False).stdout.split()
+        for pid in pids:
+            try:
+                os.kill(int(pid), signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        return len(pids)
+
+    def __exit__(self, *exc):
+        for ns in (self.worker_ns, self.head_ns):
+            self.kill(ns)
+            time.sleep(0.2)
+            self.kill(ns)
+            self.sh("ip", "netns", "del", ns, check=False)
+        shutil.rmtree(self.temp, ignore_errors=True)
+
+
+def test_two_node_cluster_survives_losing_a_node(tmp_path):
+    out = tmp_path / "sweep"
+    before = ray_processes()
+    with TwoNodes(tmp_path) as cluster:
+        proc = subprocess.Popen(
+            ["ip", "netns", "exec", cluster.head_ns, LEAN_MLIR, "sweep", "mlp-sgd", "--seeds", "2",
+             "--epochs", "3", "--train-limit", "25600", "--address", cluster.address,
+             "--out", str(out), "--checkpoint-every", "20"],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=ENV)
+        victim, deadline = None, time.monotonic() + 240
+        while victim is None and time.monotonic() < deadline:
+            assert proc.poll() is None, proc.communicate()[0]
+            for run in out.glob("mlp-sgd/seed*"):
+                nodes, metrics = run / "nodes.jsonl", run / "metrics.jsonl"
+                if nodes.exists() and cluster.worker_ip in nodes.read_text() and \
+                        metrics.exists():
+                    steps = [json.loads(line).get("step", 0)
+                             for line in metrics.read_text().splitlines() if line.strip()]
+                    if steps and max(steps) >= 250:   # epoch 2 of 3 on the worker node
+                        victim = run
+            time.sleep(0.01)
+        assert victim is not None, "no run reached epoch 2 on the worker node"
+        assert cluster.kill(cluster.worker_ns) > 0
+        output, _ = proc.communicate(timeout=300)
+    assert proc.returncode == 0, output
+    results = {Path(r["run_dir"]).name: r for r in
+               json.loads((out / "results.json").read_text())["runs"]}
+    killed = results[victim.name]
+    assert killed["status"] == "finished" and killed["resumed"], killed
+    assert killed["nodes"][0] == cluster.worker_ip and killed["nodes"][-1] == cluster.head_ip
+    # Both nodes ran tasks.
+    assert {n for r in results.values() for n in r["nodes"]} == {cluster.head_ip,
+                                                                 cluster.worker_ip}
+    # The resumed run ends where the same run left alone ends, bit for bit.
+    alone = run_one("mlp-sgd", killed["seed"], str(tmp_path / "alone"), epochs=3,
+                    train_limit=25600, checkpoint_every=20)
+    assert alone["final_accuracy"] == killed["final_accuracy"]
+    assert same_checkpoint(tmp_path / "alone", victim)
+    assert ray_processes() == before
