@@ -267,11 +267,14 @@ def _predict(args) -> int:
 def _sweep(args) -> int:
     from lean_mlir.sweeps import sweep
 
-    results = sweep(args.arms, seeds=args.seeds, epochs=args.epochs, train_limit=args.train_limit,
-                    address=args.address, out=args.out, cpus_per_run=args.cpus_per_run,
-                    dataset=args.dataset, data_dir=args.data_dir,
-                    checkpoint_every=args.checkpoint_every,
-                    log=lambda line: print(line, flush=True))
+    try:
+        results = sweep(args.arms, seeds=args.seeds, epochs=args.epochs,
+                        train_limit=args.train_limit, address=args.address, out=args.out,
+                        cpus_per_run=args.cpus_per_run, dataset=args.dataset,
+                        data_dir=args.data_dir, checkpoint_every=args.checkpoint_every,
+                        log=lambda line: print(line, flush=True))
+    except KeyboardInterrupt:   # the runs have checkpointed; the sweep said how to resume
+        return 130
     return 0 if all(r["status"] == "finished" for r in results) else 1
 
 

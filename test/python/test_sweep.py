@@ -179,3 +179,40 @@ def test_two_node_cluster_survives_losing_a_node(tmp_path):
     assert alone["final_accuracy"] == killed["final_accuracy"]
     assert same_checkpoint(tmp_path / "alone", victim)
     assert ray_processes() == before
+
+
+def test_ctrl_c_checkpoints_the_sweep_and_the_same_command_resumes(tmp_path):
+    out = tmp_path / "sweep"
+    before = ray_processes()
+    command = ["unshare", "-n", "sh", "-c", 'ip link set lo up && exec "$0" "$@"', LEAN_MLIR,
+               "sweep", "mlp-sgd", "--seeds", "2", "--epochs", "3", "--train-limit", "25600",
+               "--out", str(out), "--checkpoint-every", "1000"]
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            env=ENV, start_new_session=True)
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, proc.communicate()[0]
+        steps = [json.loads(line).get("step", 0) for m in out.glob("mlp-sgd/seed*/metrics.jsonl")
+                 for line in m.read_text().splitlines() if line.strip()]
+        if steps and max(steps) >= 250:
+            break
+        time.sleep(0.01)
+    # Ctrl-C at a terminal: SIGINT to the whole foreground process group.
+    os.killpg(proc.pid, signal.SIGINT)
+    output, _ = proc.communicate(timeout=180)
+    assert proc.returncode == 130, output
+    assert "run the same command again to resume" in output
+    stopped = [p for p in out.glob("mlp-sgd/seed*") if not (p / "result.json").exists()]
+    assert stopped, "every run had finished before the interrupt"
+    for run in stopped:   # checkpointed mid-run (no periodic checkpoint before epoch 3)
+        assert (run / "checkpoint.safetensors").exists()
+    again = subprocess.run(command, capture_output=True, text=True, timeout=300, env=ENV,
+                           check=False)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert "resumed from its checkpoint" in again.stdout
+    for run in stopped:
+        seed = int(run.name.removeprefix("seed"))
+        alone = run_one("mlp-sgd", seed, str(tmp_path / f"alone{seed}"), epochs=3,
+                        train_limit=25600)
+        assert same_checkpoint(Path(alone["run_dir"]), run)
+    assert ray_processes() == before
