@@ -21,8 +21,12 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
-
-from lean_mlir.compiler import compile_flags, compile_stablehlo, lower_to_stablehlo, lowering_pipeline
+from lean_mlir.compiler import (
+    compile_flags,
+    compile_stablehlo,
+    lower_to_stablehlo,
+    lowering_pipeline,
+)
 from lean_mlir.models import MODELS
 
 UNITS = {"s": 1e3, "ms": 1.0, "us": 1e-3, "ns": 1e-6}
@@ -74,7 +78,7 @@ def main() -> int:
          f"--function={args.function}", "--device=local-task", *flags_in,
          "--benchmark_repetitions=1", f"--benchmark_min_time={args.calls}x",
          "--device_profiling_mode=host-execution", f"--device_profiling_output={profile}"],
-        capture_output=True, text=True)
+        capture_output=True, text=True, check=False)
     if bench.returncode != 0:
         print(bench.stderr, file=sys.stderr)
         return 1

@@ -11,9 +11,8 @@ one fused train step, IREE compiles that, and this loop feeds it batches.
 import argparse
 import time
 
-import numpy as np
-
 import lean_mlir as lm
+import numpy as np
 from lean_mlir.data import load_mnist, prepare_mnist
 from lean_mlir.trainer import evaluate
 

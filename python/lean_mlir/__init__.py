@@ -14,7 +14,9 @@ The public API:
   exported model.
 """
 
+from lean_mlir import recipes
 from lean_mlir._errors import Diagnostic, MLIRError, SpecError
+from lean_mlir.model import Model, ModelError, load_model
 from lean_mlir.models import mnist_cnn, mnist_mlp
 from lean_mlir.pipeline import PipelineError, run_pipeline
 from lean_mlir.spec import (
@@ -35,8 +37,6 @@ from lean_mlir.spec import (
     max_pool,
     relu,
 )
-from lean_mlir import recipes
-from lean_mlir.model import Model, ModelError, load_model
 from lean_mlir.tools import lean_mlir_opt_path, plugin_path
 from lean_mlir.train import (
     TrainConfig,

@@ -323,10 +323,10 @@ def run_bench(models: list[str], rounds: int = 5, calls: int = 5, batch: int = 1
 
 def format_report(report: dict) -> str:
     """The report as the table ``lean-mlir bench`` prints."""
-    lines = [f"float32 GEMM peak (NumPy {report['versions']['numpy']}, same run): "
-             f"{report['gemm_peak_gflops']:.0f} GFLOP/s", "",
-             f"{'model':6} {'function':10} {'system':10} {'min ms':>8} {'median ms':>10} "
-             f"{'images/s':>9} {'GFLOP/s':>8} {'of peak':>8}"]
+    lines = [(f"float32 GEMM peak (NumPy {report['versions']['numpy']}, same run): "
+              f"{report['gemm_peak_gflops']:.0f} GFLOP/s"), "",
+             (f"{'model':6} {'function':10} {'system':10} {'min ms':>8} {'median ms':>10} "
+              f"{'images/s':>9} {'GFLOP/s':>8} {'of peak':>8}")]
     for r in report["results"]:
         lines.append(f"{r['model']:6} {r['function']:10} {r['system']:10} {r['min_ms']:8.1f} "
                      f"{r['median_ms']:10.1f} {r['images_per_s']:9.0f} {r['gflops']:8.1f} "

@@ -213,11 +213,11 @@ def _ablation(args) -> int:
                                              else "SGD")
     header = [f"arm: {arm.name}: {arm.note}",
               f"spec: {spec.name} (model {arm.model}); recipe: {arm.recipe}",
-              f"optimizer: {optimizer}; lr {cfg.learning_rate}, cosine "
-              f"{'yes' if cfg.cosine_decay else 'no'} (warmup {cfg.warmup_epochs} epochs), "
-              f"weight decay {cfg.weight_decay}, augment {'yes' if cfg.augment else 'no'}, "
-              f"label smoothing {cfg.label_smoothing}; batch {cfg.batch_size}, "
-              f"{cfg.epochs} epochs"]
+              (f"optimizer: {optimizer}; lr {cfg.learning_rate}, cosine "
+               f"{'yes' if cfg.cosine_decay else 'no'} (warmup {cfg.warmup_epochs} epochs), "
+               f"weight decay {cfg.weight_decay}, augment {'yes' if cfg.augment else 'no'}, "
+               f"label smoothing {cfg.label_smoothing}; batch {cfg.batch_size}, "
+               f"{cfg.epochs} epochs")]
     args.model = arm.model
     return _run(spec, cfg, args, recipe=arm.recipe, arm=arm.name, dataset=args.dataset,
                 data_dir=args.data_dir, run_dir=args.run_dir, train_limit=args.train_limit,

@@ -142,7 +142,7 @@ def summarize(results: list[dict]) -> list[dict]:
         runs = [r for r in results if r["arm"] == arm]
         done = [r for r in runs if r["status"] == "finished"]
 
-        def stats(key):
+        def stats(key, done=done):
             values = [100 * r[key] for r in done]
             if not values:
                 return None, None
@@ -165,8 +165,8 @@ def format_table(rows: list[dict]) -> str:
     def pm(mean, sd):
         return "-" if mean is None else f"{mean:6.2f} +- {sd:4.2f}"
 
-    lines = [f"{'arm':18} {'final acc %':>15} {'best acc %':>15} {'s/epoch':>8} "
-             f"{'finished':>8} {'failed':>6}"]
+    lines = [(f"{'arm':18} {'final acc %':>15} {'best acc %':>15} {'s/epoch':>8} "
+              f"{'finished':>8} {'failed':>6}")]
     for r in rows:
         epoch = "-" if r["seconds_per_epoch"] is None else f"{r['seconds_per_epoch']:8.1f}"
         lines.append(f"{r['arm']:18} {pm(r['final_accuracy_mean'], r['final_accuracy_std']):>15}"

@@ -198,13 +198,13 @@ def _versions() -> dict:
 
     versions = {"lean-mlir": lean_mlir.__version__, "numpy": np.__version__,
                 "python": platform.python_version()}
-    try:
-        from importlib.metadata import version
+    from importlib.metadata import PackageNotFoundError, version
 
-        versions["iree-base-compiler"] = version("iree-base-compiler")
-        versions["iree-base-runtime"] = version("iree-base-runtime")
-    except Exception:   # not installed as a distribution: nothing to record
-        pass
+    for package in ("iree-base-compiler", "iree-base-runtime"):
+        try:
+            versions[package] = version(package)
+        except PackageNotFoundError:   # not installed as a distribution: nothing to record
+            pass
     return versions
 
 

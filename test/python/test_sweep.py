@@ -35,7 +35,7 @@ pytestmark = pytest.mark.skipif(
 
 def ray_processes() -> list[str]:
     out = subprocess.run(["pgrep", "-f", "raylet|gcs_server|ray::"], capture_output=True,
-                         text=True).stdout.split()
+                         text=True, check=False).stdout.split()
     return [p for p in out if p != str(os.getpid())]
 
 
