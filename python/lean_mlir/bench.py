@@ -245,23 +245,29 @@ def _jax(spec, params, x, y):
 # --------------------------------------------------------------------------- driver
 
 def run_bench(models: list[str], rounds: int = 5, calls: int = 5, batch: int = 128,
-              log: Callable[[str], None] = print) -> dict:
+              log: Callable[[str], None] = print, peers: list[str] | None = None) -> dict:
     """Times every (model, function, system), interleaved in ``rounds`` of ``calls`` calls.
 
-    Returns the report (also what ``--json`` writes).
+    ``peers`` limits the peers (``["PyTorch"]``, ``["JAX"]``); by default every
+    installed one. Returns the report (also what ``--json`` writes).
     """
     threads = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     rng = np.random.default_rng(0)
     x = rng.random((batch, 1, 28, 28), dtype=np.float32)
     y = rng.integers(0, 10, batch).astype(np.int32)
-    peers, skipped = {"PyTorch": _torch, "JAX": _jax}, {}
+    wanted = None if peers is None else {p.lower() for p in peers}
+    makers, skipped = {"PyTorch": _torch, "JAX": _jax}, {}
     versions = {"numpy": np.__version__}
     for name, module in (("PyTorch", "torch"), ("JAX", "jax")):
+        if wanted is not None and name.lower() not in wanted:
+            skipped[name] = "not asked for (--peers)"
+            makers.pop(name)
+            continue
         try:
             versions[name] = __import__(module).__version__
         except ImportError:
             skipped[name] = f"{module} is not installed"
-            peers.pop(name)
+            makers.pop(name)
     log(f"lean-mlir bench: batch {batch}, {threads} threads, {rounds} rounds of at least "
         f"{calls} calls and {MIN_ROUND_SECONDS} s each, {_cpu_name()}")
     for name, why in skipped.items():
@@ -275,7 +281,7 @@ def run_bench(models: list[str], rounds: int = 5, calls: int = 5, batch: int = 1
         params = spec.init_params(0)
         flops[model] = forward_flops_per_sample(spec) * batch
         runners[(model, "lean-mlir")] = _lean_mlir(model, spec, params, x, y, compile_times)
-        for peer, make in peers.items():
+        for peer, make in makers.items():
             runners[(model, peer)] = (make(spec, params, x, y, threads) if peer == "PyTorch"
                                       else make(spec, params, x, y))
     timings: dict[tuple[str, str, str], Timing] = {}
@@ -306,7 +312,7 @@ def run_bench(models: list[str], rounds: int = 5, calls: int = 5, batch: int = 1
     for model in models:
         for function in ("train_step", "predict"):
             ours = timings[(model, function, "lean-mlir")]
-            for peer in peers:
+            for peer in makers:
                 theirs = timings[(model, function, peer)]
                 ratios.append({"model": model, "function": function, "peer": peer,
                                "speedup_median": round(theirs.median / ours.median, 3),

@@ -300,8 +300,9 @@ def _bench(args) -> int:
     if args.rounds < 1 or args.calls < 1:
         print("error: --rounds and --calls must be >= 1", file=sys.stderr)
         return 2
+    peers = [p.strip() for p in args.peers.split(",")] if args.peers else None
     report = run_bench(models, rounds=args.rounds, calls=args.calls,
-                       log=lambda line: print(line, flush=True))
+                       log=lambda line: print(line, flush=True), peers=peers)
     if args.json:
         write_json(report, args.json)
         print(f"wrote {args.json}")
@@ -387,6 +388,8 @@ def main(argv: list[str] | None = None) -> int:
                          help="interleaved rounds (min and median are over rounds)")
     p_bench.add_argument("--calls", type=int, default=5, help="calls timed per round")
     p_bench.add_argument("--json", help="also write the results here")
+    p_bench.add_argument("--peers", help="comma-separated: pytorch, jax (default: every "
+                                         "installed one)")
     args = parser.parse_args(argv)
     from lean_mlir.trainer import TrainingInterrupted
 

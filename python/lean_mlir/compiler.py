@@ -187,8 +187,8 @@ def compile_stablehlo(text: str, backend: str = "llvm-cpu",
 
     _check_backend(backend)
     flags = compile_flags(backend) if flags is None else flags
-    cache = compile_cache_dir()
-    path = cache / f"{_cache_key(text, flags)}.vmfb" if cache else None
+    directory = compile_cache_dir()
+    path = directory / f"{_cache_key(text, flags)}.vmfb" if directory else None
     if cache and path is not None and path.exists():
         data = path.read_bytes()
         if data.startswith(b"PK\x03\x04"):   # a whole module (writes are atomic)

@@ -76,6 +76,7 @@ def test_compiled_modules_are_cached_on_disk(mlp, tmp_path, monkeypatch):
     assert entry.suffix == ".vmfb" and entry.read_bytes() == first
     entry.write_bytes(b"PK\x03\x04 stands in for a module")   # the cache is what is served
     assert compile_stablehlo(text) == entry.read_bytes()
+    assert compile_stablehlo(text, cache=False) == first == entry.read_bytes()   # refreshed
     # Other flags, another entry; a damaged entry is compiled again and replaced.
     compile_stablehlo(text, flags=[*compile_flags("llvm-cpu"), "--iree-opt-data-tiling=true"])
     assert len(list(tmp_path.iterdir())) == 2
