@@ -59,7 +59,7 @@ def run_one(arm_name: str, seed: int, run_dir: str, epochs: int | None = None,
     from lean_mlir.data import load, prepare
     from lean_mlir.models import MODELS
     from lean_mlir.recipes import get
-    from lean_mlir.trainer import CHECKPOINT, TrainingInterrupted, run_training
+    from lean_mlir.trainer import CHECKPOINT, CONFIG, METRICS, TrainingInterrupted, run_training
 
     run_dir = Path(run_dir)
     result_path = run_dir / RESULT
@@ -78,6 +78,11 @@ def run_one(arm_name: str, seed: int, run_dir: str, epochs: int | None = None,
     base = {"arm": arm_name, "seed": seed, "model": arm.model, "recipe": arm.recipe,
             "run_dir": str(run_dir), "nodes": nodes}
     resumed = (run_dir / CHECKPOINT).exists()
+    if not resumed:
+        # An attempt that died before its first checkpoint left only a record of
+        # steps nobody can resume from: start the run over.
+        for name in (METRICS, CONFIG):
+            (run_dir / name).unlink(missing_ok=True)
     try:
         spec = MODELS[arm.model]()
         overrides = {"seed": get(arm.recipe).seed + seed}

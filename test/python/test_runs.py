@@ -308,3 +308,18 @@ def test_checkpoints_are_written_atomically(tmp_path):
     save_checkpoint(path, {"w": np.zeros(3, np.float32)}, position, "abc")
     assert [p.name for p in tmp_path.iterdir()] == ["c.safetensors"]   # no temporary left
     assert load_file(path)["w"].tolist() == [0, 0, 0]
+
+
+def test_a_sweep_run_that_died_before_its_first_checkpoint_starts_over(tmp_path):
+    from lean_mlir.sweeps import run_one
+
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    (run_dir / "config.json").write_text("{}")
+    (run_dir / "metrics.jsonl").write_text('{"event": "step", "step": 1}\n')
+    result = run_one("mlp-sgd", 0, str(run_dir), epochs=1, train_limit=1280)
+    assert result["status"] == "finished" and not result["resumed"], result
+    events = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    assert [e["event"] for e in events] == ["epoch"]   # the dead attempt's step is gone
+    # Finished runs are not trained again.
+    assert run_one("mlp-sgd", 0, str(run_dir), epochs=1, train_limit=1280) == result
