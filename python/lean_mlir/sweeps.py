@@ -19,7 +19,8 @@ ends with ``result.json``. A run's seed is the recipe's seed plus ``k``.
   loss, a bad configuration) is reported as failed with its error and the
   sweep goes on.
 * Ctrl-C asks the running runs to checkpoint and stop; running the same
-  command again skips finished runs and resumes the others.
+  command again skips finished runs and resumes the others (a run recorded
+  as failed stays so: delete its ``result.json`` to try it again).
 
 At the end (and as runs finish) it prints one row per arm: final and best
 test accuracy as mean and standard deviation over seeds, seconds per epoch,
