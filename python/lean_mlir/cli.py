@@ -124,6 +124,7 @@ def _run(spec, cfg, args, *, recipe, arm=None, dataset="mnist", data_dir=None, r
     from lean_mlir.plot import plot_runs
     from lean_mlir.trainer import Reporter, default_run_dir, run_training
 
+    start = time.perf_counter()
     directory = prepare(dataset, Path(data_dir) if data_dir else None)
     data = load(dataset, directory)
     run_dir = Path(run_dir) if run_dir else default_run_dir(spec, arm or recipe)
@@ -140,7 +141,6 @@ def _run(spec, cfg, args, *, recipe, arm=None, dataset="mnist", data_dir=None, r
     info = {"model": getattr(args, "model", None), "recipe": recipe, "arm": arm,
             "dataset": dataset, "data_dir": str(data_dir) if data_dir else None,
             "log_every": args.log_every or 50, "checkpoint_every": args.checkpoint_every}
-    start = time.perf_counter()
     result = run_training(spec, cfg, data, run_dir=run_dir, resume=resume,
                           train_limit=train_limit, reporter=reporter,
                           log_every=args.log_every or 50,
@@ -152,7 +152,8 @@ def _run(spec, cfg, args, *, recipe, arm=None, dataset="mnist", data_dir=None, r
     if result.history:
         best = max(result.history, key=lambda r: r["test_accuracy"])
         log(f"best test accuracy {100 * best['test_accuracy']:.2f}% at epoch {best['epoch']}; "
-            f"{int(minutes)} min {seconds:.0f} s in all, compiling and evaluating included")
+            f"{int(minutes)} min {seconds:.0f} s in all, loading, compiling and evaluating "
+            "included")
         plot = run_dir / "plot.png"
         plot_runs([run_dir], plot)
         log(f"run: {run_dir}  (config.json, metrics.jsonl, checkpoint.safetensors)")
