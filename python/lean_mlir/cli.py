@@ -27,6 +27,16 @@ from lean_mlir.pipeline import run_pipeline
 __all__ = ["main"]
 
 
+def _comma_list(text: str, choices, option: str) -> list[str] | None:
+    """The items of a comma-separated option; None, after saying why, if one is unknown."""
+    items = [t.strip() for t in text.split(",") if t.strip()]
+    if not items or any(t not in choices for t in items):
+        print(f"error: {option} takes a comma-separated list of {sorted(choices)}, "
+              f"got {text!r}", file=sys.stderr)
+        return None
+    return items
+
+
 def _summary(names: list[str], show_ir: bool) -> int:
     for name in names:
         spec = MODELS[name]()
@@ -57,11 +67,8 @@ def _compile(args) -> int:
     )
 
     spec = MODELS[args.model]()
-    backends = [b.strip() for b in args.backend.split(",") if b.strip()]
-    unknown = [b for b in backends if b not in TARGETS]
-    if unknown or not backends:
-        print(f"error: --backend takes a comma-separated list of {sorted(TARGETS)}, "
-              f"got {args.backend!r}", file=sys.stderr)
+    backends = _comma_list(args.backend, TARGETS, "--backend")
+    if backends is None:
         return 2
     label = args.function.replace("_", " ")
     lowered: dict[str, tuple[str, str]] = {}
@@ -292,11 +299,8 @@ def _data(args) -> int:
 def _bench(args) -> int:
     from lean_mlir.bench import run_bench, write_json
 
-    models = [m.strip() for m in args.models.split(",") if m.strip()]
-    unknown = [m for m in models if m not in MODELS]
-    if unknown or not models:
-        print(f"error: --models takes a comma-separated list of {sorted(MODELS)}, "
-              f"got {args.models!r}", file=sys.stderr)
+    models = _comma_list(args.models, MODELS, "--models")
+    if models is None:
         return 2
     if args.rounds < 1 or args.calls < 1:
         print("error: --rounds and --calls must be >= 1", file=sys.stderr)
