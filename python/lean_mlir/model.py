@@ -185,23 +185,14 @@ def _shape(type_text: str) -> tuple[int, ...]:
 
 
 def _predict_function(directory: Path, module, batch: int, notes: list[str]):
-    """The compiled ``predict``: the shipped .vmfb, or one compiled from the IR."""
-    import iree.runtime as rt
-
-    from lean_mlir.compiler import (
-        DRIVERS,
-        TARGETS,
-        compile_stablehlo,
-        verify_stablehlo,
-    )
+    """The compiled ``predict`` as (module, function): the shipped .vmfb, or one compiled
+    from the IR. The module is kept with the function: it holds the runtime context."""
+    from lean_mlir.compiler import TARGETS, CompiledModule, compile_stablehlo, verify_stablehlo
     from lean_mlir.pipeline import run_pipeline
 
     def load_vmfb(vmfb: bytes):
-        config = rt.Config(DRIVERS["llvm-cpu"])
-        context = rt.SystemContext(config=config)
-        context.add_vm_module(rt.VmModule.copy_buffer(context.instance, vmfb))
-        # The function alone does not keep its context (and device) alive.
-        return context, context.modules.module["predict"]
+        loaded = CompiledModule(vmfb, "llvm-cpu", "")
+        return loaded, loaded.function("predict")
 
     path = directory / "predict.vmfb"
     try:

@@ -246,6 +246,8 @@ def sweep(arms: list[str], seeds: int = 1, *, epochs: int | None = None,
 
 def _drive(ray, arms, seeds, epochs, train_limit, out, cpus_per_run, dataset, data_dir,
            max_retries, checkpoint_every, log) -> list[dict]:
+    from lean_mlir.ablation import get_arm
+
     @ray.remote(num_cpus=0)
     class Control:
         def __init__(self):
@@ -298,8 +300,9 @@ def _drive(ray, arms, seeds, epochs, train_limit, out, cpus_per_run, dataset, da
                 result = ray.get(done[0])
             except (ray.exceptions.RayError, OSError) as e:
                 # The task died more often than Ray retries it.
-                result = {"arm": arm, "seed": seed, "model": get_model(arm), "recipe":
-                          get_recipe(arm), "run_dir": str(run_dir), "status": "failed",
+                result = {"arm": arm, "seed": seed, "model": get_arm(arm).model,
+                          "recipe": get_arm(arm).recipe, "run_dir": str(run_dir),
+                          "status": "failed",
                           "error": f"{type(e).__name__}: {str(e).splitlines()[0]}"}
             results.append(result)
             log(_describe(result))
@@ -315,18 +318,6 @@ def _drive(ray, arms, seeds, epochs, train_limit, out, cpus_per_run, dataset, da
     log(f"wrote {out / 'results.csv'} and {out / 'results.json'}; "
         f"plot: lean-mlir plot {out} -o {out / 'curves.png'}")
     return results
-
-
-def get_model(arm: str) -> str:
-    from lean_mlir.ablation import get_arm
-
-    return get_arm(arm).model
-
-
-def get_recipe(arm: str) -> str:
-    from lean_mlir.ablation import get_arm
-
-    return get_arm(arm).recipe
 
 
 def _describe(r: dict) -> str:

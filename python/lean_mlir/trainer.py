@@ -381,14 +381,13 @@ def run_training(spec: NetSpec, cfg: TrainConfig, data: MNIST, *, run_dir: Path 
                 if step % max(1, log_every) == 0:
                     metrics.log({"event": "step", "step": step, "epoch": epoch, "loss": loss,
                                  "lr": lr, "images_per_s": cfg.batch_size / seconds})
-                here = Position(epoch, i + 1, step, rng_state, loss_sum)
                 if stop.signum is not None or (should_stop is not None and should_stop()):
-                    save(here)
+                    save(Position(epoch, i + 1, step, rng_state, loss_sum))
                     reporter.close()
                     raise TrainingInterrupted(run_dir, step,
                                               resume_command(run_dir) if run_dir else None)
                 if checkpoint_every and step % checkpoint_every == 0 and i + 1 < steps:
-                    save(here)
+                    save(Position(epoch, i + 1, step, rng_state, loss_sum))
             seconds = time.perf_counter() - start
             params = stepper.params()
             test_loss, test_correct = _evaluate(spec, params, data.test_x, data.test_y,
