@@ -73,8 +73,11 @@ public:
     for (LayerOpInterface layer : layers) {
       b.setLoc(layer->getLoc());
       SmallVector<Value> operands = lowered(layer->getOperands());
+      lowering.stateUpdates.clear();
       mapping.map(layer.getLayerOutput(),
                   layer.emitForward(lowering, operands));
+      for (auto [index, value] : lowering.stateUpdates)
+        updatedState[layer->getOperand(index)] = value;
     }
     b.setLoc(model.getOutputOp().getLoc());
     return mapping.lookup(model.getOutputOp().getLogits());
@@ -102,18 +105,39 @@ public:
         if (!g)
           continue;
         Value &acc = cotangents[operand];
-        acc = acc ? b.add(acc, g) : g;
+        acc = acc ? addCotangents(lowering, acc, g) : g;
       }
     }
     SmallVector<Value> grads;
     for (ParamOp param : params) {
+      if (!param.isTrainable())
+        continue;
       Value g = cotangents.lookup(param.getResult());
       grads.push_back(g ? g : b.splat(0.0f, param.getType().getShape()));
     }
     return grads;
   }
 
+  /// The value a train step returns for non-trainable parameter `param`:
+  /// what a layer's forward pass set it to, or its value unchanged.
+  Value updatedStateOr(ParamOp param, Value unchanged) {
+    Value updated = updatedState.lookup(param.getResult());
+    return updated ? updated : unchanged;
+  }
+
 private:
+  /// The sum of two cotangents of one activation (a value read twice, as
+  /// by a residual connection). Rank-4 cotangents are added channels-last
+  /// on the cpu target, where both usually come from channels-last layers
+  /// (the layout conversions fold away).
+  static Value addCotangents(LayerLowering &lowering, Value acc, Value g) {
+    StablehloBuilder &b = lowering.b;
+    if (!lowering.isCpu() || StablehloBuilder::shape(acc).size() != 4)
+      return b.add(acc, g);
+    Value sum = b.add(b.transpose(acc, kToNHWC), b.transpose(g, kToNHWC));
+    return b.transpose(sum, kToNCHW);
+  }
+
   SmallVector<Value> lowered(ValueRange values) {
     return llvm::map_to_vector(values,
                                [&](Value v) { return mapping.lookup(v); });
@@ -124,6 +148,7 @@ private:
   SmallVector<ParamOp, 8> params;
   SmallVector<LayerOpInterface> layers;
   IRMapping mapping;
+  DenseMap<Value, Value> updatedState;
 };
 
 struct NetSpecToStableHLOPass
@@ -148,6 +173,9 @@ struct NetSpecToStableHLOPass
       return signalPassFailure();
     }
     ModelOp model = models.front();
+    if ((wanted("value_and_grad") || wanted("train_step")) &&
+        failed(checkBatchStatistics(model)))
+      return signalPassFailure();
     OpBuilder builder(model);
     for (StringRef name : kFunctions)
       if (wanted(name))
@@ -207,21 +235,43 @@ private:
     return config;
   }
 
+  /// Batch statistics need two values per channel (the running variance
+  /// divides by m - 1), as in PyTorch, which refuses to train on one.
+  LogicalResult checkBatchStatistics(ModelOp model) {
+    for (BatchNormOp bn : model.getBody().getOps<BatchNormOp>()) {
+      ArrayRef<int64_t> shape = bn.getType().getShape();
+      int64_t perChannel = batchSize;
+      for (int64_t d : shape.drop_front(2))
+        perChannel *= d;
+      if (perChannel < 2)
+        return bn.emitError("netspec-to-stablehlo: batch_norm needs more "
+                            "than one value per channel to train, got ")
+               << perChannel << " (batch-size " << batchSize.getValue()
+               << ", input "
+               << bn.getInput().getType() << ")";
+    }
+    return success();
+  }
+
   void emitFunction(OpBuilder &builder, ModelOp model, StringRef name) {
     MLIRContext *ctx = &getContext();
     ModelEmitter emitter(model, batchSize);
     ArrayRef<ParamOp> params = emitter.getParams();
+    SmallVector<ParamOp> trainable = llvm::filter_to_vector(
+        params, [](ParamOp p) { return p.isTrainable(); });
     OptimizerConfig config = optimizerConfig();
     bool train = name == "train_step";
     bool labels = name != "predict";
     unsigned numState = train ? config.numStateTensors() : 0;
 
-    // Signature: params..., state..., x, [y], [lr, step].
+    // Signature: params..., state..., x, [y], [lr, step]. Every parameter
+    // comes in (and, from train_step, goes out); optimizer state and
+    // gradients exist for the trainable ones only.
     SmallVector<Type> inputs;
     for (ParamOp p : params)
       inputs.push_back(p.getType());
     for (unsigned s = 0; s < numState; ++s)
-      for (ParamOp p : params)
+      for (ParamOp p : trainable)
         inputs.push_back(p.getType());
     inputs.push_back(emitter.inputType());
     if (labels)
@@ -240,12 +290,13 @@ private:
     OpBuilder body = OpBuilder::atBlockBegin(entry);
     StablehloBuilder b(body, model.getLoc());
     LayerLowering lowering{b, *symbolizeLoweringTarget(target)};
+    lowering.training = labels && name != "eval";
 
     ValueRange args = entry->getArguments();
-    size_t n = params.size();
+    size_t n = params.size(), nt = trainable.size();
     ValueRange paramArgs = args.take_front(n);
-    ValueRange stateArgs = args.slice(n, n * numState);
-    size_t next = n * (1 + numState);
+    ValueRange stateArgs = args.slice(n, nt * numState);
+    size_t next = n + nt * numState;
     Value x = args[next++];
     Value y = labels ? args[next++] : Value();
 
@@ -269,20 +320,27 @@ private:
             emitStepScalars(b, config, args[next], args[next + 1]);
         SmallVector<Value> newParams;
         SmallVector<SmallVector<Value>> newState(numState);
+        size_t t = 0; // index among the trainable parameters
         for (size_t i = 0; i < n; ++i) {
+          if (!ParamOp(params[i]).isTrainable()) {
+            newParams.push_back(
+                emitter.updatedStateOr(params[i], paramArgs[i]));
+            continue;
+          }
           // With optimizer state, a gradient feeds two updates (state and
           // parameter). IREE 3.13 with data tiling fuses both into the
           // GEMM's unpacking and then fails to compile it ("operations with
           // large vector sizes"); a barrier keeps the gradient a buffer.
           if (lowering.isCpu() && numState > 0)
-            grads[i] = b.optimizationBarrier(grads[i]);
+            grads[t] = b.optimizationBarrier(grads[t]);
           SmallVector<Value> state, updated;
           for (unsigned s = 0; s < numState; ++s)
-            state.push_back(stateArgs[s * n + i]);
+            state.push_back(stateArgs[s * nt + t]);
           newParams.push_back(emitOptimizerUpdate(
-              b, config, scalars, paramArgs[i], grads[i], state, updated));
+              b, config, scalars, paramArgs[i], grads[t], state, updated));
           for (unsigned s = 0; s < numState; ++s)
             newState[s].push_back(updated[s]);
+          ++t;
         }
         results.append(newParams);
         for (auto &s : newState)

@@ -41,11 +41,13 @@ struct NetSpecModelSummaryPass
       model.getBody().walk([&](LayerOpInterface layer) {
         auto type = cast<RankedTensorType>(layer.getLayerOutput().getType());
         // A layer's parameters are exactly its operands defined by params;
-        // the layer input is operand 0 and never a parameter.
+        // the layer input is operand 0 and never a parameter. Running
+        // statistics (non-trainable) are not counted, as in the model total.
         int64_t params = 0;
         for (Value operand : layer->getOperands())
           if (auto param = operand.getDefiningOp<ParamOp>())
-            params += param.getNumElements();
+            if (param.isTrainable())
+              params += param.getNumElements();
         int64_t flops = layer.getForwardFlopsPerSample();
         modelFlops += flops;
         ArrayRef<int64_t> sampleShape = type.getShape().drop_front();

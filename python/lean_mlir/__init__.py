@@ -3,10 +3,13 @@
 The public API:
 
 * :class:`NetSpec` and the layers :func:`conv2d`, :func:`max_pool`,
-  :func:`flatten`, :func:`dense`, :func:`relu` describe a network as data;
+  :func:`flatten`, :func:`dense`, :func:`relu`, :func:`batch_norm`,
+  :func:`conv_bn`, :func:`global_avg_pool` and :func:`residual_block`
+  describe a network as data;
 * ``NetSpec.to_mlir()`` gives it as a ``netspec`` module (:mod:`lean_mlir.ir`),
   which :mod:`lean_mlir.passmanager` and :func:`run_pipeline` transform;
-* :mod:`lean_mlir.models` has the book's MNIST CNN and MLP;
+* :mod:`lean_mlir.models` has the book's MNIST CNN and MLP, its CNN with
+  batch norm and a small ResNet;
 * :func:`predict`, :func:`value_and_grad` and :func:`train_step` run the
   StableHLO that the C++ passes derive, compiled by IREE;
 * ``NetSpec.train(recipes.get("s4tf-baseline"), ...)`` trains into a run
@@ -17,13 +20,16 @@ The public API:
 from lean_mlir import recipes
 from lean_mlir._errors import Diagnostic, MLIRError, SpecError
 from lean_mlir.model import Model, ModelError, load_model
-from lean_mlir.models import mnist_cnn, mnist_mlp
+from lean_mlir.models import mnist_cnn, mnist_cnn_bn, mnist_mlp, mnist_resnet
 from lean_mlir.pipeline import PipelineError, run_pipeline
 from lean_mlir.spec import (
     Activation,
+    BatchNorm,
     Conv2d,
+    ConvBN,
     Dense,
     Flatten,
+    GlobalAvgPool,
     Init,
     Layer,
     MaxPool,
@@ -31,11 +37,16 @@ from lean_mlir.spec import (
     Padding,
     ParamSpec,
     ReLU,
+    ResidualBlock,
+    batch_norm,
     conv2d,
+    conv_bn,
     dense,
     flatten,
+    global_avg_pool,
     max_pool,
     relu,
+    residual_block,
 )
 from lean_mlir.tools import lean_mlir_opt_path, plugin_path
 from lean_mlir.train import (
@@ -59,10 +70,13 @@ def sweep(arms, seeds=1, address=None, out=None, **options):
 
 __all__ = [
     "Activation",
+    "BatchNorm",
     "Conv2d",
+    "ConvBN",
     "Dense",
     "Diagnostic",
     "Flatten",
+    "GlobalAvgPool",
     "Init",
     "Layer",
     "MLIRError",
@@ -74,23 +88,30 @@ __all__ = [
     "ParamSpec",
     "PipelineError",
     "ReLU",
+    "ResidualBlock",
     "SpecError",
     "TrainConfig",
     "TrainStepper",
+    "batch_norm",
     "conv2d",
+    "conv_bn",
     "dense",
     "evaluate_batch",
     "flatten",
+    "global_avg_pool",
     "init_optimizer_state",
     "lean_mlir_opt_path",
     "load_model",
     "max_pool",
     "mnist_cnn",
+    "mnist_cnn_bn",
     "mnist_mlp",
+    "mnist_resnet",
     "plugin_path",
     "predict",
     "recipes",
     "relu",
+    "residual_block",
     "run_pipeline",
     "sweep",
     "train_step",

@@ -64,7 +64,8 @@ def export_model(run_dir: Path | str, out_dir: Path | str) -> Path:
     except (OSError, json.JSONDecodeError, KeyError, TypeError, ValueError) as e:
         raise ModelError(f"{config_path}: not a lean-mlir run configuration ({e})") from e
     expected = {p.name: p.shape for p in spec.params}
-    expected |= {f"{p.name}.{s}": p.shape for s in cfg.state_suffixes() for p in spec.params}
+    expected |= {f"{p.name}.{s}": p.shape for s in cfg.state_suffixes()
+                 for p in spec.trainable_params}
     tensors, position, _ = load_checkpoint(run_dir / CHECKPOINT, spec.fingerprint(), expected)
     params = {p.name: tensors[p.name] for p in spec.params}
 

@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
-from lean_mlir.spec import NetSpec, conv2d, dense, flatten, max_pool
+from lean_mlir.spec import (
+    NetSpec,
+    conv2d,
+    conv_bn,
+    dense,
+    flatten,
+    global_avg_pool,
+    max_pool,
+    residual_block,
+)
 
-__all__ = ["MODELS", "mnist_cnn", "mnist_mlp"]
+__all__ = ["MODELS", "mnist_cnn", "mnist_cnn_bn", "mnist_mlp", "mnist_resnet"]
 
 
 def mnist_cnn() -> NetSpec:
@@ -30,5 +39,39 @@ def mnist_mlp() -> NetSpec:
     ])
 
 
+def mnist_cnn_bn() -> NetSpec:
+    """The book's MNIST-CNN-BN: four convBn (32, 32, 64, 64 channels) with two 2x2 max
+    pools, then dense 3136-512-10: 1,676,458 parameters (plus 384 running statistics)."""
+    return NetSpec("MNIST-CNN-BN", input_shape=(1, 28, 28), layers=[
+        conv_bn(1, 32, 3),
+        conv_bn(32, 32, 3),
+        max_pool(2, 2),
+        conv_bn(32, 64, 3),
+        conv_bn(64, 64, 3),
+        max_pool(2, 2),
+        flatten(),
+        dense(3136, 512, activation="relu"),
+        dense(512, 10, activation="identity"),
+    ])
+
+
+def mnist_resnet() -> NetSpec:
+    """A small ResNet for 28x28 images: a convBn stem (16 channels), three stages of two
+    basic blocks at 16, 32 and 64 channels (stride 2 into the second and third), global
+    average pooling and one dense layer to 10 classes: 174,970 parameters (plus 1,120
+    running statistics)."""
+    return NetSpec("MNIST-ResNet", input_shape=(1, 28, 28), layers=[
+        conv_bn(1, 16, 3),
+        residual_block(16, 16),
+        residual_block(16, 16),
+        residual_block(16, 32, stride=2),
+        residual_block(32, 32),
+        residual_block(32, 64, stride=2),
+        residual_block(64, 64),
+        global_avg_pool(),
+        dense(64, 10, activation="identity"),
+    ])
+
+
 #: Models by the names the command line accepts.
-MODELS = {"cnn": mnist_cnn, "mlp": mnist_mlp}
+MODELS = {"cnn": mnist_cnn, "mlp": mnist_mlp, "cnn-bn": mnist_cnn_bn, "resnet": mnist_resnet}

@@ -25,7 +25,13 @@ Layouts (the same in IR, in ``init_params`` and in checkpoints):
   PyTorch), bias ``[out_channels]``;
 * ``dense`` weight ``[in_features, out_features]`` (``y = x @ W + b``),
   bias ``[out_features]``;
-* ``flatten`` is row-major over (C, H, W), as ``torch.flatten``.
+* ``flatten`` is row-major over (C, H, W), as ``torch.flatten``;
+* ``batch_norm`` has ``weight`` (scale) and ``bias`` (shift), and the
+  non-trainable ``running_mean`` and ``running_var``, all ``[channels]``,
+  named as in a PyTorch ``state_dict``. The running statistics are entries of
+  the parameters dictionary like the others; they get no gradient and no
+  optimizer update, a train step returns them updated, and
+  :meth:`NetSpec.param_count` leaves them out (as PyTorch's ``parameters()``).
 """
 
 from __future__ import annotations
@@ -44,9 +50,10 @@ from lean_mlir._mlir import Context, Location, Module
 from lean_mlir.dialects.netspec import ModelBuilder
 
 __all__ = [
-    "Activation", "Conv2d", "Dense", "Flatten", "Init", "Layer", "MaxPool", "NetSpec",
-    "Padding", "ParamSpec", "ReLU", "SpecError", "conv2d", "dense", "flatten", "max_pool",
-    "relu",
+    "Activation", "BatchNorm", "Conv2d", "ConvBN", "Dense", "Flatten", "GlobalAvgPool", "Init",
+    "Layer", "MaxPool", "NetSpec", "Padding", "ParamSpec", "ReLU", "ResidualBlock", "SpecError",
+    "batch_norm", "conv2d", "conv_bn", "dense", "flatten", "global_avg_pool", "max_pool", "relu",
+    "residual_block",
 ]
 
 
@@ -102,12 +109,17 @@ def _positive_int(value: object, what: str) -> None:
 
 @dataclass(frozen=True)
 class ParamSpec:
-    """One parameter: its stable name, shape, init scheme and fans."""
+    """One parameter: its stable name, shape, init scheme and fans.
+
+    ``trainable`` is False for state a layer updates itself (a batch norm's
+    running statistics): no gradient, no optimizer update.
+    """
 
     name: str
     shape: tuple[int, ...]
     init: Init
     layer_index: int
+    trainable: bool = True
 
     @property
     def size(self) -> int:
@@ -136,11 +148,23 @@ class Layer:
     def check(self) -> None:
         """Raises ValueError if an argument is malformed (shapes are checked by the IR)."""
 
-    def param_shapes(self) -> list[tuple[str, tuple[int, ...], Init]]:
+    def param_shapes(self) -> list[tuple]:
+        """``(suffix, shape, init)`` or ``(suffix, shape, init, trainable)`` per parameter."""
         return []
 
     def build(self, b: ModelBuilder, x, params: list, loc: Location):
         raise NotImplementedError
+
+
+def _bn_params(prefix: str, channels: int) -> list[tuple]:
+    return [(f"{prefix}weight", (channels,), Init.ONES),
+            (f"{prefix}bias", (channels,), Init.ZEROS),
+            (f"{prefix}running_mean", (channels,), Init.ZEROS, False),
+            (f"{prefix}running_var", (channels,), Init.ONES, False)]
+
+
+BN_EPSILON = 1e-5
+BN_MOMENTUM = 0.1
 
 
 @dataclass(frozen=True)
@@ -165,6 +189,102 @@ class Conv2d(Layer):
     def build(self, b, x, params, loc):
         return b.conv2d(x, params[0], params[1], self.stride, self.padding.value,
                         self.activation.value, loc)
+
+
+@dataclass(frozen=True)
+class BatchNorm(Layer):
+    kind: ClassVar[str] = "batch_norm"
+    channels: int
+    activation: Activation = Activation.IDENTITY
+
+    def check(self) -> None:
+        _positive_int(self.channels, "channels")
+
+    def param_shapes(self):
+        return _bn_params("", self.channels)
+
+    def build(self, b, x, params, loc):
+        return b.batch_norm(x, *params, BN_EPSILON, BN_MOMENTUM, self.activation.value, loc)
+
+
+def _conv_bn(b, x, weight, bn, stride, padding, activation, loc):
+    y = b.conv2d(x, weight, None, stride, padding, "identity", loc)
+    return b.batch_norm(y, *bn, BN_EPSILON, BN_MOMENTUM, activation, loc)
+
+
+@dataclass(frozen=True)
+class ConvBN(Layer):
+    """A convolution without bias, batch norm, then the activation (the book's ``convBn``)."""
+
+    kind: ClassVar[str] = "conv_bn"
+    in_channels: int
+    out_channels: int
+    kernel_size: int
+    stride: int = 1
+    padding: Padding = Padding.SAME
+    activation: Activation = Activation.RELU
+
+    def check(self) -> None:
+        for what in ("in_channels", "out_channels", "kernel_size", "stride"):
+            _positive_int(getattr(self, what), what)
+
+    def param_shapes(self):
+        k = self.kernel_size
+        return [("conv.weight", (self.out_channels, self.in_channels, k, k), Init.HE_NORMAL),
+                *_bn_params("bn.", self.out_channels)]
+
+    def build(self, b, x, params, loc):
+        return _conv_bn(b, x, params[0], params[1:], self.stride, self.padding.value,
+                        self.activation.value, loc)
+
+
+@dataclass(frozen=True)
+class GlobalAvgPool(Layer):
+    kind: ClassVar[str] = "global_avg_pool"
+
+    def build(self, b, x, params, loc):
+        return b.global_avg_pool(x, loc)
+
+
+@dataclass(frozen=True)
+class ResidualBlock(Layer):
+    """ResNet's basic block: ``relu(bn2(conv2(relu(bn1(conv1(x))))) + skip(x))``.
+
+    Both convolutions are 3x3 without bias; ``conv1`` has the stride. The skip
+    path is ``x`` itself, or a 1x1 strided convolution and batch norm
+    (``proj``, ``proj_bn``) when the stride or the channel count changes.
+    """
+
+    kind: ClassVar[str] = "residual_block"
+    in_channels: int
+    out_channels: int
+    stride: int = 1
+
+    def check(self) -> None:
+        for what in ("in_channels", "out_channels", "stride"):
+            _positive_int(getattr(self, what), what)
+
+    @property
+    def projects(self) -> bool:
+        return self.stride != 1 or self.in_channels != self.out_channels
+
+    def param_shapes(self):
+        i, o = self.in_channels, self.out_channels
+        shapes = [("conv1.weight", (o, i, 3, 3), Init.HE_NORMAL), *_bn_params("bn1.", o),
+                  ("conv2.weight", (o, o, 3, 3), Init.HE_NORMAL), *_bn_params("bn2.", o)]
+        if self.projects:
+            shapes += [("proj.weight", (o, i, 1, 1), Init.HE_NORMAL),
+                       *_bn_params("proj_bn.", o)]
+        return shapes
+
+    def build(self, b, x, params, loc):
+        y = _conv_bn(b, x, params[0], params[1:5], self.stride, "same", "relu", loc)
+        y = _conv_bn(b, y, params[5], params[6:10], 1, "same", "identity", loc)
+        skip = x
+        if self.projects:
+            skip = _conv_bn(b, x, params[10], params[11:15], self.stride, "same", "identity",
+                            loc)
+        return b.relu(b.add(y, skip, loc), loc)
 
 
 @dataclass(frozen=True)
@@ -248,6 +368,38 @@ def relu(*, name: str | None = None) -> ReLU:
     return ReLU(name=name, source=_caller_location())
 
 
+def batch_norm(channels: int, activation: str | Activation = "identity", *,
+               name: str | None = None) -> BatchNorm:
+    """Batch norm over N, H, W (or N), eps 1e-5, momentum 0.1, as ``torch.nn.BatchNorm2d``."""
+    return BatchNorm(channels, Activation.parse(activation, "activation"), name=name,
+                     source=_caller_location())
+
+
+def conv_bn(in_channels: int, out_channels: int, kernel_size: int, stride: int = 1,
+            padding: str | Padding = "same", activation: str | Activation = "relu", *,
+            name: str | None = None) -> ConvBN:
+    """A convolution without bias, then batch norm, then the activation (``convBn``)."""
+    return ConvBN(in_channels, out_channels, kernel_size, stride,
+                  Padding.parse(padding, "padding"), Activation.parse(activation, "activation"),
+                  name=name, source=_caller_location())
+
+
+def global_avg_pool(*, name: str | None = None) -> GlobalAvgPool:
+    """``[N, C, H, W] -> [N, C]``: each channel's spatial mean."""
+    return GlobalAvgPool(name=name, source=_caller_location())
+
+
+def residual_block(in_channels: int, out_channels: int, stride: int = 1, *,
+                   name: str | None = None) -> ResidualBlock:
+    """ResNet's basic block (two 3x3 convBn, identity or projected skip, relu)."""
+    return ResidualBlock(in_channels, out_channels, stride, name=name,
+                         source=_caller_location())
+
+
+_LAYER_KINDS = (Conv2d, MaxPool, Flatten, Dense, ReLU, BatchNorm, ConvBN, GlobalAvgPool,
+                ResidualBlock)
+
+
 def _strip_op_prefix(message: str) -> str:
     # Dialect messages start with "'netspec.conv2d' op "; the layer is named already.
     if message.startswith("'netspec.") and "' op " in message:
@@ -272,8 +424,9 @@ class NetSpec:
         for i, layer in enumerate(layers):
             if not isinstance(layer, Layer):
                 raise SpecError(f"{name}: layer {i} is {layer!r}, not a lean_mlir layer "
-                                f"(use lm.conv2d, lm.max_pool, lm.flatten, lm.dense, lm.relu)",
-                                i, None)
+                                f"(use lm.conv2d, lm.max_pool, lm.flatten, lm.dense, lm.relu, "
+                                f"lm.batch_norm, lm.conv_bn, lm.global_avg_pool, "
+                                f"lm.residual_block)", i, None)
         if not layers:
             raise SpecError(f"{name}: a network needs at least one layer")
         self.name = name
@@ -294,8 +447,13 @@ class NetSpec:
         return self.layer_output_shapes[-1]
 
     def param_count(self) -> int:
-        """Number of scalar parameters."""
-        return sum(p.size for p in self.params)
+        """Number of trainable scalar parameters (running statistics are not counted)."""
+        return sum(p.size for p in self.params if p.trainable)
+
+    @property
+    def trainable_params(self) -> list[ParamSpec]:
+        """The parameters the optimizer updates, in declaration order."""
+        return [p for p in self.params if p.trainable]
 
     def to_mlir(self, context: Context | None = None) -> Module:
         """The network as a netspec module (a new one per call)."""
@@ -319,7 +477,7 @@ class NetSpec:
     @classmethod
     def from_dict(cls, data: dict) -> NetSpec:
         """The inverse of :meth:`to_dict`; raises SpecError on malformed data."""
-        kinds = {c.kind: c for c in (Conv2d, MaxPool, Flatten, Dense, ReLU)}
+        kinds = {c.kind: c for c in _LAYER_KINDS}
         try:
             layers = []
             for i, entry in enumerate(data["layers"]):
@@ -389,9 +547,9 @@ class NetSpec:
         """A table of layers, output shapes and parameter counts."""
         rows = [f"{self.name}: input {'x'.join(map(str, self.input_shape))}"]
         for i, layer in enumerate(self.layers):
-            n = sum(p.size for p in self.params if p.layer_index == i)
+            n = sum(p.size for p in self.params if p.layer_index == i and p.trainable)
             shape = "x".join(map(str, self.layer_output_shapes[i]))
-            rows.append(f"  {i:>2} {self.layer_names[i]:<14} {shape:<12} {n:>10,} params")
+            rows.append(f"  {i:>2} {self.layer_names[i]:<18} {shape:<12} {n:>10,} params")
         rows.append(f"  total {self.param_count():,} parameters")
         return "\n".join(rows)
 
@@ -425,11 +583,12 @@ class NetSpec:
                                 context=context)
             try:
                 params = []
-                for suffix, shape, init in layer.param_shapes():
+                for suffix, shape, init, *rest in layer.param_shapes():
                     pname = f"{lname}.{suffix}"
-                    params.append(b.param(pname, list(shape), init.value, loc))
+                    trainable = rest[0] if rest else True
+                    params.append(b.param(pname, list(shape), init.value, loc, trainable))
                     if record:
-                        self.params.append(ParamSpec(pname, tuple(shape), init, i))
+                        self.params.append(ParamSpec(pname, tuple(shape), init, i, trainable))
                 x = layer.build(b, x, params, loc)
             except MLIRError as e:
                 msgs = "; ".join(_strip_op_prefix(d.message) for d in e.error_diagnostics)

@@ -71,10 +71,18 @@ class TrainConfig:
 
 def init_optimizer_state(spec: NetSpec, params: dict[str, np.ndarray],
                          cfg: TrainConfig) -> dict[str, np.ndarray]:
-    """Zeroed optimizer state by name (``<param>.velocity`` or ``<param>.m``/``.v``)."""
+    """Zeroed optimizer state by name (``<param>.velocity`` or ``<param>.m``/``.v``).
+
+    Only trainable parameters have optimizer state.
+    """
     _check_params(spec, params)
-    return {f"{p.name}.{suffix}": np.zeros(p.shape, np.float32)
-            for suffix in cfg.state_suffixes() for p in spec.params}
+    return {name: np.zeros(p.shape, np.float32) for name, p in _state_names(spec, cfg)}
+
+
+def _state_names(spec: NetSpec, cfg: TrainConfig) -> list[tuple[str, object]]:
+    """(name, ParamSpec) of each optimizer state tensor, in the train step's order."""
+    return [(f"{p.name}.{suffix}", p) for suffix in cfg.state_suffixes()
+            for p in spec.trainable_params]
 
 
 def _check_params(spec: NetSpec, params: dict[str, np.ndarray]) -> list[np.ndarray]:
@@ -132,7 +140,10 @@ def evaluate_batch(spec: NetSpec, params: dict[str, np.ndarray], x: np.ndarray, 
 def value_and_grad(spec: NetSpec, params: dict[str, np.ndarray], x: np.ndarray, y: np.ndarray,
                    label_smoothing: float = 0.0, backend: str = "llvm-cpu"
                    ) -> tuple[float, dict[str, np.ndarray]]:
-    """Mean softmax cross-entropy at ``params`` and its gradient for every parameter."""
+    """Mean softmax cross-entropy at ``params`` and its gradient for every trainable parameter.
+
+    Layers with batch statistics (batch norm) use the batch's, as in training.
+    """
     values = _check_params(spec, params)
     x, y = _check_batch(spec, x, y)
     if not 0 <= label_smoothing < 1:
@@ -140,7 +151,7 @@ def value_and_grad(spec: NetSpec, params: dict[str, np.ndarray], x: np.ndarray, 
     module = compile_spec(spec, "value_and_grad", x.shape[0], backend,
                           {"label_smoothing": float(label_smoothing)})
     loss, *grads = module.call("value_and_grad", *values, x, y)
-    return float(loss), {p.name: g for p, g in zip(spec.params, grads, strict=True)}
+    return float(loss), {p.name: g for p, g in zip(spec.trainable_params, grads, strict=True)}
 
 
 def train_step(spec: NetSpec, params: dict[str, np.ndarray], opt_state: dict[str, np.ndarray],
@@ -149,10 +160,12 @@ def train_step(spec: NetSpec, params: dict[str, np.ndarray], opt_state: dict[str
     """One fused step (forward, loss, backward, update); returns new params, state, loss.
 
     ``loss`` is the training loss (with ``cfg.label_smoothing``) at the parameters given.
+    Non-trainable parameters come back as the layers updated them (batch norm's
+    running statistics).
     """
     values = _check_params(spec, params)
     x, y = _check_batch(spec, x, y)
-    names = [f"{p.name}.{s}" for s in cfg.state_suffixes() for p in spec.params]
+    names = [name for name, _ in _state_names(spec, cfg)]
     if sorted(opt_state) != sorted(names):
         raise ValueError(f"{spec.name}: optimizer state does not match the config "
                          f"(expected {names[:2]}...; use lm.init_optimizer_state)")
@@ -183,7 +196,7 @@ class TrainStepper:
     def __init__(self, spec: NetSpec, params: dict[str, np.ndarray],
                  opt_state: dict[str, np.ndarray], cfg: TrainConfig):
         values = _check_params(spec, params)
-        self._names = [f"{p.name}.{s}" for s in cfg.state_suffixes() for p in spec.params]
+        self._names = [name for name, _ in _state_names(spec, cfg)]
         if sorted(opt_state) != sorted(self._names):
             raise ValueError(f"{spec.name}: optimizer state does not match the config "
                              f"(expected {self._names[:2]}...; use lm.init_optimizer_state)")

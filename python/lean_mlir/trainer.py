@@ -307,7 +307,7 @@ def run_training(spec: NetSpec, cfg: TrainConfig, data: MNIST, *, run_dir: Path 
         raise ValueError(f"{len(train_x)} training samples make no batch of {cfg.batch_size}")
     tensors_expected = {p.name: p.shape for p in spec.params}
     tensors_expected |= {f"{p.name}.{s}": p.shape for s in cfg.state_suffixes()
-                         for p in spec.params}
+                         for p in spec.trainable_params}
     history: list[dict] = []
     if run_dir is not None:
         run_dir = Path(run_dir)

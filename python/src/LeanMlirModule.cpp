@@ -339,7 +339,8 @@ public:
   }
 
   nb::object param(const std::string &name, const std::vector<int64_t> &shape,
-                   const std::string &init, LmLocation &loc) {
+                   const std::string &init, LmLocation &loc,
+                   bool trainable) {
     checkOpen();
     DiagnosticCollector diags(ctx());
     std::optional<ns::Init> kind = ns::symbolizeInit(init);
@@ -356,7 +357,8 @@ public:
         diags.raise("invalid netspec.param");
       }
     auto type = RankedTensorType::get(shape, Float32Type::get(ctx()));
-    auto op = ns::ParamOp::create(builder, loc.loc, type, name, *kind);
+    auto op = ns::ParamOp::create(builder, loc.loc, type, name, *kind,
+                                  /*non_trainable=*/!trainable);
     return verifyNew(op, diags, "netspec.param");
   }
 
@@ -380,12 +382,14 @@ public:
     return finishLayer(op, diags, OpT::getOperationName());
   }
 
-  nb::object conv2d(const LmValue &x, const LmValue &w, const LmValue &b,
-                    int64_t stride, const std::string &padding,
-                    const std::string &activation, LmLocation &loc) {
+  nb::object conv2d(const LmValue &x, const LmValue &w,
+                    const std::optional<LmValue> &b, int64_t stride,
+                    const std::string &padding, const std::string &activation,
+                    LmLocation &loc) {
     auto pad = parseEnum<ns::Padding>(padding, "padding");
     auto act = parseEnum<ns::Activation>(activation, "activation");
-    return addLayer<ns::Conv2dOp>(loc, get(x), get(w), get(b),
+    return addLayer<ns::Conv2dOp>(loc, get(x), get(w),
+                                  b ? get(*b) : Value(),
                                   builder.getI64IntegerAttr(stride),
                                   ns::PaddingAttr::get(ctx(), pad),
                                   ns::ActivationAttr::get(ctx(), act));
@@ -411,6 +415,25 @@ public:
 
   nb::object relu(const LmValue &x, LmLocation &loc) {
     return addLayer<ns::ReluOp>(loc, get(x));
+  }
+
+  nb::object batchNorm(const LmValue &x, const LmValue &scale,
+                       const LmValue &shift, const LmValue &mean,
+                       const LmValue &var, double epsilon, double momentum,
+                       const std::string &activation, LmLocation &loc) {
+    auto act = parseEnum<ns::Activation>(activation, "activation");
+    return addLayer<ns::BatchNormOp>(
+        loc, get(x), get(scale), get(shift), get(mean), get(var),
+        builder.getF64FloatAttr(epsilon), builder.getF64FloatAttr(momentum),
+        ns::ActivationAttr::get(ctx(), act));
+  }
+
+  nb::object globalAvgPool(const LmValue &x, LmLocation &loc) {
+    return addLayer<ns::GlobalAvgPoolOp>(loc, get(x));
+  }
+
+  nb::object add(const LmValue &lhs, const LmValue &rhs, LmLocation &loc) {
+    return addLayer<ns::AddOp>(loc, get(lhs), get(rhs));
   }
 
   /// Adds the terminator, verifies the whole module and hands it over.
@@ -667,9 +690,10 @@ NB_MODULE(_mlir, m) {
           nb::arg("name"), nb::arg("loc"))
       .def("input", &LmModelBuilder::input, nb::arg("shape"), nb::arg("loc"), nb::keep_alive<0, 1>())
       .def("param", &LmModelBuilder::param, nb::arg("name"), nb::arg("shape"),
-           nb::arg("init"), nb::arg("loc"), nb::keep_alive<0, 1>())
+           nb::arg("init"), nb::arg("loc"), nb::arg("trainable") = true,
+           nb::keep_alive<0, 1>())
       .def("conv2d", &LmModelBuilder::conv2d, nb::arg("x"), nb::arg("weight"),
-           nb::arg("bias"), nb::arg("stride"), nb::arg("padding"),
+           nb::arg("bias").none(), nb::arg("stride"), nb::arg("padding"),
            nb::arg("activation"), nb::arg("loc"), nb::keep_alive<0, 1>())
       .def("max_pool2d", &LmModelBuilder::maxPool2d, nb::arg("x"),
            nb::arg("window"), nb::arg("stride"), nb::arg("loc"), nb::keep_alive<0, 1>())
@@ -677,6 +701,14 @@ NB_MODULE(_mlir, m) {
       .def("dense", &LmModelBuilder::dense, nb::arg("x"), nb::arg("weight"),
            nb::arg("bias"), nb::arg("activation"), nb::arg("loc"), nb::keep_alive<0, 1>())
       .def("relu", &LmModelBuilder::relu, nb::arg("x"), nb::arg("loc"), nb::keep_alive<0, 1>())
+      .def("batch_norm", &LmModelBuilder::batchNorm, nb::arg("x"),
+           nb::arg("scale"), nb::arg("shift"), nb::arg("running_mean"),
+           nb::arg("running_var"), nb::arg("epsilon"), nb::arg("momentum"),
+           nb::arg("activation"), nb::arg("loc"), nb::keep_alive<0, 1>())
+      .def("global_avg_pool", &LmModelBuilder::globalAvgPool, nb::arg("x"),
+           nb::arg("loc"), nb::keep_alive<0, 1>())
+      .def("add", &LmModelBuilder::add, nb::arg("lhs"), nb::arg("rhs"),
+           nb::arg("loc"), nb::keep_alive<0, 1>())
       .def("output", &LmModelBuilder::output, nb::arg("logits"),
            nb::arg("loc"),
            "Adds netspec.output, verifies, and returns the Module; the "

@@ -46,23 +46,74 @@ def max_pool(x, window, stride):
 
 
 def act(y, activation):
-    return np.maximum(y, 0) if activation == lm.Activation.RELU else y
+    return np.maximum(y, 0) if activation in (lm.Activation.RELU, "relu") else y
 
 
-def forward(spec: lm.NetSpec, params: dict, x: np.ndarray) -> np.ndarray:
-    """Logits in float64."""
+def batch_norm(x, p, prefix, training, stats, eps=1e-5, momentum=0.1):
+    """torch.nn.BatchNorm2d (or BatchNorm1d on [N, C]) in float64.
+
+    ``stats`` receives the new running statistics in training mode.
+    """
+    get = lambda k: np.asarray(p[prefix + k], np.float64)  # noqa: E731
+    axes = (0,) if x.ndim == 2 else (0, 2, 3)
+    shape = (1, -1) if x.ndim == 2 else (1, -1, 1, 1)
+    if training:
+        mean = x.mean(axis=axes)
+        var = x.var(axis=axes)
+        m = x.size // x.shape[1]
+        if stats is not None:
+            stats[prefix + "running_mean"] = (1 - momentum) * get("running_mean") + momentum * mean
+            stats[prefix + "running_var"] = ((1 - momentum) * get("running_var")
+                                             + momentum * var * m / (m - 1))
+    else:
+        mean, var = get("running_mean"), get("running_var")
+    xhat = (x - mean.reshape(shape)) / np.sqrt(var.reshape(shape) + eps)
+    return xhat * get("weight").reshape(shape) + get("bias").reshape(shape)
+
+
+def conv_bn(x, p, prefix, stride, padding, activation, training, stats):
+    w = np.asarray(p[prefix + "conv.weight"], np.float64)
+    y = conv2d(x, w, np.zeros(w.shape[0]), stride, padding)
+    return act(batch_norm(y, p, prefix + "bn.", training, stats), activation)
+
+
+def residual_block(x, p, prefix, layer, training, stats):
+    def cbn(h, conv, bn, stride, activation):
+        w = np.asarray(p[prefix + conv + ".weight"], np.float64)
+        y = conv2d(h, w, np.zeros(w.shape[0]), stride, "same")
+        return act(batch_norm(y, p, prefix + bn + ".", training, stats), activation)
+
+    y = cbn(x, "conv1", "bn1", layer.stride, "relu")
+    y = cbn(y, "conv2", "bn2", 1, "identity")
+    skip = cbn(x, "proj", "proj_bn", layer.stride, "identity") if layer.projects else x
+    return np.maximum(y + skip, 0)
+
+
+def forward(spec: lm.NetSpec, params: dict, x: np.ndarray, training: bool = False,
+            stats: dict | None = None) -> np.ndarray:
+    """Logits in float64. ``training``: batch norm uses the batch's statistics (and
+    writes the new running ones into ``stats``)."""
     h = np.asarray(x, np.float64)
-    names = iter(spec.params)
-    for layer in spec.layers:
+    for i, layer in enumerate(spec.layers):
+        prefix = spec.layer_names[i] + "."
+        w, b = (np.asarray(params[prefix + k], np.float64) if prefix + k in params else None
+                for k in ("weight", "bias"))
         if isinstance(layer, lm.Conv2d):
-            w, b = (np.asarray(params[next(names).name], np.float64) for _ in range(2))
             h = act(conv2d(h, w, b, layer.stride, layer.padding.value), layer.activation)
+        elif isinstance(layer, lm.BatchNorm):
+            h = act(batch_norm(h, params, prefix, training, stats), layer.activation)
+        elif isinstance(layer, lm.ConvBN):
+            h = conv_bn(h, params, prefix, layer.stride, layer.padding.value, layer.activation,
+                        training, stats)
+        elif isinstance(layer, lm.ResidualBlock):
+            h = residual_block(h, params, prefix, layer, training, stats)
+        elif isinstance(layer, lm.GlobalAvgPool):
+            h = h.mean(axis=(2, 3))
         elif isinstance(layer, lm.MaxPool):
             h = max_pool(h, layer.window, layer.stride)
         elif isinstance(layer, lm.Flatten):
             h = h.reshape(h.shape[0], -1)
         elif isinstance(layer, lm.Dense):
-            w, b = (np.asarray(params[next(names).name], np.float64) for _ in range(2))
             h = act(h @ w + b, layer.activation)
         elif isinstance(layer, lm.ReLU):
             h = np.maximum(h, 0)
@@ -80,14 +131,18 @@ def cross_entropy(logits, y, smoothing=0.0):
 
 
 def loss(spec, params, x, y, smoothing=0.0):
-    return cross_entropy(forward(spec, params, x), y, smoothing)
+    """The training loss (batch norm with the batch's statistics)."""
+    return cross_entropy(forward(spec, params, x, training=True), y, smoothing)
 
 
 def finite_difference_grads(spec, params, x, y, smoothing=0.0, eps=1e-6):
-    """Central differences of the float64 loss, for every parameter element."""
+    """Central differences of the float64 loss, for every trainable parameter element."""
     p64 = {k: np.asarray(v, np.float64).copy() for k, v in params.items()}
+    trainable = {p.name for p in spec.trainable_params}
     grads = {}
     for name, value in p64.items():
+        if name not in trainable:
+            continue
         g = np.zeros_like(value)
         flat, gflat = value.reshape(-1), g.reshape(-1)
         for i in range(flat.size):

@@ -154,7 +154,8 @@ SmallVector<ParamOp, 8> ModelOp::getParams() {
 int64_t ModelOp::getParamCount() {
   int64_t total = 0;
   for (ParamOp param : getBody().getOps<ParamOp>())
-    total += param.getNumElements();
+    if (param.isTrainable())
+      total += param.getNumElements();
   return total;
 }
 
@@ -181,6 +182,22 @@ LogicalResult ModelOp::verify() {
   // model_c3: the body ends with netspec.output.
   if (block.empty() || !isa<OutputOp>(block.back()))
     return emitOpError("body must end with 'netspec.output'");
+  // model_c4: a running statistic is updated by one layer only (a train step
+  // returns one new value per parameter).
+  llvm::DenseMap<Value, BatchNormOp> updater;
+  for (BatchNormOp bn : block.getOps<BatchNormOp>())
+    for (Value stat : {bn.getRunningMean(), bn.getRunningVar()}) {
+      auto [it, inserted] = updater.try_emplace(stat, bn);
+      if (!inserted) {
+        InFlightDiagnostic diag =
+            bn.emitOpError("running statistic '")
+            << stat.getDefiningOp<ParamOp>().getParamName()
+            << "' is already updated by another batch_norm; each layer needs "
+               "its own";
+        diag.attachNote(it->second.getLoc()) << "the other batch_norm";
+        return diag;
+      }
+    }
   return success();
 }
 
@@ -278,8 +295,9 @@ LogicalResult Conv2dOp::inferReturnTypes(MLIRContext *ctx,
     return emitOptionalError(loc, "'", name, "' op input has ", in[1],
                              " channels but the weight expects ", w[1],
                              " (weight ", weightType, " is OIHW)");
-  // conv2d_c4: one bias per output channel.
-  if (failed(checkParamShape(loc, name, "bias", adaptor.getBias().getType(),
+  // conv2d_c4: one bias per output channel (if there is a bias).
+  if (adaptor.getBias() &&
+      failed(checkParamShape(loc, name, "bias", adaptor.getBias().getType(),
                              {w[0]}, "one per output channel")))
     return failure();
   // conv2d_c5: positive stride.
@@ -432,6 +450,129 @@ int64_t ReluOp::getForwardFlopsPerSample() {
   ArrayRef<int64_t> shape = getType().getShape();
   int64_t n = 1;
   for (int64_t dim : shape.drop_front())
+    n *= dim;
+  return n;
+}
+
+//===----------------------------------------------------------------------===//
+// BatchNormOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult BatchNormOp::inferReturnTypes(MLIRContext *ctx,
+                                            std::optional<Location> loc,
+                                            Adaptor adaptor,
+                                            SmallVectorImpl<Type> &results) {
+  StringRef name = getOperationName();
+  Type inputType = adaptor.getInput().getType();
+  // batch_norm_c1: a [N, C] or NCHW activation.
+  auto input = dyn_cast<RankedTensorType>(inputType);
+  int64_t rank = input ? input.getRank() : 0;
+  if (failed(checkActivation(loc, name, "input", inputType, rank == 2 ? 2 : 4,
+                             2, rank == 2 ? "[batch, channels]" : "NCHW")))
+    return failure();
+  int64_t channels = input.getShape()[1];
+  // batch_norm_c2: scale, shift and the running statistics are [C].
+  std::pair<StringRef, Value> perChannel[] = {
+      {"scale", adaptor.getScale()},
+      {"shift", adaptor.getShift()},
+      {"running_mean", adaptor.getRunningMean()},
+      {"running_var", adaptor.getRunningVar()}};
+  for (auto [what, value] : perChannel)
+    if (failed(checkParamShape(loc, name, what, value.getType(), {channels},
+                               "one per channel of the input")))
+      return failure();
+  // batch_norm_c3: epsilon > 0 (it keeps the division defined).
+  double eps = adaptor.getEpsilon().convertToDouble();
+  if (!(eps > 0))
+    return emitOptionalError(loc, "'", name, "' op epsilon must be positive, "
+                             "got ", eps);
+  // batch_norm_c4: momentum in [0, 1].
+  double momentum = adaptor.getMomentum().convertToDouble();
+  if (!(momentum >= 0 && momentum <= 1))
+    return emitOptionalError(loc, "'", name,
+                             "' op momentum must be in [0, 1], got ",
+                             momentum);
+  results.push_back(inputType);
+  return success();
+}
+
+LogicalResult BatchNormOp::verify() {
+  // batch_norm_c5: the running statistics are non-trainable parameters, so
+  // that a train step can return them updated and no optimizer touches them.
+  for (auto [what, value] : {std::pair<StringRef, Value>{"running_mean",
+                                                         getRunningMean()},
+                             {"running_var", getRunningVar()}}) {
+    auto param = value.getDefiningOp<ParamOp>();
+    if (!param)
+      return emitOpError() << what
+                           << " must be a 'netspec.param' marked "
+                              "non_trainable, got a value that is not a "
+                              "parameter";
+    if (param.isTrainable())
+      return emitOpError() << what << " must be a non_trainable parameter; '"
+                           << param.getParamName()
+                           << "' is trainable (mark it non_trainable)";
+  }
+  return success();
+}
+
+int64_t BatchNormOp::getForwardFlopsPerSample() {
+  // Normalise, scale and shift: about two multiply-adds per element.
+  ArrayRef<int64_t> shape = getType().getShape();
+  int64_t n = 1;
+  for (int64_t dim : shape.drop_front())
+    n *= dim;
+  return 4 * n;
+}
+
+//===----------------------------------------------------------------------===//
+// GlobalAvgPoolOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult GlobalAvgPoolOp::inferReturnTypes(
+    MLIRContext *ctx, std::optional<Location> loc, Adaptor adaptor,
+    SmallVectorImpl<Type> &results) {
+  Type inputType = adaptor.getInput().getType();
+  // global_avg_pool_c1: NCHW input.
+  if (failed(checkActivation(loc, getOperationName(), "input", inputType, 4, 4,
+                             "NCHW")))
+    return failure();
+  ArrayRef<int64_t> in = cast<RankedTensorType>(inputType).getShape();
+  results.push_back(activationType(in[0], {in[1]}, ctx));
+  return success();
+}
+
+int64_t GlobalAvgPoolOp::getForwardFlopsPerSample() {
+  ArrayRef<int64_t> in = getInput().getType().getShape();
+  return in[1] * in[2] * in[3];
+}
+
+//===----------------------------------------------------------------------===//
+// AddOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult AddOp::inferReturnTypes(MLIRContext *ctx,
+                                      std::optional<Location> loc,
+                                      Adaptor adaptor,
+                                      SmallVectorImpl<Type> &results) {
+  StringRef name = getOperationName();
+  Type lhs = adaptor.getLhs().getType(), rhs = adaptor.getRhs().getType();
+  // add_c1: activations.
+  if (failed(checkActivation(loc, name, "lhs", lhs, 0, 2, "")) ||
+      failed(checkActivation(loc, name, "rhs", rhs, 0, 2, "")))
+    return failure();
+  // add_c2: of one type (no broadcasting).
+  if (lhs != rhs)
+    return emitOptionalError(loc, "'", name,
+                             "' op operands must have the same type, got ",
+                             lhs, " and ", rhs);
+  results.push_back(lhs);
+  return success();
+}
+
+int64_t AddOp::getForwardFlopsPerSample() {
+  int64_t n = 1;
+  for (int64_t dim : getType().getShape().drop_front())
     n *= dim;
   return n;
 }

@@ -17,6 +17,7 @@
 
 #include "lean_mlir/StableHLO/Builder.h"
 
+#include "llvm/ADT/SmallVector.h"
 #include "llvm/ADT/StringRef.h"
 
 #include <optional>
@@ -47,6 +48,15 @@ std::optional<LoweringTarget> symbolizeLoweringTarget(llvm::StringRef name);
 struct LayerLowering {
   StablehloBuilder &b;
   LoweringTarget target = LoweringTarget::Generic;
+  /// Whether the function being emitted trains (value_and_grad,
+  /// train_step): layers with a train/inference difference (batch norm)
+  /// then use the batch's statistics.
+  bool training = false;
+  /// Filled by a rule's emitForward in training mode: the new values of its
+  /// non-trainable operands (operand index, value), which the train step
+  /// returns in place of the old ones. The model walk clears it before
+  /// each layer.
+  llvm::SmallVector<std::pair<unsigned, mlir::Value>, 2> stateUpdates;
 
   bool isCpu() const { return target == LoweringTarget::Cpu; }
 };

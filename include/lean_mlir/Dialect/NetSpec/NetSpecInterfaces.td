@@ -12,8 +12,9 @@ include "mlir/IR/OpBase.td"
 def NetSpec_LayerOpInterface : OpInterface<"LayerOpInterface"> {
   let cppNamespace = "::lean_mlir::netspec";
   let description = [{
-    Implemented by every netspec layer: an op that maps one activation
-    tensor (operand 0) to another (result 0), possibly reading parameters.
+    Implemented by every netspec layer: an op that maps an activation
+    tensor (operand 0; `netspec.add` reads a second one) to another
+    (result 0), possibly reading parameters.
     Passes that reason about a model as a sequence of layers (summaries,
     lowering, differentiation) go through this interface instead of
     switching on op names. Each layer's forward lowering and its gradient

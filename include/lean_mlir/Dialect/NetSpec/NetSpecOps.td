@@ -64,7 +64,9 @@ def NetSpec_ModelOp : NetSpec_Op<"model", [
     /// Parameters in the order they appear in the body; that order is the
     /// order of parameter arguments everywhere after lowering.
     ::llvm::SmallVector<ParamOp, 8> getParams();
-    /// Total number of scalar parameters.
+    /// Number of scalars in trainable parameters (non-trainable ones, such
+    /// as running statistics, are not counted, as in PyTorch's
+    /// `parameters()`).
     int64_t getParamCount();
   }];
 }
@@ -87,10 +89,15 @@ def NetSpec_InputOp : NetSpec_Op<"input", [
 
 def NetSpec_ParamOp : NetSpec_Op<"param", [
     HasParent<"ModelOp">, Pure]> {
-  let summary = "A named, trainable parameter tensor";
+  let summary = "A named parameter tensor, trainable or not";
   let description = [{
     Declares a parameter. `name` is stable: the runtime initialises,
-    differentiates and checkpoints parameters by it. The shape is static and
+    differentiates and checkpoints parameters by it. A `non_trainable`
+    parameter (a batch norm's running statistics: PyTorch's buffers) is
+    carried like the others through every function, checkpoint and export,
+    but gets no gradient and no optimizer update; a layer may update it in a
+    train step (see `netspec.batch_norm`), and it is not counted in the
+    model's parameter count. The shape is static and
     every dimension positive. The init scheme is applied by the runtime;
     fan-in is the product of every dimension but the output one (dim 0 of a
     rank-4 OIHW convolution weight, dim 1 of a rank-2 `[in, out]` dense
@@ -99,12 +106,16 @@ def NetSpec_ParamOp : NetSpec_Op<"param", [
     ```mlir
     %w = netspec.param "conv2d_0.weight" init(he_normal) : tensor<32x1x3x3xf32>
     %b = netspec.param "conv2d_0.bias" init(zeros) : tensor<32xf32>
+    %m = netspec.param "batch_norm_0.running_mean" init(zeros) non_trainable
+        : tensor<32xf32>
     ```
   }];
-  let arguments = (ins StrAttr:$param_name, NetSpec_InitAttr:$init);
+  let arguments = (ins StrAttr:$param_name, NetSpec_InitAttr:$init,
+                       UnitAttr:$non_trainable);
   let results = (outs NetSpec_F32Tensor:$result);
   let assemblyFormat = [{
-    $param_name `init` `(` custom<EnumKeyword>($init) `)` attr-dict `:` type($result)
+    $param_name `init` `(` custom<EnumKeyword>($init) `)`
+    (`non_trainable` $non_trainable^)? attr-dict `:` type($result)
   }];
   let hasVerifier = 1;
   let extraClassDeclaration = [{
@@ -112,6 +123,8 @@ def NetSpec_ParamOp : NetSpec_Op<"param", [
     int64_t getNumElements();
     /// Fan-in and fan-out used by the init scheme (see the description).
     std::pair<int64_t, int64_t> getFans();
+    /// Whether the optimizer updates this parameter.
+    bool isTrainable() { return !getNonTrainable(); }
   }];
 }
 
@@ -145,8 +158,8 @@ def NetSpec_Conv2dOp : NetSpec_LayerOp<"conv2d"> {
   let summary = "2-D convolution with bias and activation";
   let description = [{
     `act(conv(input, weight) + bias)` on NCHW activations with an OIHW weight
-    of shape `[out_channels, in_channels, kh, kw]` and a bias of shape
-    `[out_channels]`. `stride` applies to both spatial axes. Padding `same`
+    of shape `[out_channels, in_channels, kh, kw]` and an optional bias of
+    shape `[out_channels]` (a convolution followed by batch norm has none). `stride` applies to both spatial axes. Padding `same`
     gives `ceil(in / stride)` outputs per axis, padding `(total) / 2` before
     and the rest after (XLA's and TensorFlow's convention); `valid` pads
     nothing.
@@ -155,17 +168,19 @@ def NetSpec_Conv2dOp : NetSpec_LayerOp<"conv2d"> {
     %y = netspec.conv2d %x, %w, %b stride(1) padding(same) activation(relu)
         : tensor<?x1x28x28xf32>, tensor<32x1x3x3xf32>, tensor<32xf32>
     // %y : tensor<?x32x28x28xf32>
+    %z = netspec.conv2d %y, %w2 stride(1) padding(same) activation(identity)
+        : tensor<?x32x28x28xf32>, tensor<32x32x3x3xf32>
     ```
   }];
   let arguments = (ins NetSpec_F32Tensor:$input, NetSpec_F32Tensor:$weight,
-                       NetSpec_F32Tensor:$bias, I64Attr:$stride,
+                       Optional<NetSpec_F32Tensor>:$bias, I64Attr:$stride,
                        NetSpec_PaddingAttr:$padding,
                        NetSpec_ActivationAttr:$activation);
   let results = (outs NetSpec_F32Tensor:$result);
   let assemblyFormat = [{
-    $input `,` $weight `,` $bias `stride` `(` $stride `)`
+    $input `,` $weight (`,` $bias^)? `stride` `(` $stride `)`
     `padding` `(` custom<EnumKeyword>($padding) `)` `activation` `(` custom<EnumKeyword>($activation) `)` attr-dict
-    `:` type($input) `,` type($weight) `,` type($bias)
+    `:` type($input) `,` type($weight) (`,` type($bias)^)?
   }];
   let extraClassDeclaration = [{
     /// Padding (low, high) for one spatial axis; see the description.
@@ -248,6 +263,78 @@ def NetSpec_ReluOp : NetSpec_LayerOp<"relu"> {
   let arguments = (ins NetSpec_F32Tensor:$input);
   let results = (outs NetSpec_F32Tensor:$result);
   let assemblyFormat = "$input attr-dict `:` type($input)";
+}
+
+def NetSpec_BatchNormOp : NetSpec_LayerOp<"batch_norm"> {
+  let summary = "Batch normalisation with learnable scale and shift";
+  let description = [{
+    Per-channel normalisation of an NCHW activation (statistics over N, H
+    and W) or of a `[N, C]` one (over N), then `act(scale * x_hat + shift)`.
+    `scale`, `shift`, `running_mean` and `running_var` are `[C]`; the
+    running statistics must be `non_trainable` parameters.
+
+    In a train step (and in `value_and_grad`) the layer normalises with the
+    batch's mean and biased variance, `x_hat = (x - mean) / sqrt(var +
+    epsilon)`, differentiates through both statistics, and the train step
+    returns the running statistics updated as PyTorch's `BatchNorm2d` does:
+    `running = (1 - momentum) * running + momentum * batch`, with the
+    unbiased batch variance (`var * m / (m - 1)`, `m` values per channel).
+    `predict` and `eval` normalise with the running statistics.
+
+    ```mlir
+    %y = netspec.batch_norm %x, %scale, %shift, %mean, %var
+        epsilon(1.000000e-05) momentum(1.000000e-01) activation(relu)
+        : tensor<?x32x28x28xf32>, tensor<32xf32>, tensor<32xf32>,
+          tensor<32xf32>, tensor<32xf32>
+    ```
+  }];
+  let arguments = (ins NetSpec_F32Tensor:$input, NetSpec_F32Tensor:$scale,
+                       NetSpec_F32Tensor:$shift,
+                       NetSpec_F32Tensor:$running_mean,
+                       NetSpec_F32Tensor:$running_var, F64Attr:$epsilon,
+                       F64Attr:$momentum,
+                       NetSpec_ActivationAttr:$activation);
+  let results = (outs NetSpec_F32Tensor:$result);
+  let assemblyFormat = [{
+    $input `,` $scale `,` $shift `,` $running_mean `,` $running_var
+    `epsilon` `(` $epsilon `)` `momentum` `(` $momentum `)`
+    `activation` `(` custom<EnumKeyword>($activation) `)` attr-dict
+    `:` type($input) `,` type($scale) `,` type($shift) `,`
+    type($running_mean) `,` type($running_var)
+  }];
+  let hasVerifier = 1;
+}
+
+def NetSpec_GlobalAvgPoolOp : NetSpec_LayerOp<"global_avg_pool"> {
+  let summary = "Mean over the spatial axes";
+  let description = [{
+    `[N, C, H, W] -> [N, C]`: each channel's mean over its H x W positions.
+
+    ```mlir
+    %y = netspec.global_avg_pool %x : tensor<?x64x7x7xf32>
+    // %y : tensor<?x64xf32>
+    ```
+  }];
+  let arguments = (ins NetSpec_F32Tensor:$input);
+  let results = (outs NetSpec_F32Tensor:$result);
+  let assemblyFormat = "$input attr-dict `:` type($input)";
+}
+
+def NetSpec_AddOp : NetSpec_LayerOp<"add"> {
+  let summary = "Elementwise sum of two activations (a residual connection)";
+  let description = [{
+    `lhs + rhs` for two activations of the same type. Both operands are
+    layer inputs: the backward pass sends the cotangent to each, and sums
+    the cotangents of a value that is read twice (the skip path and the
+    layers beside it).
+
+    ```mlir
+    %y = netspec.add %a, %b : tensor<?x32x14x14xf32>
+    ```
+  }];
+  let arguments = (ins NetSpec_F32Tensor:$lhs, NetSpec_F32Tensor:$rhs);
+  let results = (outs NetSpec_F32Tensor:$result);
+  let assemblyFormat = "$lhs `,` $rhs attr-dict `:` type($lhs) `,` type($rhs)";
 }
 
 #endif // LEAN_MLIR_DIALECT_NETSPEC_NETSPECOPS_TD

@@ -113,15 +113,21 @@ constexpr ConvDims kChannelsLast{"[b, 0, 1, f]", "[0, 1, i, o]",
 // generic: one NCHW convolution per quantity
 //===----------------------------------------------------------------------===//
 
+/// The bias operand, or null for a convolution without one.
+Value biasOf(ValueRange operands) {
+  return operands.size() > 2 ? operands[2] : Value();
+}
+
 Value forwardGeneric(Conv2dOp op, StablehloBuilder &b, ValueRange operands) {
-  Value x = operands[0], w = operands[1], bias = operands[2];
+  Value x = operands[0], w = operands[1], bias = biasOf(operands);
   ArrayRef<int64_t> ws = b.shape(w);
   ArrayRef<int64_t> outShape = op.getType().getShape();
   int64_t s = op.getStride();
   SmallVector<int64_t, 4> pad = forwardPadding(op, b.shape(x), ws);
   x = coverExactly(b, x, outShape.drop_front(2), ws.drop_front(2), s, pad);
   Value y = b.convolution(x, w, kForward, {s, s}, pad, {1, 1}, {1, 1});
-  y = b.add(y, b.broadcastInDim(bias, b.shape(y), {1}));
+  if (bias)
+    y = b.add(y, b.broadcastInDim(bias, b.shape(y), {1}));
   return emitActivation(b, op.getActivation(), y);
 }
 
@@ -138,7 +144,8 @@ void vjpGeneric(Conv2dOp op, StablehloBuilder &b, ValueRange operands,
   ArrayRef<int64_t> gs = b.shape(g);
 
   // Bias: the upstream gradient summed over batch and space.
-  operandGrads[2] = b.reduceSum(g, {0, 2, 3});
+  if (biasOf(operands))
+    operandGrads[2] = b.reduceSum(g, {0, 2, 3});
 
   // Weight: dw[o,i,u,v] = sum_{n,r,c} xpad[n,i,r*s+u,c*s+v] * g[n,o,r,c],
   // a convolution of the saved input with the upstream gradient: the batch
@@ -168,7 +175,7 @@ void vjpGeneric(Conv2dOp op, StablehloBuilder &b, ValueRange operands,
 //===----------------------------------------------------------------------===//
 
 Value forwardCpu(Conv2dOp op, StablehloBuilder &b, ValueRange operands) {
-  Value x = operands[0], w = operands[1], bias = operands[2];
+  Value x = operands[0], w = operands[1], bias = biasOf(operands);
   ArrayRef<int64_t> xs = b.shape(x), ws = b.shape(w);
   int64_t s = op.getStride();
   SmallVector<int64_t, 4> pad = forwardPadding(op, xs, ws);
@@ -204,7 +211,8 @@ Value forwardCpu(Conv2dOp op, StablehloBuilder &b, ValueRange operands) {
     xh = coverExactly(b, xh, outSpatial, ws.drop_front(2), s, pad, {1, 2});
     y = b.convolution(xh, filter, kChannelsLast, {s, s}, pad, {1, 1}, {1, 1});
   }
-  y = b.add(y, b.broadcastInDim(bias, outShape, {3}));
+  if (bias)
+    y = b.add(y, b.broadcastInDim(bias, outShape, {3}));
   y = emitActivation(b, op.getActivation(), y);
   return b.transpose(y, kToNCHW);
 }
@@ -229,8 +237,9 @@ void vjpCpu(Conv2dOp op, StablehloBuilder &b, ValueRange operands,
   // runs as a matrix-vector product over g's rows; as a reduction over
   // g's outer dimensions IREE first transposes g.
   int64_t rows = gs[0] * gs[1] * gs[2];
-  operandGrads[2] = b.dotGeneral(b.splat(1.0f, {rows}),
-                                 b.reshape(g, {rows, gs[3]}), {0}, {0});
+  if (biasOf(operands))
+    operandGrads[2] = b.dotGeneral(b.splat(1.0f, {rows}),
+                                   b.reshape(g, {rows, gs[3]}), {0}, {0});
 
   // Weight, one tap at a time: dw[:, :, u, v] = (xpad_tap(u, v)^T . g)^T,
   // a product contracting N*Ho*Wo. As GEMMs these run at the machine's
@@ -279,7 +288,7 @@ Value Conv2dOp::emitForward(LayerLowering &lowering, ValueRange operands) {
 void Conv2dOp::emitVJP(LayerLowering &lowering, ValueRange operands,
                        Value result, Value resultGrad, bool needInputGrad,
                        SmallVectorImpl<Value> &operandGrads) {
-  operandGrads.assign(3, Value());
+  operandGrads.assign(operands.size(), Value());
   if (lowering.isCpu())
     return vjpCpu(*this, lowering.b, operands, result, resultGrad,
                   needInputGrad, operandGrads);

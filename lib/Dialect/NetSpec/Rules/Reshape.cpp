@@ -32,15 +32,37 @@ void FlattenOp::emitVJP(LayerLowering &lowering, ValueRange operands,
     operandGrads[0] = b.reshape(resultGrad, b.shape(operands[0]));
 }
 
+// A standalone ReLU (after a residual add) works channels-last on the cpu
+// target, so it does not break the NHWC chain between the layers around it.
+namespace {
+bool reluChannelsLast(LayerLowering &lowering, Value v) {
+  return lowering.isCpu() && StablehloBuilder::shape(v).size() == 4;
+}
+} // namespace
+
 Value ReluOp::emitForward(LayerLowering &lowering, ValueRange operands) {
-  return emitActivation(lowering.b, Activation::Relu, operands[0]);
+  StablehloBuilder &b = lowering.b;
+  if (!reluChannelsLast(lowering, operands[0]))
+    return emitActivation(b, Activation::Relu, operands[0]);
+  Value y = emitActivation(b, Activation::Relu,
+                           b.transpose(operands[0], kToNHWC));
+  return b.transpose(y, kToNCHW);
 }
 
 void ReluOp::emitVJP(LayerLowering &lowering, ValueRange operands,
                      Value result, Value resultGrad, bool needInputGrad,
                      SmallVectorImpl<Value> &operandGrads) {
+  StablehloBuilder &b = lowering.b;
   operandGrads.assign(1, Value());
-  if (needInputGrad)
+  if (!needInputGrad)
+    return;
+  if (!reluChannelsLast(lowering, result)) {
     operandGrads[0] =
-        emitActivationVJP(lowering.b, Activation::Relu, result, resultGrad);
+        emitActivationVJP(b, Activation::Relu, result, resultGrad);
+    return;
+  }
+  Value g = emitActivationVJP(b, Activation::Relu,
+                              b.transpose(result, kToNHWC),
+                              b.transpose(resultGrad, kToNHWC));
+  operandGrads[0] = b.transpose(g, kToNCHW);
 }

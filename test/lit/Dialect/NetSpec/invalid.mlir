@@ -372,3 +372,144 @@ func.func @negative_layer_outside_model(%x: tensor<2x4xf32>) -> tensor<2x4xf32> 
   %r = netspec.relu %x : tensor<2x4xf32>
   return %r : tensor<2x4xf32>
 }
+
+// -----
+
+// conv2d_c4 also holds when the bias is left out: a bias, if any, is [O].
+netspec.model @negative_conv_nobias_ok_bias_bad {
+  %x = netspec.input : tensor<?x1x4x4xf32>
+  %w = netspec.param "w" init(he_normal) : tensor<2x1x3x3xf32>
+  %b = netspec.param "b" init(zeros) : tensor<3xf32>
+  // expected-error @+1 {{'netspec.conv2d' op bias must be 'tensor<2xf32>' (one per output channel), got 'tensor<3xf32>'}}
+  %y = netspec.conv2d %x, %w, %b stride(1) padding(same) activation(identity) : tensor<?x1x4x4xf32>, tensor<2x1x3x3xf32>, tensor<3xf32>
+  %f = netspec.flatten %x : tensor<?x1x4x4xf32>
+  netspec.output %f : tensor<?x16xf32>
+}
+
+// -----
+
+// batch_norm_c1: a [N, C] or NCHW input.
+netspec.model @negative_bn_rank3 {
+  %x = netspec.input : tensor<?x4x5xf32>
+  %s = netspec.param "s" init(ones) : tensor<4xf32>
+  %m = netspec.param "m" init(zeros) non_trainable : tensor<4xf32>
+  %v = netspec.param "v" init(ones) non_trainable : tensor<4xf32>
+  // expected-error @+1 {{'netspec.batch_norm' op input must be a rank-4 NCHW tensor, got 'tensor<?x4x5xf32>'}}
+  %y = netspec.batch_norm %x, %s, %s, %m, %v epsilon(1.0e-5) momentum(0.1) activation(identity) : tensor<?x4x5xf32>, tensor<4xf32>, tensor<4xf32>, tensor<4xf32>, tensor<4xf32>
+  %f = netspec.flatten %x : tensor<?x4x5xf32>
+  netspec.output %f : tensor<?x20xf32>
+}
+
+// -----
+
+// batch_norm_c2: per-channel parameters match the input's channels.
+netspec.model @negative_bn_channels {
+  %x = netspec.input : tensor<?x8x2x2xf32>
+  %s = netspec.param "s" init(ones) : tensor<4xf32>
+  %m = netspec.param "m" init(zeros) non_trainable : tensor<4xf32>
+  %v = netspec.param "v" init(ones) non_trainable : tensor<4xf32>
+  // expected-error @+1 {{'netspec.batch_norm' op scale must be 'tensor<8xf32>' (one per channel of the input), got 'tensor<4xf32>'}}
+  %y = netspec.batch_norm %x, %s, %s, %m, %v epsilon(1.0e-5) momentum(0.1) activation(identity) : tensor<?x8x2x2xf32>, tensor<4xf32>, tensor<4xf32>, tensor<4xf32>, tensor<4xf32>
+  %f = netspec.flatten %y : tensor<?x8x2x2xf32>
+  netspec.output %f : tensor<?x32xf32>
+}
+
+// -----
+
+// batch_norm_c2: the running statistics too.
+netspec.model @negative_bn_running_shape {
+  %x = netspec.input : tensor<?x4xf32>
+  %s = netspec.param "s" init(ones) : tensor<4xf32>
+  %m = netspec.param "m" init(zeros) non_trainable : tensor<4xf32>
+  %v = netspec.param "v" init(ones) non_trainable : tensor<2x2xf32>
+  // expected-error @+1 {{'netspec.batch_norm' op running_var must be 'tensor<4xf32>' (one per channel of the input), got 'tensor<2x2xf32>'}}
+  %y = netspec.batch_norm %x, %s, %s, %m, %v epsilon(1.0e-5) momentum(0.1) activation(identity) : tensor<?x4xf32>, tensor<4xf32>, tensor<4xf32>, tensor<4xf32>, tensor<2x2xf32>
+  netspec.output %y : tensor<?x4xf32>
+}
+
+// -----
+
+// batch_norm_c3: epsilon > 0.
+netspec.model @negative_bn_epsilon {
+  %x = netspec.input : tensor<?x4xf32>
+  %s = netspec.param "s" init(ones) : tensor<4xf32>
+  %m = netspec.param "m" init(zeros) non_trainable : tensor<4xf32>
+  %v = netspec.param "v" init(ones) non_trainable : tensor<4xf32>
+  // expected-error @+1 {{'netspec.batch_norm' op epsilon must be positive, got 0}}
+  %y = netspec.batch_norm %x, %s, %s, %m, %v epsilon(0.0) momentum(0.1) activation(identity) : tensor<?x4xf32>, tensor<4xf32>, tensor<4xf32>, tensor<4xf32>, tensor<4xf32>
+  netspec.output %y : tensor<?x4xf32>
+}
+
+// -----
+
+// batch_norm_c4: momentum in [0, 1].
+netspec.model @negative_bn_momentum {
+  %x = netspec.input : tensor<?x4xf32>
+  %s = netspec.param "s" init(ones) : tensor<4xf32>
+  %m = netspec.param "m" init(zeros) non_trainable : tensor<4xf32>
+  %v = netspec.param "v" init(ones) non_trainable : tensor<4xf32>
+  // expected-error @+1 {{'netspec.batch_norm' op momentum must be in [0, 1], got 1.5}}
+  %y = netspec.batch_norm %x, %s, %s, %m, %v epsilon(1.0e-5) momentum(1.5) activation(identity) : tensor<?x4xf32>, tensor<4xf32>, tensor<4xf32>, tensor<4xf32>, tensor<4xf32>
+  netspec.output %y : tensor<?x4xf32>
+}
+
+// -----
+
+// batch_norm_c5: running statistics are non-trainable parameters.
+netspec.model @negative_bn_trainable_stats {
+  %x = netspec.input : tensor<?x4xf32>
+  %s = netspec.param "s" init(ones) : tensor<4xf32>
+  %m = netspec.param "m" init(zeros) : tensor<4xf32>
+  %v = netspec.param "v" init(ones) non_trainable : tensor<4xf32>
+  // expected-error @+1 {{'netspec.batch_norm' op running_mean must be a non_trainable parameter; 'm' is trainable (mark it non_trainable)}}
+  %y = netspec.batch_norm %x, %s, %s, %m, %v epsilon(1.0e-5) momentum(0.1) activation(identity) : tensor<?x4xf32>, tensor<4xf32>, tensor<4xf32>, tensor<4xf32>, tensor<4xf32>
+  netspec.output %y : tensor<?x4xf32>
+}
+
+// -----
+
+// model_c4: one batch_norm per set of running statistics.
+netspec.model @negative_bn_shared_stats {
+  %x = netspec.input : tensor<?x4xf32>
+  %s = netspec.param "s" init(ones) : tensor<4xf32>
+  %m = netspec.param "m" init(zeros) non_trainable : tensor<4xf32>
+  %v = netspec.param "v" init(ones) non_trainable : tensor<4xf32>
+  // expected-note @+1 {{the other batch_norm}}
+  %y = netspec.batch_norm %x, %s, %s, %m, %v epsilon(1.0e-5) momentum(0.1) activation(identity) : tensor<?x4xf32>, tensor<4xf32>, tensor<4xf32>, tensor<4xf32>, tensor<4xf32>
+  // expected-error @+1 {{'netspec.batch_norm' op running statistic 'm' is already updated by another batch_norm; each layer needs its own}}
+  %z = netspec.batch_norm %y, %s, %s, %m, %v epsilon(1.0e-5) momentum(0.1) activation(identity) : tensor<?x4xf32>, tensor<4xf32>, tensor<4xf32>, tensor<4xf32>, tensor<4xf32>
+  netspec.output %z : tensor<?x4xf32>
+}
+
+// -----
+
+// global_avg_pool_c1: NCHW input.
+netspec.model @negative_gap_rank2 {
+  %x = netspec.input : tensor<?x4xf32>
+  // expected-error @+1 {{'netspec.global_avg_pool' op input must be a rank-4 NCHW tensor, got 'tensor<?x4xf32>'}}
+  %y = netspec.global_avg_pool %x : tensor<?x4xf32>
+  netspec.output %x : tensor<?x4xf32>
+}
+
+// -----
+
+// add_c1: activations.
+netspec.model @negative_add_rank1 {
+  %x = netspec.input : tensor<?x4xf32>
+  %w = netspec.param "w" init(zeros) : tensor<4xf32>
+  // expected-error @+1 {{'netspec.add' op rhs must be a tensor of rank >= 2, got 'tensor<4xf32>'}}
+  %y = netspec.add %x, %w : tensor<?x4xf32>, tensor<4xf32>
+  netspec.output %x : tensor<?x4xf32>
+}
+
+// -----
+
+// add_c2: two activations of one type.
+netspec.model @negative_add_types {
+  %x = netspec.input : tensor<?x2x4x4xf32>
+  %p = netspec.max_pool2d %x window(2) stride(2) : tensor<?x2x4x4xf32>
+  // expected-error @+1 {{'netspec.add' op operands must have the same type, got 'tensor<?x2x4x4xf32>' and 'tensor<?x2x2x2xf32>'}}
+  %y = netspec.add %x, %p : tensor<?x2x4x4xf32>, tensor<?x2x2x2xf32>
+  %f = netspec.flatten %p : tensor<?x2x2x2xf32>
+  netspec.output %f : tensor<?x8xf32>
+}
