@@ -42,9 +42,9 @@ ARMS: dict[str, Arm] = {a.name: a for a in [
     Arm("cnn-bn-full", "cnn-bn", "full-recipe",
         "MNIST-CNN-BN with the full recipe: AdamW lr 0.001, weight decay 1e-4, cosine decay, "
         "+-2 pixel shifts, label smoothing 0.1, 15 epochs (upstream: 99.50%)"),
-    Arm("resnet-sgd", "resnet", "s4tf-baseline",
-        "the small ResNet (3 stages x 2 basic blocks, global average pooling) with plain SGD "
-        "lr 0.1, 12 epochs"),
+    Arm("resnet-sgd", "resnet", "resnet-sgd",
+        "the small ResNet (3 stages x 2 basic blocks, global average pooling) with SGD lr 0.1, "
+        "momentum 0.9, weight decay 5e-4, cosine decay after 1 warmup epoch, 8 epochs"),
     Arm("resnet-full", "resnet", "full-recipe",
         "the small ResNet with the full recipe (AdamW, weight decay, cosine decay, shifts, "
         "label smoothing, 15 epochs)"),

@@ -133,34 +133,94 @@ def _lean_mlir(model, spec, params, x, y, compile_times):
 
 # --------------------------------------------------------------------------- PyTorch
 
+def _torch_padding(kernel: int, stride: int, padding: str) -> int:
+    """PyTorch's symmetric padding with the same output size as ours.
+
+    For stride 1 and odd kernels it is the same padding; for stride 2 ours
+    (XLA's) puts the odd pixel at the end, PyTorch's on both sides: the same
+    sizes and work, so the timings compare.
+    """
+    if padding == "valid":
+        return 0
+    if kernel % 2 == 0:
+        raise NotImplementedError("bench: 'same' padding maps to PyTorch for odd kernels only")
+    return kernel // 2
+
+
 def _torch_model(spec: NetSpec, params: dict[str, np.ndarray]):
+    """The network as a PyTorch module whose ``state_dict`` names are ours."""
     import torch
     from torch import nn
 
-    layers, acts = [], {"relu": nn.ReLU, "identity": nn.Identity}
-    for layer, names in zip(spec.layers, _layer_param_names(spec), strict=True):
-        if layer.kind == "conv2d":
-            if str(layer.padding) == "same" and (layer.stride != 1 or layer.kernel_size % 2 == 0):
-                raise NotImplementedError("bench: 'same' padding maps to PyTorch for stride 1 "
-                                          "and odd kernels only")
-            pad = layer.kernel_size // 2 if str(layer.padding) == "same" else 0
-            mod = nn.Conv2d(layer.in_channels, layer.out_channels, layer.kernel_size,
-                            stride=layer.stride, padding=pad)
-            mod.weight.data = torch.from_numpy(params[names[0]].copy())
-            mod.bias.data = torch.from_numpy(params[names[1]].copy())
-            layers += [mod, acts[str(layer.activation)]()]
-        elif layer.kind == "dense":
-            mod = nn.Linear(layer.in_features, layer.out_features)
-            mod.weight.data = torch.from_numpy(params[names[0]].T.copy())
-            mod.bias.data = torch.from_numpy(params[names[1]].copy())
-            layers += [mod, acts[str(layer.activation)]()]
-        elif layer.kind == "max_pool2d":
-            layers.append(nn.MaxPool2d(layer.window, layer.stride))
-        elif layer.kind == "flatten":
-            layers.append(nn.Flatten())
+    acts = {"relu": nn.ReLU, "identity": nn.Identity}
+
+    def conv_bn(i, o, k, stride, padding, act):
+        seq = nn.Sequential()
+        seq.add_module("conv", nn.Conv2d(i, o, k, stride, _torch_padding(k, stride, padding),
+                                         bias=False))
+        seq.add_module("bn", nn.BatchNorm2d(o))
+        seq.add_module("act", acts[act]())
+        return seq
+
+    class Residual(nn.Module):
+        def __init__(self, layer):
+            super().__init__()
+            i, o, st = layer.in_channels, layer.out_channels, layer.stride
+            self.conv1 = nn.Conv2d(i, o, 3, st, 1, bias=False)
+            self.bn1 = nn.BatchNorm2d(o)
+            self.conv2 = nn.Conv2d(o, o, 3, 1, 1, bias=False)
+            self.bn2 = nn.BatchNorm2d(o)
+            self.projects = layer.projects
+            if self.projects:
+                self.proj = nn.Conv2d(i, o, 1, st, 0, bias=False)
+                self.proj_bn = nn.BatchNorm2d(o)
+
+        def forward(self, x):
+            y = self.bn2(self.conv2(torch.relu(self.bn1(self.conv1(x)))))
+            return torch.relu(y + (self.proj_bn(self.proj(x)) if self.projects else x))
+
+    net = nn.Sequential()
+    for name, layer in zip(spec.layer_names, spec.layers, strict=True):
+        kind = layer.kind
+        if kind == "conv2d":
+            k = layer.kernel_size
+            mod = nn.Sequential(nn.Conv2d(layer.in_channels, layer.out_channels, k, layer.stride,
+                                          _torch_padding(k, layer.stride, str(layer.padding))),
+                                acts[str(layer.activation)]())
+        elif kind == "dense":
+            mod = nn.Sequential(nn.Linear(layer.in_features, layer.out_features),
+                                acts[str(layer.activation)]())
+        elif kind == "conv_bn":
+            mod = conv_bn(layer.in_channels, layer.out_channels, layer.kernel_size,
+                          layer.stride, str(layer.padding), str(layer.activation))
+        elif kind == "batch_norm":
+            bn = nn.BatchNorm2d if len(spec.layer_output_shapes[len(net)]) == 3 else \
+                nn.BatchNorm1d
+            mod = nn.Sequential(bn(layer.channels), acts[str(layer.activation)]())
+        elif kind == "residual_block":
+            mod = Residual(layer)
+        elif kind == "max_pool2d":
+            mod = nn.MaxPool2d(layer.window, layer.stride)
+        elif kind == "flatten":
+            mod = nn.Flatten()
+        elif kind == "global_avg_pool":
+            mod = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten())
         else:
-            layers.append(nn.ReLU())
-    return nn.Sequential(*layers)
+            mod = nn.ReLU()
+        net.add_module(name, mod)
+    # Our names are PyTorch's state_dict names, but for the Sequential
+    # wrappers' index ("dense_0.0.weight") and the [in, out] dense weights.
+    state = {}
+    for key in net.state_dict():
+        ours = key.replace(".0.", ".")
+        if ours.endswith("num_batches_tracked"):
+            continue
+        value = params[ours]
+        if key.endswith(".0.weight") and value.ndim == 2:
+            value = value.T
+        state[key] = torch.from_numpy(np.ascontiguousarray(value))
+    net.load_state_dict(state, strict=False)
+    return net
 
 
 def _layer_param_names(spec: NetSpec) -> list[list[str]]:
@@ -180,6 +240,7 @@ def _torch(spec, params, x, y, threads):
     xt, yt = torch.from_numpy(x), torch.from_numpy(y.astype(np.int64))
 
     def step():
+        model.train()
         opt.zero_grad()
         loss = nn.functional.cross_entropy(model(xt), yt)
         loss.backward()
@@ -187,6 +248,7 @@ def _torch(spec, params, x, y, threads):
         return loss.item()
 
     def predict():
+        model.eval()
         with torch.no_grad():
             return model(xt).numpy()
 
@@ -200,6 +262,10 @@ def _jax(spec, params, x, y):
     import jax.numpy as jnp
 
     names = _layer_param_names(spec)
+    supported = {"conv2d", "dense", "max_pool2d", "flatten", "relu"}
+    unsupported = sorted({layer.kind for layer in spec.layers} - supported)
+    if unsupported:
+        raise NotImplementedError(f"the JAX peer has no {', '.join(unsupported)}")
 
     def forward(p, xb):
         h = xb
@@ -282,8 +348,12 @@ def run_bench(models: list[str], rounds: int = 5, calls: int = 5, batch: int = 1
         flops[model] = forward_flops_per_sample(spec) * batch
         runners[(model, "lean-mlir")] = _lean_mlir(model, spec, params, x, y, compile_times)
         for peer, make in makers.items():
-            runners[(model, peer)] = (make(spec, params, x, y, threads) if peer == "PyTorch"
-                                      else make(spec, params, x, y))
+            try:
+                runners[(model, peer)] = (make(spec, params, x, y, threads) if peer == "PyTorch"
+                                          else make(spec, params, x, y))
+            except NotImplementedError as e:
+                skipped[f"{peer} on {model}"] = str(e)
+                log(f"  {peer} skipped on {model}: {e}")
     timings: dict[tuple[str, str, str], Timing] = {}
     counts: dict[tuple[str, str, str], int] = {}
     for (model, system), fns in runners.items():
@@ -313,6 +383,8 @@ def run_bench(models: list[str], rounds: int = 5, calls: int = 5, batch: int = 1
         for function in ("train_step", "predict"):
             ours = timings[(model, function, "lean-mlir")]
             for peer in makers:
+                if (model, function, peer) not in timings:
+                    continue
                 theirs = timings[(model, function, peer)]
                 ratios.append({"model": model, "function": function, "peer": peer,
                                "speedup_median": round(theirs.median / ours.median, 3),

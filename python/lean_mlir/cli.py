@@ -388,7 +388,8 @@ def main(argv: list[str] | None = None) -> int:
     p_data.add_argument("dataset", choices=["mnist", "fashion-mnist"])
     p_data.add_argument("dir", nargs="?")
     p_bench = sub.add_parser("bench", help="time train step and predict against PyTorch/JAX")
-    p_bench.add_argument("--models", default="cnn,mlp", help="comma-separated: cnn, mlp")
+    p_bench.add_argument("--models", default="cnn,mlp,cnn-bn,resnet",
+                         help="comma-separated: cnn, mlp, cnn-bn, resnet")
     p_bench.add_argument("--rounds", type=int, default=5,
                          help="interleaved rounds (min and median are over rounds)")
     p_bench.add_argument("--calls", type=int, default=5, help="calls timed per round")

@@ -21,6 +21,9 @@ RECIPES: dict[str, TrainConfig] = {
                                warmup_epochs=1),
     "adam-cosine-aug": TrainConfig(learning_rate=0.001, epochs=30, use_adam=True,
                                    cosine_decay=True, warmup_epochs=2, augment=True),
+    # ResNet's usual SGD: heavy-ball momentum, weight decay 5e-4, cosine decay.
+    "resnet-sgd": TrainConfig(learning_rate=0.1, epochs=8, momentum=0.9, weight_decay=5e-4,
+                              cosine_decay=True, warmup_epochs=1),
     "full-recipe": TrainConfig(learning_rate=0.001, epochs=15, use_adam=True, weight_decay=1e-4,
                                cosine_decay=True, warmup_epochs=1, augment=True,
                                label_smoothing=0.1),
