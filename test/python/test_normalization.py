@@ -222,3 +222,38 @@ def test_train_step_with_batch_of_one_is_refused_clearly():
         lm.value_and_grad(spec, params, np.ones((1, 3), np.float32), np.zeros(1, np.int64))
     # Inference with one sample is fine.
     assert lm.predict(spec, params, np.ones((1, 3), np.float32)).shape == (1, 2)
+
+
+def test_trained_batch_norm_network_checkpoints_exports_and_predicts(tmp_path):
+    # A short real run on MNIST: the running statistics are trained, saved,
+    # exported and used by predict.
+    from lean_mlir.data import load, prepare
+    from lean_mlir.model import export_model
+    from safetensors.numpy import load_file
+
+    spec = lm.NetSpec("tiny-resnet", (1, 28, 28), [
+        lm.conv_bn(1, 8, 3, stride=2), lm.residual_block(8, 8), lm.residual_block(8, 16, 2),
+        lm.global_avg_pool(), lm.dense(16, 10)])
+    cfg = lm.recipes.get("s4tf-momentum", epochs=1)
+    result = spec.train(cfg, None, run_dir=tmp_path / "run", train_limit=6400, progress=False)
+    saved = load_file(result.run_dir / "checkpoint.safetensors")
+    for p in spec.params:
+        if not p.trainable:
+            np.testing.assert_array_equal(saved[p.name], result.params[p.name])
+            init = 0.0 if p.name.endswith("running_mean") else 1.0
+            assert np.abs(saved[p.name] - init).max() > 1e-3, f"{p.name} never moved"
+    assert not any(k.startswith(tuple(p.name + "." for p in spec.params if not p.trainable))
+                   for k in saved), "optimizer state for a running statistic"
+    data = load("mnist", prepare("mnist", quiet=True))
+    x = data.test_x[:128]
+    logits = lm.predict(spec, result.params, x)
+    # An image alone gets the class it gets inside a batch of 128.
+    for i in (0, 7, 100):
+        assert lm.predict(spec, result.params, x[i:i + 1]).argmax() == logits[i].argmax()
+    # What the trained statistics say, computed independently; and better than chance.
+    np.testing.assert_allclose(logits, reference.forward(spec, result.params, x), rtol=1e-3,
+                               atol=1e-3)
+    assert np.mean(logits.argmax(1) == data.test_y[:128]) > 0.2
+    model = lm.load_model(export_model(result.run_dir, tmp_path / "model"))
+    probs = model.predict(x)
+    assert probs.argmax(1).tolist() == logits.argmax(1).tolist()

@@ -53,7 +53,12 @@ def test_cli_summary(capsys):
     out = capsys.readouterr().out
     assert "netspec-model-summary: 3,489,130 parameters" in out
     assert "netspec-model-summary: 669,706 parameters" in out
-    assert "dense_0        512           3,211,776 params" in out
+    assert "dense_0            512           3,211,776 params" in out
+    assert main(["summary", "cnn-bn", "resnet"]) == 0
+    out = capsys.readouterr().out
+    assert "netspec-model-summary: 1,676,458 parameters" in out
+    assert "netspec-model-summary: 174,970 parameters" in out
+    assert "residual_block_5   64x7x7           73,984 params" in out
 
 
 def test_cli_show(capsys):
