@@ -64,6 +64,9 @@ CONV_FLAGS: dict[str, list[str]] = {
     "llvm-cpu": ["--iree-opt-data-tiling=true"],
 }
 
+#: Layers that lower to convolutions.
+CONV_KINDS = {"conv2d", "conv_bn", "residual_block"}
+
 #: Which StableHLO forms the lowering emits per backend (netspec-to-stablehlo's
 #: ``target``): the forms measured fast on IREE's CPU backend, and the textbook
 #: forms for the GPUs, where those measurements do not apply.
@@ -135,7 +138,7 @@ def compile_flags(backend: str, spec: NetSpec | None = None,
     # Data tiling was measured on the cpu forms only (and fails to compile the
     # generic forms' train step with momentum).
     if (target == "cpu" and spec is not None
-            and any(layer.kind == "conv2d" for layer in spec.layers)):
+            and any(layer.kind in CONV_KINDS for layer in spec.layers)):
         flags += CONV_FLAGS.get(backend, [])
     return flags
 
