@@ -257,3 +257,16 @@ def test_trained_batch_norm_network_checkpoints_exports_and_predicts(tmp_path):
     model = lm.load_model(export_model(result.run_dir, tmp_path / "model"))
     probs = model.predict(x)
     assert probs.argmax(1).tolist() == logits.argmax(1).tolist()
+
+
+@pytest.mark.parametrize("backend", ["rocm", "cuda"])
+def test_residual_network_train_step_compiles_for_gpus(backend):
+    """The generic forms of every new layer compile for gfx1100 and CUDA, no GPU present."""
+    from lean_mlir.compiler import compile_stablehlo, lower_to_stablehlo, lowering_pipeline
+
+    spec = lm.NetSpec("gpu", (1, 8, 8), [lm.conv_bn(1, 4, 3), lm.residual_block(4, 8, 2),
+                                         lm.global_avg_pool(), lm.dense(8, 10)])
+    text = lower_to_stablehlo(spec, lowering_pipeline("train_step", 16,
+                                                      {"target": "generic", "momentum": 0.9}))
+    vmfb = compile_stablehlo(text, backend)
+    assert len(vmfb) > 10_000 and b"train_step" in vmfb
