@@ -397,7 +397,7 @@ def main(argv: list[str] | None = None) -> int:
     p_bench.add_argument("--peers", help="comma-separated: pytorch, jax (default: every "
                                          "installed one)")
     args = parser.parse_args(argv)
-    from lean_mlir.trainer import TrainingInterrupted
+    from lean_mlir.trainer import MemoryLimitReached, TrainingInterrupted
 
     commands = {"summary": lambda: _summary(args.models, args.ir), "compile": lambda: _compile(args),
                 "train": lambda: _train(args), "bench": lambda: _bench(args),
@@ -407,6 +407,9 @@ def main(argv: list[str] | None = None) -> int:
                 "show": lambda: print(MODELS[args.model]().to_mlir()) or 0}
     try:
         return commands[args.command]()
+    except MemoryLimitReached as e:
+        print(f"\nerror: {e}", file=sys.stderr)
+        return 75
     except TrainingInterrupted as e:
         where = f"; checkpoint saved in {e.run_dir}" if e.run_dir else ""
         print(f"\ninterrupted after step {e.step}{where}", file=sys.stderr)

@@ -69,6 +69,50 @@ class TrainingInterrupted(KeyboardInterrupt):
                          + (f"; resume with: {command}" if command else ""))
 
 
+class MemoryLimitReached(TrainingInterrupted):
+    """The process outgrew the memory limit; training stopped after a step, checkpointed.
+
+    IREE 3.13's CPU runtime keeps host memory from every call of some train
+    steps (batch-norm networks at batch 128: 25-90 MB a step), so a long run
+    would exhaust the machine. The run stops before that, resumable
+    bit-identically in a fresh process. The limit is ``LEAN_MLIR_MEMORY_LIMIT_MB``,
+    by default 80% of the machine's memory.
+    """
+
+    def __init__(self, run_dir: Path | None, step: int, command: str | None, rss_mb: float,
+                 limit_mb: float):
+        super().__init__(run_dir, step, command)
+        self.rss_mb, self.limit_mb = rss_mb, limit_mb
+        self.args = (f"stopped after step {step}: the process holds {rss_mb:,.0f} MB, over the "
+                     f"limit of {limit_mb:,.0f} MB (LEAN_MLIR_MEMORY_LIMIT_MB); IREE's CPU "
+                     f"runtime keeps memory from some train steps"
+                     + (f"; resume with: {command}" if command else ""),)
+
+
+def memory_limit_mb() -> float:
+    """``LEAN_MLIR_MEMORY_LIMIT_MB``, or 80% of the machine's memory."""
+    value = os.environ.get("LEAN_MLIR_MEMORY_LIMIT_MB")
+    if value:
+        try:
+            return float(value)
+        except ValueError:
+            raise ValueError(f"LEAN_MLIR_MEMORY_LIMIT_MB must be a number of MB, got "
+                             f"{value!r}") from None
+    return 0.8 * os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 1e6
+
+
+def _rss_mb() -> float:
+    try:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 1e6
+    except OSError:
+        return 0.0
+
+
+#: Steps between two looks at the process's memory (reading it takes microseconds).
+MEMORY_CHECK_EVERY = 10
+
+
 @dataclass(frozen=True)
 class EpochResult:
     epoch: int
@@ -350,6 +394,7 @@ def run_training(spec: NetSpec, cfg: TrainConfig, data: MNIST, *, run_dir: Path 
                             pos, spec.fingerprint(), {"model": spec.name})
 
     step, test_correct = position.step, 0
+    limit_mb = memory_limit_mb()
     with _StopFlag() as stop:
         for epoch in range(position.epoch, cfg.epochs + 1):
             resumed = epoch == position.epoch
@@ -381,6 +426,11 @@ def run_training(spec: NetSpec, cfg: TrainConfig, data: MNIST, *, run_dir: Path 
                 if step % max(1, log_every) == 0:
                     metrics.log({"event": "step", "step": step, "epoch": epoch, "loss": loss,
                                  "lr": lr, "images_per_s": cfg.batch_size / seconds})
+                if step % MEMORY_CHECK_EVERY == 0 and (rss := _rss_mb()) > limit_mb:
+                    save(Position(epoch, i + 1, step, rng_state, loss_sum))
+                    reporter.close()
+                    raise MemoryLimitReached(run_dir, step, resume_command(run_dir)
+                                             if run_dir else None, rss, limit_mb)
                 if stop.signum is not None or (should_stop is not None and should_stop()):
                     save(Position(epoch, i + 1, step, rng_state, loss_sum))
                     reporter.close()

@@ -323,3 +323,26 @@ def test_a_sweep_run_that_died_before_its_first_checkpoint_starts_over(tmp_path)
     assert [e["event"] for e in events] == ["epoch"]   # the dead attempt's step is gone
     # Finished runs are not trained again.
     assert run_one("mlp-sgd", 0, str(run_dir), epochs=1, train_limit=1280) == result
+
+
+def test_memory_limit_stops_with_a_checkpoint_and_resume_is_bit_identical(reference, tmp_path):
+    # A run whose process outgrows LEAN_MLIR_MEMORY_LIMIT_MB stops after a step,
+    # checkpointed, with one error line saying how to resume; a fresh process
+    # resumes it to the same parameters as the run left alone.
+    import os
+
+    run_dir = tmp_path / "limited"
+    proc = subprocess.run([LEAN_MLIR, *RUN, "--run-dir", str(run_dir)], capture_output=True,
+                          text=True, timeout=300, env={**os.environ,
+                                                       "LEAN_MLIR_MEMORY_LIMIT_MB": "1"})
+    assert proc.returncode == 75, proc.stderr
+    assert "error: stopped after step 10: the process holds" in proc.stderr
+    assert f"resume with: lean-mlir train --resume {run_dir}" in proc.stderr
+    _, position, _ = load_checkpoint(run_dir / "checkpoint.safetensors")
+    assert position.step == 10
+    cli("train", "--resume", run_dir, "--no-progress-bar")
+    assert_same_checkpoint(run_dir, reference)
+    bad = subprocess.run([LEAN_MLIR, *RUN, "--run-dir", str(tmp_path / "bad")],
+                         capture_output=True, text=True, timeout=300,
+                         env={**os.environ, "LEAN_MLIR_MEMORY_LIMIT_MB": "lots"})
+    assert bad.returncode == 1 and "LEAN_MLIR_MEMORY_LIMIT_MB must be a number" in bad.stderr
