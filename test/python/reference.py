@@ -54,7 +54,9 @@ def batch_norm(x, p, prefix, training, stats, eps=1e-5, momentum=0.1):
 
     ``stats`` receives the new running statistics in training mode.
     """
-    get = lambda k: np.asarray(p[prefix + k], np.float64)  # noqa: E731
+    def get(k):
+        return np.asarray(p[prefix + k], np.float64)
+
     axes = (0,) if x.ndim == 2 else (0, 2, 3)
     shape = (1, -1) if x.ndim == 2 else (1, -1, 1, 1)
     if training:

@@ -201,12 +201,12 @@ def test_book_models_parameter_counts():
 @pytest.mark.parametrize("layers, message", [
     ([lm.conv2d(1, 4, 3), lm.batch_norm(3)],
      "layer 1 (batch_norm 'batch_norm_0'): scale must be 'tensor<4xf32>'"),
-    ([lm.conv_bn(2, 4, 3)], "layer 0 (conv_bn 'conv_bn_0'): input has 1 channels but the "
-                            "weight expects 2"),
+    ([lm.conv_bn(2, 4, 3)], ("layer 0 (conv_bn 'conv_bn_0'): input has 1 channels but the "
+                             "weight expects 2")),
     ([lm.flatten(), lm.global_avg_pool()],
      "layer 1 (global_avg_pool 'global_avg_pool_0'): input must be a rank-4 NCHW tensor"),
-    ([lm.residual_block(2, 4)], "layer 0 (residual_block 'residual_block_0'): input has 1 "
-                                "channels but the weight expects 2"),
+    ([lm.residual_block(2, 4)], ("layer 0 (residual_block 'residual_block_0'): input has 1 "
+                                 "channels but the weight expects 2")),
     ([lm.batch_norm(0)], "channels must be positive, got 0"),
 ])
 def test_shape_errors_name_the_layer(layers, message):

@@ -6,6 +6,7 @@ real signals.
 """
 
 import json
+import os
 import shutil
 import signal
 import subprocess
@@ -329,12 +330,10 @@ def test_memory_limit_stops_with_a_checkpoint_and_resume_is_bit_identical(refere
     # A run whose process outgrows LEAN_MLIR_MEMORY_LIMIT_MB stops after a step,
     # checkpointed, with one error line saying how to resume; a fresh process
     # resumes it to the same parameters as the run left alone.
-    import os
-
     run_dir = tmp_path / "limited"
     proc = subprocess.run([LEAN_MLIR, *RUN, "--run-dir", str(run_dir)], capture_output=True,
-                          text=True, timeout=300, env={**os.environ,
-                                                       "LEAN_MLIR_MEMORY_LIMIT_MB": "1"})
+                          text=True, timeout=300, check=False,
+                          env={**os.environ, "LEAN_MLIR_MEMORY_LIMIT_MB": "1"})
     assert proc.returncode == 75, proc.stderr
     assert "error: stopped after step 10: the process holds" in proc.stderr
     assert f"resume with: lean-mlir train --resume {run_dir}" in proc.stderr
@@ -343,6 +342,6 @@ def test_memory_limit_stops_with_a_checkpoint_and_resume_is_bit_identical(refere
     cli("train", "--resume", run_dir, "--no-progress-bar")
     assert_same_checkpoint(run_dir, reference)
     bad = subprocess.run([LEAN_MLIR, *RUN, "--run-dir", str(tmp_path / "bad")],
-                         capture_output=True, text=True, timeout=300,
+                         capture_output=True, text=True, timeout=300, check=False,
                          env={**os.environ, "LEAN_MLIR_MEMORY_LIMIT_MB": "lots"})
     assert bad.returncode == 1 and "LEAN_MLIR_MEMORY_LIMIT_MB must be a number" in bad.stderr
