@@ -31,7 +31,8 @@ class TrainConfig:
 
     The optimizer semantics are PyTorch's: SGD ``g += wd * p; v = momentum * v + g;
     p -= lr * v``; Adam (AdamW) with beta1 0.9, beta2 0.999, eps 1e-8, bias
-    correction and decoupled weight decay. Weight decay applies to every parameter.
+    correction and decoupled weight decay. Weight decay applies to every trainable parameter
+    (never to running statistics).
     """
 
     learning_rate: float = 0.1

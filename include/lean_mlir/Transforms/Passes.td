@@ -18,10 +18,11 @@ def NetSpecModelSummary : Pass<"netspec-model-summary", "::mlir::ModuleOp"> {
     result can be read by FileCheck, by Python or by a later pass:
 
     * on each `netspec.model`: `netspec.param_count` (scalars over all
-      parameters) and `netspec.flops_per_sample` (forward pass);
+      trainable parameters; running statistics are not counted) and
+      `netspec.flops_per_sample` (forward pass);
     * on each layer: `netspec.output_shape` (per-sample shape of its result,
-      batch left out), `netspec.param_count` (scalars in the parameters it
-      reads) and `netspec.flops_per_sample`.
+      batch left out), `netspec.param_count` (scalars in the trainable
+      parameters it reads) and `netspec.flops_per_sample`.
 
     With `emit-remarks`, it also emits one remark per layer and one per model,
     which makes a readable table on stderr.
@@ -68,14 +69,21 @@ def NetSpecToStableHLO : Pass<"netspec-to-stablehlo", "::mlir::ModuleOp"> {
     batch is fixed to `batch-size`. Parameters come first in every
     signature, in the order of the model's `netspec.param` ops (each
     argument tagged `netspec.param = "<name>"`), then optimizer state
-    (every parameter's first state tensor, then every parameter's second),
-    then the data:
+    (every trainable parameter's first state tensor, then every trainable
+    parameter's second), then the data:
 
     * `predict(params..., x) -> logits`
     * `eval(params..., x, y) -> (mean loss, number correct : i32)`
-    * `value_and_grad(params..., x, y) -> (mean loss, grads...)`
+    * `value_and_grad(params..., x, y) -> (mean loss, grads...)`, one
+      gradient per trainable parameter
     * `train_step(params..., state..., x, y, lr : f32, step : i32)
-       -> (params'..., state'..., loss)`
+       -> (params'..., state'..., loss)`: trainable parameters updated by
+       the optimizer, non-trainable ones (batch norm's running statistics)
+       as their layers updated them
+
+    `value_and_grad` and `train_step` train: batch norm uses the batch's
+    statistics (and needs more than one value per channel: a diagnostic
+    at the layer otherwise); `predict` and `eval` use the running ones.
 
     `x` is `[batch, *input_shape]` f32, `y` `[batch]` i32 labels. The
     loss is the mean softmax cross-entropy, with `label-smoothing` in
@@ -141,7 +149,7 @@ def NetSpecToStableHLO : Pass<"netspec-to-stablehlo", "::mlir::ModuleOp"> {
     Option<"momentum", "momentum", "double", /*default=*/"0.0",
            "SGD heavy-ball momentum (0: plain SGD, no state)">,
     Option<"weightDecay", "weight-decay", "double", /*default=*/"0.0",
-           "Weight decay applied to every parameter">,
+           "Weight decay applied to every trainable parameter">,
     Option<"labelSmoothing", "label-smoothing", "double", /*default=*/"0.0",
            "Label smoothing of the training loss, in [0, 1)">,
     Option<"target", "target", "std::string", /*default=*/"\"generic\"",
