@@ -16,10 +16,13 @@ __all__ = ["expand_runs", "plot_runs", "run_label"]
 
 
 def run_label(run_dir: Path) -> str:
-    """``<model> (<recipe>)`` from the run's config.json, else the directory name."""
+    """``<model> (<recipe>)`` from the run's config.json, else the directory name; the
+    data set is named when it is not MNIST."""
     try:
         config = json.loads((Path(run_dir) / "config.json").read_text())
         label = config["network"]["name"]
+        if config.get("dataset") not in (None, "mnist"):
+            label = f"{label} on {config['dataset']}"
         if config.get("sweep_seed") is not None:
             return f"{config['arm']} seed {config['sweep_seed']}"
         if config.get("arm"):

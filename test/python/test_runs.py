@@ -345,3 +345,15 @@ def test_memory_limit_stops_with_a_checkpoint_and_resume_is_bit_identical(refere
                          capture_output=True, text=True, timeout=300, check=False,
                          env={**os.environ, "LEAN_MLIR_MEMORY_LIMIT_MB": "lots"})
     assert bad.returncode == 1 and "LEAN_MLIR_MEMORY_LIMIT_MB must be a number" in bad.stderr
+
+
+def test_plot_labels_name_the_data_set_unless_mnist(tmp_path):
+    from lean_mlir.plot import run_label
+
+    for dataset, want in (("mnist", "resnet-sgd: MNIST-ResNet"),
+                          ("fashion-mnist", "resnet-sgd: MNIST-ResNet on fashion-mnist")):
+        run = tmp_path / dataset
+        run.mkdir()
+        (run / "config.json").write_text(json.dumps(
+            {"network": {"name": "MNIST-ResNet"}, "arm": "resnet-sgd", "dataset": dataset}))
+        assert run_label(run) == want
