@@ -270,25 +270,3 @@ def test_residual_network_train_step_compiles_for_gpus(backend):
                                                       {"target": "generic", "momentum": 0.9}))
     vmfb = compile_stablehlo(text, backend)
     assert len(vmfb) > 10_000 and b"train_step" in vmfb
-
-
-def _rss_mb() -> float:
-    with open("/proc/self/statm") as f:
-        return int(f.read().split()[1]) * 4096 / 1e6
-
-
-@pytest.mark.xfail(strict=True, reason="IREE 3.13's runtime keeps host memory from every call "
-                   "of this train step (about 25 MB a step at batch 128); when this passes, "
-                   "the runtime is fixed and the long batch-norm runs can be trained")
-def test_batch_norm_train_step_memory_is_bounded():
-    spec = lm.mnist_cnn_bn()
-    cfg = lm.recipes.get("adam-only")
-    params = spec.init_params(0)
-    stepper = lm.TrainStepper(spec, params, lm.init_optimizer_state(spec, params, cfg), cfg)
-    x, y = batch(spec, cfg.batch_size, 0)
-    for step in range(3):
-        stepper.step(x, y, lr=1e-3, step=step)
-    before = _rss_mb()
-    for step in range(3, 23):
-        stepper.step(x, y, lr=1e-3, step=step)
-    assert _rss_mb() - before < 100, f"{_rss_mb() - before:.0f} MB more after 20 steps"
