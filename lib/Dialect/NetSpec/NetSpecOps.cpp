@@ -81,6 +81,15 @@ LogicalResult checkPositive(std::optional<Location> loc, StringRef opName,
   return success();
 }
 
+/// Elements of one sample of an activation shape (every dimension but the
+/// batch).
+int64_t sampleSize(ArrayRef<int64_t> shape) {
+  int64_t n = 1;
+  for (int64_t dim : shape.drop_front())
+    n *= dim;
+  return n;
+}
+
 RankedTensorType activationType(int64_t batch, ArrayRef<int64_t> rest,
                                 MLIRContext *ctx) {
   SmallVector<int64_t> shape{batch};
@@ -377,10 +386,7 @@ LogicalResult FlattenOp::inferReturnTypes(MLIRContext *ctx,
                              "")))
     return failure();
   ArrayRef<int64_t> in = cast<RankedTensorType>(inputType).getShape();
-  int64_t features = 1;
-  for (int64_t dim : in.drop_front())
-    features *= dim;
-  results.push_back(activationType(in[0], {features}, ctx));
+  results.push_back(activationType(in[0], {sampleSize(in)}, ctx));
   return success();
 }
 
@@ -447,11 +453,7 @@ LogicalResult ReluOp::inferReturnTypes(MLIRContext *ctx,
 }
 
 int64_t ReluOp::getForwardFlopsPerSample() {
-  ArrayRef<int64_t> shape = getType().getShape();
-  int64_t n = 1;
-  for (int64_t dim : shape.drop_front())
-    n *= dim;
-  return n;
+  return sampleSize(getType().getShape());
 }
 
 //===----------------------------------------------------------------------===//
@@ -518,11 +520,7 @@ LogicalResult BatchNormOp::verify() {
 
 int64_t BatchNormOp::getForwardFlopsPerSample() {
   // Normalise, scale and shift: about two multiply-adds per element.
-  ArrayRef<int64_t> shape = getType().getShape();
-  int64_t n = 1;
-  for (int64_t dim : shape.drop_front())
-    n *= dim;
-  return 4 * n;
+  return 4 * sampleSize(getType().getShape());
 }
 
 //===----------------------------------------------------------------------===//
@@ -571,10 +569,7 @@ LogicalResult AddOp::inferReturnTypes(MLIRContext *ctx,
 }
 
 int64_t AddOp::getForwardFlopsPerSample() {
-  int64_t n = 1;
-  for (int64_t dim : getType().getShape().drop_front())
-    n *= dim;
-  return n;
+  return sampleSize(getType().getShape());
 }
 
 #define GET_OP_CLASSES
