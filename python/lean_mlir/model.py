@@ -12,8 +12,11 @@ A model directory holds:
   shapes and the input shape are read from it, and it is verified on load);
 * ``params.safetensors``: the parameters by name;
 * ``predict.vmfb``: ``predict`` compiled by IREE for this machine's CPU at a
-  fixed batch (``model.json``); if it does not load (another CPU, another
-  IREE), it is compiled again from ``model.mlir`` by our passes;
+  fixed batch (``model.json``), reading its parameters from
+  ``params.safetensors`` when it is loaded (IREE parameters; what depends on
+  the parameters alone, such as the packing of the dense weights, runs then
+  and not at every call); if it does not load (another CPU, another IREE), it
+  is compiled again from ``model.mlir`` by our passes;
 * ``model.json``: the batch size, the class names and how the module was built.
 
 Images for :func:`read_images`: PNG files (converted to grayscale and resized to
@@ -72,12 +75,13 @@ def export_model(run_dir: Path | str, out_dir: Path | str) -> Path:
     from safetensors.numpy import save
 
     out_dir.mkdir(parents=True, exist_ok=True)
-    module = compile_spec(spec, "predict", EXPORT_BATCH, "llvm-cpu")
+    module = compile_spec(spec, "predict", EXPORT_BATCH, "llvm-cpu", bind_params=True)
     dataset = config.get("dataset") or "mnist"
     manifest = {"format": FORMAT, "name": spec.name, "batch_size": EXPORT_BATCH,
                 "input_shape": list(spec.input_shape), "classes": spec.output_shape[0],
                 "class_names": CLASS_NAMES.get(dataset), "dataset": dataset,
                 "backend": "llvm-cpu", "compile_flags": compile_flags("llvm-cpu", spec),
+                "parameters": "bound",
                 "trained_epochs": position.epoch - 1, "steps": position.step,
                 "source_run": str(run_dir), "versions": config.get("versions", {})}
     atomic_write(out_dir / "model.mlir", (str(spec.to_mlir()) + "\n").encode())
@@ -100,6 +104,9 @@ class Model:
     batch_size: int
     class_names: list[str] | None
     notes: list[str] = field(default_factory=list)
+    #: Whether ``predict.vmfb`` reads the parameters at load (exports since they
+    #: could) or takes them with every call.
+    bound: bool = True
     _function: object = field(default=None, repr=False)
     _context: object = field(default=None, repr=False)
 
@@ -114,7 +121,8 @@ class Model:
             padded = np.zeros((self.batch_size, *self.input_shape), np.float32)
             padded[:len(chunk)] = chunk
             # A copy: the host view of a result does not outlive the next call.
-            out.append(np.array(self._function(*self.params, padded).to_host())[:len(chunk)])
+            args = (padded,) if self.bound else (*self.params, padded)
+            out.append(np.array(self._function(*args).to_host())[:len(chunk)])
         return np.concatenate(out) if out else np.zeros((0, 0), np.float32)
 
     def predict(self, x: np.ndarray) -> np.ndarray:
@@ -175,8 +183,11 @@ def load_model(directory: Path | str) -> Model:
         params.append(np.ascontiguousarray(tensors[name], dtype=np.float32))
 
     model = Model(directory, manifest.get("name", directory.name), input_shape, names, params,
-                  batch, manifest.get("class_names"))
-    model._context, model._function = _predict_function(directory, module, batch, model.notes)
+                  batch, manifest.get("class_names"),
+                  bound=manifest.get("parameters") == "bound")
+    bound = dict(zip(names, shapes, strict=True)) if model.bound else {}
+    model._context, model._function = _predict_function(
+        directory, module, batch, model.notes, bound, dict(zip(names, params, strict=True)))
     return model
 
 
@@ -185,14 +196,24 @@ def _shape(type_text: str) -> tuple[int, ...]:
     return tuple(-1 if d == "?" else int(d) for d in dims)
 
 
-def _predict_function(directory: Path, module, batch: int, notes: list[str]):
+def _predict_function(directory: Path, module, batch: int, notes: list[str],
+                      bound: dict[str, tuple[int, ...]], params: dict[str, np.ndarray]):
     """The compiled ``predict`` as (module, function): the shipped .vmfb, or one compiled
-    from the IR. The module is kept with the function: it holds the runtime context."""
-    from lean_mlir.compiler import TARGETS, CompiledModule, compile_stablehlo, verify_stablehlo
+    from the IR; with ``bound`` parameters, reading ``params`` at load. The module is
+    kept with the function: it holds the runtime context."""
+    from lean_mlir.compiler import (
+        TARGETS,
+        CompiledModule,
+        bind_parameters,
+        compile_stablehlo,
+        verify_stablehlo,
+    )
     from lean_mlir.pipeline import run_pipeline
 
     def load_vmfb(vmfb: bytes):
-        loaded = CompiledModule(vmfb, "llvm-cpu", "")
+        loaded = CompiledModule(vmfb, "llvm-cpu", "", dict(bound))
+        if bound:
+            loaded = loaded.with_parameters(params)
         return loaded, loaded.function("predict")
 
     path = directory / "predict.vmfb"
@@ -206,6 +227,8 @@ def _predict_function(directory: Path, module, batch: int, notes: list[str]):
                  f"target={TARGETS['llvm-cpu']}}})", "lowering the exported model")
     text = str(module)
     verify_stablehlo(text)
+    if bound:
+        text = bind_parameters(text, "predict")
     return load_vmfb(compile_stablehlo(text, "llvm-cpu"))
 
 

@@ -234,6 +234,40 @@ def test_export_and_predict_png_and_idx_files(reference, tmp_path):
     assert "resized from 56x56" in proc.stderr and "grayscale" in proc.stderr
 
 
+def test_exported_predict_reads_its_parameters_at_load(reference, tmp_path):
+    """The shipped predict.vmfb binds params.safetensors; exports whose predict.vmfb
+    takes the parameters as arguments still load, and a vmfb that does not load here
+    is compiled again, bound."""
+    from lean_mlir.compiler import compile_spec
+    from lean_mlir.model import EXPORT_BATCH
+
+    model_dir = tmp_path / "model"
+    cli("export", reference, "-o", model_dir)
+    manifest = json.loads((model_dir / "model.json").read_text())
+    assert manifest["parameters"] == "bound"
+    x = load("mnist", prepare("mnist", quiet=True)).test_x[:40]
+    model = lm.load_model(model_dir)
+    assert model.bound and not model.notes
+    want = model.predict(x)
+
+    older = tmp_path / "older"
+    shutil.copytree(model_dir, older)
+    del manifest["parameters"]
+    (older / "model.json").write_text(json.dumps(manifest))
+    (older / "predict.vmfb").write_bytes(compile_spec(lm.mnist_mlp(), "predict",
+                                                      EXPORT_BATCH).vmfb)
+    old = lm.load_model(older)
+    assert not old.bound
+    np.testing.assert_allclose(old.predict(x), want, rtol=1e-5, atol=1e-7)
+
+    moved = tmp_path / "moved"
+    shutil.copytree(model_dir, moved)
+    (moved / "predict.vmfb").write_bytes(b"PK\x03\x04 not a module")
+    again = lm.load_model(moved)
+    assert again.bound and "compiled predict again from model.mlir" in again.notes[0]
+    np.testing.assert_allclose(again.predict(x), want, rtol=1e-5, atol=1e-7)
+
+
 def test_predict_refuses_bad_inputs_with_one_error_line(reference, tmp_path):
     model_dir = tmp_path / "model"
     cli("export", reference, "-o", model_dir)

@@ -1,0 +1,98 @@
+"""Parameters bound at load: predict and eval reading IREE parameters instead of arguments.
+
+The bound module must compute what the argument form computes, for networks
+whose parameter-only work IREE moves to load time (the dense weights' packing,
+the filters' re-layouts, batch norm's per-channel factors), and refuse a
+parameter source that does not fit with an error naming what is wrong.
+"""
+
+import lean_mlir as lm
+import numpy as np
+import pytest
+from lean_mlir.compiler import bind_parameters, bound_parameters, compile_spec
+from safetensors.numpy import save_file
+
+BATCH = 16
+
+
+def _params(spec, seed=0):
+    """Initial parameters, with running statistics away from (0, 1) so they matter."""
+    rng = np.random.default_rng(seed)
+    params = spec.init_params(seed)
+    for name in params:
+        if name.endswith("running_mean"):
+            params[name] = rng.normal(0, 0.5, params[name].shape).astype(np.float32)
+        elif name.endswith("running_var"):
+            params[name] = rng.uniform(0.5, 2.0, params[name].shape).astype(np.float32)
+    return params
+
+
+@pytest.mark.parametrize("make", [lm.mnist_cnn, lm.mnist_mlp, lm.mnist_cnn_bn],
+                         ids=["cnn", "mlp", "cnn-bn"])
+def test_bound_predict_and_eval_compute_what_the_argument_form_computes(make, tmp_path):
+    spec = make()
+    params = _params(spec)
+    rng = np.random.default_rng(1)
+    x = rng.random((BATCH, *spec.input_shape), dtype=np.float32)
+    y = rng.integers(0, 10, BATCH).astype(np.int32)
+    values = [params[p.name] for p in spec.params]
+    file = tmp_path / "params.safetensors"
+    save_file(params, file)
+    for function, args in (("predict", (x,)), ("eval", (x, y))):
+        want = compile_spec(spec, function, BATCH).call(function, *values, *args)
+        module = compile_spec(spec, function, BATCH, bind_params=True)
+        assert module.bound == {p.name: p.shape for p in spec.params}
+        # The function takes the batch alone.
+        assert f"func.func @{function}(%x{len(values)}: tensor<{BATCH}x1x28x28xf32>" \
+            in module.stablehlo
+        for source in (params, file):
+            got = module.with_parameters(source).call(function, *args)
+            for g, w in zip(got, want, strict=True):
+                np.testing.assert_allclose(g, w, rtol=1e-6, atol=1e-6)
+
+
+def test_bound_parameters_are_read_not_baked_in(cnn):
+    module = compile_spec(cnn, "predict", BATCH, bind_params=True)
+    x = np.random.default_rng(2).random((BATCH, 1, 28, 28), dtype=np.float32)
+    a = module.with_parameters(cnn.init_params(0)).call("predict", x)[0]
+    b = module.with_parameters(cnn.init_params(1)).call("predict", x)[0]
+    args = compile_spec(cnn, "predict", BATCH).call(
+        "predict", *[cnn.init_params(1)[p.name] for p in cnn.params], x)[0]
+    assert not np.allclose(a, b)
+    np.testing.assert_allclose(b, args, rtol=1e-6, atol=1e-6)
+
+
+def test_bound_parameters_refuse_what_does_not_fit(cnn, tmp_path):
+    params = cnn.init_params(0)
+    module = compile_spec(cnn, "predict", BATCH, bind_params=True)
+    with pytest.raises(ValueError, match="give them with with_parameters"):
+        module.function("predict")
+    missing = {k: v for k, v in params.items() if k != "dense_0.weight"}
+    with pytest.raises(ValueError, match="no parameter 'dense_0.weight'"):
+        module.with_parameters(missing)
+    with pytest.raises(ValueError, match=r"conv2d_0\.weight should be float32 \(32, 1, 3, 3\), "
+                                         r"found float64"):
+        module.with_parameters({k: v.astype(np.float64) for k, v in params.items()})
+    wrong = dict(params, **{"dense_2.bias": np.zeros(11, np.float32)})
+    save_file(wrong, tmp_path / "wrong.safetensors")
+    with pytest.raises(ValueError, match=r"wrong\.safetensors: dense_2\.bias should be "
+                                         r"float32 \(10,\), found float32 \(11,\)"):
+        module.with_parameters(tmp_path / "wrong.safetensors")
+    with pytest.raises(ValueError, match="absent.safetensors: cannot read parameters"):
+        module.with_parameters(tmp_path / "absent.safetensors")
+    with pytest.raises(ValueError, match="takes its parameters as arguments"):
+        compile_spec(cnn, "predict", BATCH).with_parameters(params)
+
+
+def test_only_functions_that_read_the_parameters_bind_them(mlp):
+    from lean_mlir.compiler import lower_to_stablehlo, lowering_pipeline
+
+    text = lower_to_stablehlo(mlp, lowering_pipeline("train_step", BATCH, {"target": "cpu"}))
+    with pytest.raises(ValueError, match="train_step: only predict, eval can bind"):
+        bind_parameters(text, "train_step")
+    predict = lower_to_stablehlo(mlp, lowering_pipeline("predict", BATCH, {"target": "cpu"}))
+    with pytest.raises(ValueError, match="no function @eval"):
+        bind_parameters(predict, "eval")
+    bound = bind_parameters(predict, "predict")
+    assert bound_parameters(bound) == {p.name: p.shape for p in mlp.params}
+    assert bound.count('#flow.parameter.named<"model"::') == len(mlp.params)
