@@ -22,7 +22,7 @@ def test_bench_report(tmp_path, capsys):
     report = json.loads(out.read_text())
     flops = forward_flops_per_sample(lm.mnist_mlp()) * 128
     ours = {r["function"]: r for r in report["results"] if r["system"] == "lean-mlir"}
-    assert set(ours) == {"train_step", "predict"}
+    assert set(ours) == {"train_step", "predict", "predict-args"}
     for function, row in ours.items():
         assert len(row["ms"]) == 2 and row["min_ms"] <= row["median_ms"]
         expected = flops * (3 if function == "train_step" else 1) / row["median_ms"] / 1e6
@@ -30,13 +30,15 @@ def test_bench_report(tmp_path, capsys):
         assert abs(row["peak_fraction"] - row["gflops"] / report["gemm_peak_gflops"]) < 0.01
     assert report["gemm_peak_gflops"] > 0
     compiled = {c["function"] for c in report["compile"]}
-    assert compiled == {"train_step", "predict"}
+    assert compiled == {"train_step", "predict", "predict-args"}
     peers = {r["system"] for r in report["results"]} - {"lean-mlir"}
     # Every peer is either timed (with a speedup row) or reported as skipped.
     assert peers | set(report["skipped"]) == {"PyTorch", "JAX"}
     assert {s["peer"] for s in report["speedups"]} == peers
+    for peer in peers:   # both of our predicts are compared with the peer's one
+        assert {s["function"] for s in report["speedups"] if s["peer"] == peer} == set(ours)
     printed = capsys.readouterr().out
-    assert "mlp    train_step lean-mlir" in printed and "GFLOP/s" in printed
+    assert "mlp    train_step   lean-mlir" in printed and "GFLOP/s" in printed
 
 
 def test_bench_rejects_unknown_models(capsys):
