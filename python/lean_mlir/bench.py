@@ -320,71 +320,135 @@ def _jax(spec, params, x, y):
 
 # --------------------------------------------------------------------------- driver
 
+def _time_model(model: str, rounds: int, calls: int, batch: int, makers: list[str],
+                threads: int, log: Callable[[str], None]) -> dict:
+    """Times one model's functions on every system, interleaved in rounds (in this process)."""
+    rng = np.random.default_rng(0)
+    x = rng.random((batch, 1, 28, 28), dtype=np.float32)
+    y = rng.integers(0, 10, batch).astype(np.int32)
+    spec = MODELS[model]()
+    params = spec.init_params(0)
+    compile_times: dict = {}
+    skipped: dict[str, str] = {}
+    runners = {"lean-mlir": _lean_mlir(model, spec, params, x, y, compile_times)}
+    for peer in makers:
+        try:
+            runners[peer] = (_torch(spec, params, x, y, threads) if peer == "PyTorch"
+                             else _jax(spec, params, x, y))
+        except NotImplementedError as e:
+            skipped[f"{peer} on {model}"] = str(e)
+            log(f"  {peer} skipped on {model}: {e}")
+    ms: dict[tuple[str, str], list[float]] = {}
+    counts: dict[tuple[str, str], int] = {}
+    for system, fns in runners.items():
+        for function, fn in fns.items():
+            fn()   # warm up: allocation, JIT
+            # At least `calls` calls, and enough to take MIN_ROUND_SECONDS: a
+            # millisecond-sized call timed a few times is mostly noise.
+            counts[(function, system)] = max(
+                calls, math.ceil(MIN_ROUND_SECONDS / max(_seconds(fn), 1e-6)))
+            ms[(function, system)] = []
+    peaks = []
+    for r in range(rounds):
+        peaks.append(gemm_peak_gflops())
+        for system, fns in runners.items():
+            for function, fn in fns.items():
+                n = counts[(function, system)]
+                seconds = _seconds(lambda fn=fn, n=n: [fn() for _ in range(n)])
+                ms[(function, system)].append(1000 * seconds / n)
+        log(f"  {model}: round {r + 1}/{rounds} done")
+    return {"flops": forward_flops_per_sample(spec) * batch, "ms": ms, "counts": counts,
+            "peaks": peaks, "skipped": skipped, "compile": compile_times}
+
+
+def _model_process(queue, *args) -> None:
+    """Child-process entry: _time_model's result (or its error) and its log lines on ``queue``."""
+    try:
+        queue.put(("result", _time_model(*args, log=lambda line: queue.put(("log", line)))))
+    except BaseException as e:   # noqa: BLE001 - reported to the parent, which raises
+        import traceback
+
+        queue.put(("error", f"{type(e).__name__}: {e}\n{traceback.format_exc()}"))
+
+
+def _in_own_process(model: str, args: tuple, log: Callable[[str], None]) -> dict:
+    """Runs _time_model(model, *args) in a fresh process and returns its result.
+
+    Each model gets its own process: what one model's modules leave behind in
+    the runtime (IREE 3.13 keeps host memory after each call of the batch-norm
+    train steps, see compiler.CONV_KINDS) must not slow the next model's calls.
+    """
+    import multiprocessing as mp
+    import queue as queue_module
+
+    ctx = mp.get_context("spawn")
+    queue = ctx.Queue()
+    proc = ctx.Process(target=_model_process, args=(queue, model, *args), daemon=True)
+    proc.start()
+    try:
+        while True:
+            try:
+                kind, value = queue.get(timeout=1.0)
+            except queue_module.Empty:
+                if not proc.is_alive():
+                    raise RuntimeError(f"bench: the process timing {model} died "
+                                       f"(exit status {proc.exitcode})") from None
+                continue
+            if kind == "log":
+                log(value)
+            elif kind == "error":
+                raise RuntimeError(f"bench: timing {model} failed: {value}")
+            else:
+                return value
+    finally:
+        proc.join(timeout=30)
+        if proc.is_alive():
+            proc.kill()
+
+
 def run_bench(models: list[str], rounds: int = 5, calls: int = 5, batch: int = 128,
               log: Callable[[str], None] = print, peers: list[str] | None = None) -> dict:
     """Times every (model, function, system), interleaved in ``rounds`` of ``calls`` calls.
 
-    ``peers`` limits the peers (``["PyTorch"]``, ``["JAX"]``); by default every
-    installed one. Returns the report (also what ``--json`` writes).
+    Each model is timed in a process of its own; within it, the systems take
+    turns round by round. ``peers`` limits the peers (``["PyTorch"]``,
+    ``["JAX"]``); by default every installed one. Returns the report (also what
+    ``--json`` writes).
     """
     threads = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    rng = np.random.default_rng(0)
-    x = rng.random((batch, 1, 28, 28), dtype=np.float32)
-    y = rng.integers(0, 10, batch).astype(np.int32)
     wanted = None if peers is None else {p.lower() for p in peers}
-    makers, skipped = {"PyTorch": _torch, "JAX": _jax}, {}
+    makers, skipped = ["PyTorch", "JAX"], {}
     versions = {"numpy": np.__version__}
     for name, module in (("PyTorch", "torch"), ("JAX", "jax")):
         if wanted is not None and name.lower() not in wanted:
             skipped[name] = "not asked for (--peers)"
-            makers.pop(name)
+            makers.remove(name)
             continue
         try:
             versions[name] = __import__(module).__version__
         except ImportError:
             skipped[name] = f"{module} is not installed"
-            makers.pop(name)
+            makers.remove(name)
     log(f"lean-mlir bench: batch {batch}, {threads} threads, {rounds} rounds of at least "
-        f"{calls} calls and {MIN_ROUND_SECONDS} s each, {_cpu_name()}")
+        f"{calls} calls and {MIN_ROUND_SECONDS} s each, {_cpu_name()}; "
+        "each model in a process of its own")
     for name, why in skipped.items():
         log(f"  {name} skipped: {why}")
 
-    compile_times: dict = {}
-    runners: dict[tuple[str, str], dict[str, Callable]] = {}
-    flops: dict[str, int] = {}
-    for model in models:
-        spec = MODELS[model]()
-        params = spec.init_params(0)
-        flops[model] = forward_flops_per_sample(spec) * batch
-        runners[(model, "lean-mlir")] = _lean_mlir(model, spec, params, x, y, compile_times)
-        for peer, make in makers.items():
-            try:
-                runners[(model, peer)] = (make(spec, params, x, y, threads) if peer == "PyTorch"
-                                          else make(spec, params, x, y))
-            except NotImplementedError as e:
-                skipped[f"{peer} on {model}"] = str(e)
-                log(f"  {peer} skipped on {model}: {e}")
     timings: dict[tuple[str, str, str], Timing] = {}
     counts: dict[tuple[str, str, str], int] = {}
-    for (model, system), fns in runners.items():
-        for function, fn in fns.items():
-            fn()   # warm up: allocation, JIT
-            key = (model, function, system)
-            timings[key] = Timing(model, function, system,
-                                  flops=flops[model] * (3 if function == "train_step" else 1),
-                                  batch=batch)
-            # At least `calls` calls, and enough to take MIN_ROUND_SECONDS: a
-            # millisecond-sized call timed a few times is mostly noise.
-            counts[key] = max(calls, math.ceil(MIN_ROUND_SECONDS / max(_seconds(fn), 1e-6)))
-    peaks = []
-    for r in range(rounds):
-        peaks.append(gemm_peak_gflops())
-        for (model, system), fns in runners.items():
-            for function, fn in fns.items():
-                n = counts[(model, function, system)]
-                seconds = _seconds(lambda fn=fn, n=n: [fn() for _ in range(n)])
-                timings[(model, function, system)].ms.append(1000 * seconds / n)
-        log(f"  round {r + 1}/{rounds} done")
+    compile_times: dict = {}
+    peaks: list[float] = []
+    for model in models:
+        result = _in_own_process(model, (rounds, calls, batch, makers, threads), log)
+        skipped.update(result["skipped"])
+        compile_times.update(result["compile"])
+        peaks += result["peaks"]
+        for (function, system), ms in result["ms"].items():
+            timings[(model, function, system)] = Timing(
+                model, function, system, ms,
+                flops=result["flops"] * (3 if function == "train_step" else 1), batch=batch)
+            counts[(model, function, system)] = result["counts"][(function, system)]
     peak = statistics.median(peaks)
 
     rows = [t.summary(peak) for t in timings.values()]
