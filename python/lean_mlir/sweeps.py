@@ -18,6 +18,12 @@ ends with ``result.json``. A run's seed is the recipe's seed plus ``k``.
   (a shared file system). A run that fails for its own reasons (a diverging
   loss, a bad configuration) is reported as failed with its error and the
   sweep goes on.
+* Every attempt of a run trains in a fresh worker process (Ray's
+  ``max_calls=1``). A run stopped by the trainer's memory limit (IREE 3.13's
+  CPU runtime keeps memory from every call of the batch-norm train steps,
+  see :class:`lean_mlir.trainer.MemoryLimitReached`) is sent again at once
+  and resumes from the checkpoint it saved, in a process that starts small;
+  one that stops again without a step of progress is reported failed.
 * Ctrl-C asks the running runs to checkpoint and stop; running the same
   command again skips finished runs and resumes the others (a run recorded
   as failed stays so: delete its ``result.json`` to try it again).
@@ -54,13 +60,22 @@ def run_one(arm_name: str, seed: int, run_dir: str, epochs: int | None = None,
     """Trains (or resumes, or skips when finished) one run of a sweep; returns its result.
 
     Runs in a Ray task, or anywhere. Failures of the run itself are returned with
-    ``status="failed"``; a stop request returns ``status="interrupted"``.
+    ``status="failed"``; a stop request returns ``status="interrupted"``, the
+    memory limit ``status="memory-limit"`` (the run checkpointed: calling again
+    resumes it).
     """
     from lean_mlir.ablation import get_arm
     from lean_mlir.data import load, prepare
     from lean_mlir.models import MODELS
     from lean_mlir.recipes import get
-    from lean_mlir.trainer import CHECKPOINT, CONFIG, METRICS, TrainingInterrupted, run_training
+    from lean_mlir.trainer import (
+        CHECKPOINT,
+        CONFIG,
+        METRICS,
+        MemoryLimitReached,
+        TrainingInterrupted,
+        run_training,
+    )
 
     run_dir = Path(run_dir)
     result_path = run_dir / RESULT
@@ -98,6 +113,9 @@ def run_one(arm_name: str, seed: int, run_dir: str, epochs: int | None = None,
                                      "dataset": dataset, "data_dir": data_dir,
                                      "log_every": 50, "checkpoint_every": checkpoint_every,
                                      "sweep_seed": seed})
+    except MemoryLimitReached as e:
+        return {**base, "status": "memory-limit", "step": e.step, "resumed": resumed,
+                "error": str(e)}
     except TrainingInterrupted as e:
         return {**base, "status": "interrupted", "step": e.step, "resumed": resumed}
     except (FloatingPointError, ValueError, OSError) as e:
@@ -282,8 +300,10 @@ def _drive(ray, arms, seeds, epochs, train_limit, out, cpus_per_run, dataset, da
         return run_one(arm, seed, run_dir, epochs, train_limit, dataset, data_dir,
                        checkpoint_every, cpus_per_run, should_stop)
 
-    remote = ray.remote(num_cpus=cpus_per_run, max_retries=max_retries)(task)
-    pending = {}
+    # max_calls=1: each attempt in a fresh worker process, so nothing one run's
+    # modules left in the runtime (see MemoryLimitReached) follows the next.
+    remote = ray.remote(num_cpus=cpus_per_run, max_retries=max_retries, max_calls=1)(task)
+    pending, memory_stops = {}, {}
     for arm in arms:
         for seed in range(seeds):
             run_dir = out / arm / f"seed{seed}"
@@ -304,6 +324,17 @@ def _drive(ray, arms, seeds, epochs, train_limit, out, cpus_per_run, dataset, da
                           "recipe": get_arm(arm).recipe, "run_dir": str(run_dir),
                           "status": "failed",
                           "error": f"{type(e).__name__}: {str(e).splitlines()[0]}"}
+            if result.get("status") == "memory-limit":
+                key = (arm, seed)
+                if memory_stops.get(key, -1) < result["step"]:
+                    memory_stops[key] = result["step"]
+                    log(f"  {arm} seed {seed}: memory limit after step {result['step']}; "
+                        "resuming in a fresh process")
+                    pending[remote.remote(arm, seed, str(run_dir))] = (arm, seed, run_dir)
+                    continue
+                result = {**result, "status": "failed",
+                          "error": f"stopped by the memory limit after step {result['step']} "
+                                   f"twice, with no step in between: {result['error']}"}
             results.append(result)
             log(_describe(result))
             _write_results(out, results)

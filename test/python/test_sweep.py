@@ -90,6 +90,33 @@ def test_local_sweep_matches_runs_trained_one_by_one(tmp_path):
     assert_no_ray_left(before)
 
 
+def test_a_run_stopped_by_the_memory_limit_goes_on_in_fresh_processes(tmp_path):
+    """With a limit every process is over, each attempt trains 10 steps (the trainer
+    checks every 10), checkpoints and stops; the sweep sends the run again, in a
+    new worker process each time, until it finishes: the same run as one left alone."""
+    out = tmp_path / "sweep"
+    before = ray_processes()
+    proc = subprocess.run(
+        ["unshare", "-n", "sh", "-c", 'ip link set lo up && exec "$0" "$@"', LEAN_MLIR, "sweep",
+         "mlp-sgd", "--seeds", "1", "--epochs", "1", "--train-limit", "2560", "--out", str(out)],
+        capture_output=True, text=True, timeout=300, check=False,
+        env={**ENV, "LEAN_MLIR_MEMORY_LIMIT_MB": "1"})
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert [line.split(": ", 1)[1] for line in proc.stdout.splitlines()
+            if "memory limit" in line] == [
+        "memory limit after step 10; resuming in a fresh process",
+        "memory limit after step 20; resuming in a fresh process"]
+    run = json.loads((out / "results.json").read_text())["runs"][0]
+    assert run["status"] == "finished" and run["resumed"]
+    attempts = [json.loads(line) for line in
+                (Path(run["run_dir"]) / "nodes.jsonl").read_text().splitlines()]
+    assert len(attempts) == 3 and len({a["pid"] for a in attempts}) == 3
+    alone = run_one("mlp-sgd", 0, str(tmp_path / "alone"), epochs=1, train_limit=2560)
+    assert alone["final_accuracy"] == run["final_accuracy"]
+    assert same_checkpoint(Path(alone["run_dir"]), Path(run["run_dir"]))
+    assert_no_ray_left(before)
+
+
 class TwoNodes:
     """A Ray head and a worker, each in a network namespace, joined by a veth pair."""
 
