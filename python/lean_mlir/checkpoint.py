@@ -37,13 +37,15 @@ class Position:
     """Where training stands: ``epoch`` (1-based) is the epoch in progress, ``batch``
     the batches of it already done, ``step`` the steps done in all. ``rng_state`` is
     the state of the epoch's data-order generator before it drew the epoch's
-    permutation; ``loss_sum`` the sum of the epoch's losses so far."""
+    permutation; ``loss_sum`` the sum of the epoch's losses so far and ``seconds``
+    the time its steps took so far (0 in checkpoints written before it was kept)."""
 
     epoch: int
     batch: int
     step: int
     rng_state: dict
     loss_sum: float = 0.0
+    seconds: float = 0.0
 
 
 def atomic_write(path: Path, data: bytes) -> None:

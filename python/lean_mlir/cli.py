@@ -159,8 +159,9 @@ def _run(spec, cfg, args, *, recipe, arm=None, dataset="mnist", data_dir=None, r
     if result.history:
         best = max(result.history, key=lambda r: r["test_accuracy"])
         log(f"best test accuracy {100 * best['test_accuracy']:.2f}% at epoch {best['epoch']}; "
-            f"{int(minutes)} min {seconds:.0f} s in all, loading, compiling and evaluating "
-            "included")
+            f"{int(minutes)} min {seconds:.0f} s "
+            + ("in this process (resumed; metrics.jsonl has every epoch's time), "
+               if resume else "in all, ") + "loading, compiling and evaluating included")
         plot = run_dir / "plot.png"
         plot_runs([run_dir], plot)
         log(f"run: {run_dir}  (config.json, metrics.jsonl, checkpoint.safetensors)")

@@ -406,7 +406,11 @@ def run_training(spec: NetSpec, cfg: TrainConfig, data: MNIST, *, run_dir: Path 
             rng_state = order_rng.bit_generator.state
             order = order_rng.permutation(len(train_x))
             reporter.start_epoch(epoch, cfg.epochs, steps, first)
-            start = time.perf_counter()
+            # A resumed epoch counts the time its steps took before the resume;
+            # checkpoints from before that time was kept count this process only.
+            carried = position.seconds if resumed else 0.0
+            timed_steps = steps - (first if resumed and not carried else 0)
+            start = time.perf_counter() - carried
             lr = cfg.learning_rate
             for i in range(first, steps):
                 t0 = time.perf_counter()
@@ -427,23 +431,26 @@ def run_training(spec: NetSpec, cfg: TrainConfig, data: MNIST, *, run_dir: Path 
                     metrics.log({"event": "step", "step": step, "epoch": epoch, "loss": loss,
                                  "lr": lr, "images_per_s": cfg.batch_size / seconds})
                 if step % MEMORY_CHECK_EVERY == 0 and (rss := _rss_mb()) > limit_mb:
-                    save(Position(epoch, i + 1, step, rng_state, loss_sum))
+                    save(Position(epoch, i + 1, step, rng_state, loss_sum,
+                                  time.perf_counter() - start))
                     reporter.close()
                     raise MemoryLimitReached(run_dir, step, resume_command(run_dir)
                                              if run_dir else None, rss, limit_mb)
                 if stop.signum is not None or (should_stop is not None and should_stop()):
-                    save(Position(epoch, i + 1, step, rng_state, loss_sum))
+                    save(Position(epoch, i + 1, step, rng_state, loss_sum,
+                                  time.perf_counter() - start))
                     reporter.close()
                     raise TrainingInterrupted(run_dir, step,
                                               resume_command(run_dir) if run_dir else None)
                 if checkpoint_every and step % checkpoint_every == 0 and i + 1 < steps:
-                    save(Position(epoch, i + 1, step, rng_state, loss_sum))
+                    save(Position(epoch, i + 1, step, rng_state, loss_sum,
+                                  time.perf_counter() - start))
             seconds = time.perf_counter() - start
             params = stepper.params()
             test_loss, test_correct = _evaluate(spec, params, data.test_x, data.test_y,
                                                 backend=cfg.backend)
             result = EpochResult(epoch, loss_sum / steps, seconds,
-                                 1000 * seconds / max(steps - first, 1), test_loss,
+                                 1000 * seconds / max(timed_steps, 1), test_loss,
                                  test_correct / len(data.test_x), lr)
             history.append(result.as_dict())
             metrics.log({"event": "epoch", **result.as_dict()})

@@ -5,8 +5,10 @@ book's MLP on the first 12,800 images, 100 steps an epoch), interrupted with
 real signals.
 """
 
+import dataclasses
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -17,7 +19,7 @@ from pathlib import Path
 import lean_mlir as lm
 import numpy as np
 import pytest
-from lean_mlir.checkpoint import CheckpointError, load_checkpoint
+from lean_mlir.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from lean_mlir.data import load, prepare
 from safetensors.numpy import load_file
 
@@ -371,10 +373,21 @@ def test_memory_limit_stops_with_a_checkpoint_and_resume_is_bit_identical(refere
     assert proc.returncode == 75, proc.stderr
     assert "error: stopped after step 10: the process holds" in proc.stderr
     assert f"resume with: lean-mlir train --resume {run_dir}" in proc.stderr
-    _, position, _ = load_checkpoint(run_dir / "checkpoint.safetensors")
-    assert position.step == 10
-    cli("train", "--resume", run_dir, "--no-progress-bar")
+    tensors, position, meta = load_checkpoint(run_dir / "checkpoint.safetensors")
+    assert position.step == 10 and position.seconds > 0
+    # The epoch's time before the stop is carried into the resumed epoch's record
+    # (made large here so that it shows): 1000 s for its first 10 of 100 steps.
+    save_checkpoint(run_dir / "checkpoint.safetensors", tensors,
+                    dataclasses.replace(position, seconds=1000.0), meta["network"],
+                    {"model": meta["model"]})
+    resumed = cli("train", "--resume", run_dir, "--no-progress-bar")
+    assert "in this process (resumed" in resumed.stdout
     assert_same_checkpoint(run_dir, reference)
+    first = next(json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()
+                 if json.loads(line)["event"] == "epoch")
+    assert first["epoch"] == 1 and 1000 <= first["seconds"] < 1100
+    ms = int(re.search(r"\((\d+) ms/step\)", resumed.stdout).group(1))
+    assert 10_000 <= ms < 11_000
     bad = subprocess.run([LEAN_MLIR, *RUN, "--run-dir", str(tmp_path / "bad")],
                          capture_output=True, text=True, timeout=300, check=False,
                          env={**os.environ, "LEAN_MLIR_MEMORY_LIMIT_MB": "lots"})
