@@ -138,11 +138,11 @@ _ARGUMENT = re.compile(r"%arg\d+: (?P<type>tensor<[^>]*>)"
                        r"(?: \{netspec\.param = \"(?P<param>[^\"]+)\"\})?(?:, |$)")
 
 
-def bind_parameters(text: str, function: str, scope: str = PARAMETER_SCOPE) -> str:
+def bind_parameters(text: str, function: str) -> str:
     """Makes ``function`` of lowered StableHLO ``text`` read its parameters at load.
 
     Every argument the lowering marks ``netspec.param = "name"`` becomes an
-    immutable global initialised from IREE parameter ``scope::name``
+    immutable global initialised from IREE parameter ``model::name``
     (``#flow.parameter.named``), and ``function`` keeps only its other
     arguments (the batch). The lowered body is left as it is, renamed private
     and called. What this buys: IREE evaluates everything that depends on the
@@ -172,7 +172,7 @@ def bind_parameters(text: str, function: str, scope: str = PARAMETER_SCOPE) -> s
             operands.append(f"%x{i}")
             continue
         globals_.append(f'  util.global private @param{i} = '
-                        f'#flow.parameter.named<"{scope}"::"{name}"> : {ty}')
+                        f'#flow.parameter.named<"{PARAMETER_SCOPE}"::"{name}"> : {ty}')
         loads.append(f"    %p{i} = util.global.load @param{i} : {ty}")
         operands.append(f"%p{i}")
     types = ", ".join(a.group("type") for a in args)
@@ -337,7 +337,9 @@ class CompiledModule:
                      for k, (shape, dtype) in found.items()}
         else:
             where = "the parameters given"
-            source = {k: np.ascontiguousarray(v) for k, v in source.items()}
+            # A snapshot: IREE may use the memory as it is, so later changes to
+            # the caller's arrays must not reach the module.
+            source = {k: np.array(v, order="C", copy=True) for k, v in source.items()}
             found = {k: (tuple(v.shape), str(v.dtype)) for k, v in source.items()}
         for name, shape in self.bound.items():
             if name not in found:
@@ -383,8 +385,8 @@ def _parameter_index(source):
 def bound_parameters(text: str) -> dict[str, tuple[int, ...]]:
     """The parameters a module from :func:`bind_parameters` reads at load, with shapes."""
     return {name: tuple(int(d) for d in ty.split("x")[:-1])
-            for name, ty in re.findall(r'#flow\.parameter\.named<"[^"]*"::"([^"]+)"> : '
-                                       r"tensor<([^>]*)>", text)}
+            for name, ty in re.findall(rf'#flow\.parameter\.named<"{PARAMETER_SCOPE}"::'
+                                       r'"([^"]+)"> : tensor<([^>]*)>', text)}
 
 
 _CACHE: dict[tuple, CompiledModule] = {}

@@ -60,6 +60,13 @@ def test_bound_parameters_are_read_not_baked_in(cnn):
         "predict", *[cnn.init_params(1)[p.name] for p in cnn.params], x)[0]
     assert not np.allclose(a, b)
     np.testing.assert_allclose(b, args, rtol=1e-6, atol=1e-6)
+    # What with_parameters was given is what the module reads, whatever happens
+    # to the caller's arrays afterwards.
+    params = cnn.init_params(1)
+    bound = module.with_parameters(params)
+    for array in params.values():
+        array[...] = 0
+    np.testing.assert_array_equal(bound.call("predict", x)[0], b)
 
 
 def test_bound_parameters_refuse_what_does_not_fit(cnn, tmp_path):
