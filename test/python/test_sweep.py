@@ -224,8 +224,15 @@ def test_ctrl_c_checkpoints_the_sweep_and_the_same_command_resumes(tmp_path):
     command = ["unshare", "-n", "sh", "-c", 'ip link set lo up && exec "$0" "$@"', LEAN_MLIR,
                "sweep", "mlp-sgd", "--seeds", "2", "--epochs", "3", "--train-limit", "25600",
                "--out", str(out), "--checkpoint-every", "1000"]
-    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            env=ENV, start_new_session=True)
+    # As from a terminal: the sweep starts with SIGINT at its default even when this
+    # suite runs in the background, where the shell made it ignored (and an ignored
+    # SIGINT stays ignored in children). A handler here is reset to the default by exec.
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                text=True, env=ENV, start_new_session=True)
+    finally:
+        signal.signal(signal.SIGINT, previous)
     deadline = time.monotonic() + 240
     while time.monotonic() < deadline:
         assert proc.poll() is None, proc.communicate()[0]
