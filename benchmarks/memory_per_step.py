@@ -14,16 +14,11 @@ process's resident memory per step, so the day a runtime release fixes it
 from __future__ import annotations
 
 import argparse
-import os
 
 import lean_mlir as lm
 import numpy as np
 from lean_mlir.models import MODELS
-
-
-def rss_mb() -> float:
-    with open("/proc/self/statm") as f:
-        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 1e6
+from lean_mlir.trainer import rss_mb
 
 
 def main() -> None:

@@ -101,7 +101,8 @@ def memory_limit_mb() -> float:
     return 0.8 * os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 1e6
 
 
-def _rss_mb() -> float:
+def rss_mb() -> float:
+    """This process's resident memory in MB (0 where /proc is not there)."""
     try:
         with open("/proc/self/statm") as f:
             return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 1e6
@@ -412,6 +413,7 @@ def run_training(spec: NetSpec, cfg: TrainConfig, data: MNIST, *, run_dir: Path 
             timed_steps = steps - (first if resumed and not carried else 0)
             start = time.perf_counter() - carried
             lr = cfg.learning_rate
+
             for i in range(first, steps):
                 t0 = time.perf_counter()
                 idx = order[i * cfg.batch_size:(i + 1) * cfg.batch_size]
@@ -430,21 +432,19 @@ def run_training(spec: NetSpec, cfg: TrainConfig, data: MNIST, *, run_dir: Path 
                 if step % max(1, log_every) == 0:
                     metrics.log({"event": "step", "step": step, "epoch": epoch, "loss": loss,
                                  "lr": lr, "images_per_s": cfg.batch_size / seconds})
-                if step % MEMORY_CHECK_EVERY == 0 and (rss := _rss_mb()) > limit_mb:
+                over = step % MEMORY_CHECK_EVERY == 0 and (rss := rss_mb()) > limit_mb
+                stopping = over or stop.signum is not None or (should_stop is not None
+                                                               and should_stop())
+                if stopping or (checkpoint_every and step % checkpoint_every == 0
+                                and i + 1 < steps):
                     save(Position(epoch, i + 1, step, rng_state, loss_sum,
                                   time.perf_counter() - start))
+                if stopping:
                     reporter.close()
-                    raise MemoryLimitReached(run_dir, step, resume_command(run_dir)
-                                             if run_dir else None, rss, limit_mb)
-                if stop.signum is not None or (should_stop is not None and should_stop()):
-                    save(Position(epoch, i + 1, step, rng_state, loss_sum,
-                                  time.perf_counter() - start))
-                    reporter.close()
-                    raise TrainingInterrupted(run_dir, step,
-                                              resume_command(run_dir) if run_dir else None)
-                if checkpoint_every and step % checkpoint_every == 0 and i + 1 < steps:
-                    save(Position(epoch, i + 1, step, rng_state, loss_sum,
-                                  time.perf_counter() - start))
+                    command = resume_command(run_dir) if run_dir else None
+                    if over:
+                        raise MemoryLimitReached(run_dir, step, command, rss, limit_mb)
+                    raise TrainingInterrupted(run_dir, step, command)
             seconds = time.perf_counter() - start
             params = stepper.params()
             test_loss, test_correct = _evaluate(spec, params, data.test_x, data.test_y,
