@@ -1,12 +1,21 @@
 """The book's CNN train step through the whole pipeline, and failures with repros."""
 
+import os
 import subprocess
+import threading
 
 import lean_mlir as lm
 import numpy as np
 import pytest
+from lean_mlir import compiler
 from lean_mlir.cli import main
-from lean_mlir.compiler import compile_flags, compile_spec, compile_stablehlo, lower_to_stablehlo
+from lean_mlir.compiler import (
+    _BatchScheduled,
+    compile_flags,
+    compile_spec,
+    compile_stablehlo,
+    lower_to_stablehlo,
+)
 from lean_mlir.ir import Context
 
 
@@ -86,3 +95,53 @@ def test_compiled_modules_are_cached_on_disk(mlp, tmp_path, monkeypatch):
     entry.unlink()
     compile_stablehlo(text)
     assert not entry.exists()
+
+
+@pytest.mark.skipif(not hasattr(os, "SCHED_BATCH"), reason="Linux scheduling policies")
+def test_cpu_calls_wait_as_sched_batch_and_give_the_policy_back(mlp, monkeypatch):
+    """While a CPU module runs, its calling thread is SCHED_BATCH (woken at the end,
+    it must not preempt IREE's workers); afterwards, and after a failed call, it
+    has its own policy again; a caller that is not SCHED_OTHER is left alone."""
+    seen = []
+
+    def probe(*args):
+        seen.append(os.sched_getscheduler(0))
+        if args:
+            raise RuntimeError("failed call")
+        return "result"
+
+    assert os.sched_getscheduler(0) == os.SCHED_OTHER
+    call = _BatchScheduled(probe)
+    assert call() == "result"
+    with pytest.raises(RuntimeError, match="failed call"):
+        call(1)
+    assert seen == [os.SCHED_BATCH, os.SCHED_BATCH]
+    assert os.sched_getscheduler(0) == os.SCHED_OTHER
+
+    def idle_caller():   # a thread of its own: leaving SCHED_IDLE may need privileges
+        os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
+        call()
+        seen.append(os.sched_getscheduler(0))
+
+    seen.clear()
+    thread = threading.Thread(target=idle_caller)
+    thread.start()
+    thread.join()
+    assert seen == [os.SCHED_IDLE, os.SCHED_IDLE]
+
+    # The real step: wrapped on the CPU, with the same results as unwrapped.
+    cfg = lm.TrainConfig(batch_size=16)
+    module = compile_spec(mlp, "train_step", 16, "llvm-cpu", cfg.lowering_options())
+    params = mlp.init_params(seed=0)
+    rng = np.random.default_rng(0)
+    args = [params[p.name] for p in mlp.params] + [
+        rng.random((16, 1, 28, 28), dtype=np.float32), rng.integers(0, 10, 16).astype(np.int32),
+        np.float32(0.1), np.int32(0)]
+    assert isinstance(module.function("train_step"), _BatchScheduled)
+    wrapped = module.call("train_step", *args)
+    assert os.sched_getscheduler(0) == os.SCHED_OTHER
+    monkeypatch.setattr(compiler, "BATCH_WAIT", False)
+    assert not isinstance(module.function("train_step"), _BatchScheduled)
+    plain = module.call("train_step", *args)
+    for a, b in zip(wrapped, plain, strict=True):
+        np.testing.assert_array_equal(a, b)
