@@ -275,11 +275,14 @@ def resume_command(run_dir: Path) -> str:
 
 
 def read_metrics(run_dir: Path) -> list[dict]:
+    """The run's events. A last line with no newline is left out: it is an event
+    being written (the run is live) or one a kill cut short (resuming drops it).
+    Raises RunError naming the file and line of any other line that is not JSON."""
     path = Path(run_dir) / METRICS
     if not path.exists():
         return []
     events = []
-    for n, line in enumerate(path.read_text().splitlines(), 1):
+    for n, line in enumerate(path.read_text().split("\n")[:-1], 1):
         if line.strip():
             try:
                 events.append(json.loads(line))

@@ -19,8 +19,9 @@ from pathlib import Path
 import lean_mlir as lm
 import numpy as np
 import pytest
-from lean_mlir.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from lean_mlir.checkpoint import CheckpointError, Position, load_checkpoint, save_checkpoint
 from lean_mlir.data import load, prepare
+from lean_mlir.trainer import RunError, _Metrics, read_metrics
 from safetensors.numpy import load_file
 
 LEAN_MLIR = str(Path(sys.executable).with_name("lean-mlir"))
@@ -48,8 +49,7 @@ def wait_for_step(proc, run_dir: Path, step: int, timeout=120.0) -> None:
     while time.monotonic() < deadline:
         assert proc.poll() is None, proc.communicate()
         if metrics.exists():
-            steps = [json.loads(line).get("step", 0)
-                     for line in metrics.read_text().splitlines() if line.strip()]
+            steps = [e.get("step", 0) for e in read_metrics(run_dir)]
             if steps and max(steps) >= step:
                 return
         time.sleep(0.002)
@@ -337,14 +337,28 @@ def test_fashion_mnist_from_debian(tmp_path):
 
 
 def test_checkpoints_are_written_atomically(tmp_path):
-    from lean_mlir.checkpoint import Position, save_checkpoint
-
     path = tmp_path / "c.safetensors"
     position = Position(1, 0, 0, np.random.default_rng(0).bit_generator.state)
     save_checkpoint(path, {"w": np.ones(3, np.float32)}, position, "abc")
     save_checkpoint(path, {"w": np.zeros(3, np.float32)}, position, "abc")
     assert [p.name for p in tmp_path.iterdir()] == ["c.safetensors"]   # no temporary left
     assert load_file(path)["w"].tolist() == [0, 0, 0]
+
+
+def test_an_event_cut_off_mid_line_is_left_out_and_resuming_drops_it(tmp_path):
+    # A reader of a live run can see the event being written, and a run killed
+    # while writing one leaves it cut short: neither may stop a plot or a resume.
+    metrics = tmp_path / "metrics.jsonl"
+    metrics.write_text('{"event": "step", "step": 1}\n{"event": "epoch", "epoch": 1}\n'
+                       '{"event": "step", "st')
+    assert read_metrics(tmp_path) == [{"event": "step", "step": 1},
+                                      {"event": "epoch", "epoch": 1}]
+    _Metrics(tmp_path).truncate_to(Position(2, 0, 5, None))
+    assert metrics.read_text() == '{"event": "step", "step": 1}\n{"event": "epoch", "epoch": 1}\n'
+    # A whole line that is not JSON is still an error, with its line number.
+    metrics.write_text('{"event": "step", "step": 1}\nnot json\n')
+    with pytest.raises(RunError, match=r"metrics.jsonl:2: not a JSON line"):
+        read_metrics(tmp_path)
 
 
 def test_a_sweep_run_that_died_before_its_first_checkpoint_starts_over(tmp_path):
