@@ -1,0 +1,255 @@
+"""The book's CNN train step on an NVIDIA GPU: IREE's CUDA build against PyTorch.
+
+Two halves, because the GPU machine need not have lean-mlir:
+
+    .venv/bin/python benchmarks/gpu_step.py prepare DIR [--cuda-target sm_80]
+        (here) lowers the CNN's train step and ``predict`` with the ``generic``
+        forms, compiles them for CUDA (IREE 3.13 knows no Hopper target, sm_90:
+        its PTX for sm_80 is compiled by the driver for the card it runs on), and
+        writes to DIR the ``.vmfb`` files, the
+        initial parameters and a batch (``inputs.npz``), and the loss and
+        parameters after one step computed by our CPU build (``reference.npz``).
+
+    python3 gpu_step.py run DIR [--steps N]
+        (on the GPU machine, with numpy, ``iree-base-runtime`` and optionally
+        PyTorch; no lean-mlir) checks the CUDA step against the CPU reference,
+        then times IREE's step and ``predict`` (parameters kept on the GPU, each
+        step's outputs the next one's inputs) and PyTorch's eager step and forward
+        on the same network, weights and batch (plain SGD, lr 0.1), TF32 off for a
+        float32 comparison and then at PyTorch's defaults. Prints the card's name.
+
+Only the ``run`` half imports nothing of lean-mlir, so this file is copied to
+the GPU machine as it is.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+BATCH = 128
+LR = 0.1
+#: The lowering's forms compiled for the GPU: the textbook ones (the default for
+#: CUDA) and the ones measured fast on the CPU.
+FORMS = ("generic", "cpu")
+#: Where ``run`` runs: IREE's runtime driver and PyTorch's device.
+DRIVER, TORCH_DEVICE = "cuda", "cuda"
+
+
+def prepare(out: Path, cuda_target: str) -> None:
+    import lean_mlir as lm
+    from lean_mlir.compiler import (
+        compile_flags,
+        compile_spec,
+        compile_stablehlo,
+        lower_to_stablehlo,
+        lowering_pipeline,
+    )
+
+    spec = lm.mnist_cnn()
+    cfg = lm.TrainConfig(batch_size=BATCH, learning_rate=LR)
+    out.mkdir(parents=True, exist_ok=True)
+    flags = [f"--iree-cuda-target={cuda_target}" if f.startswith("--iree-cuda-target=") else f
+             for f in compile_flags("cuda", spec, "generic")]
+    forms = []
+    for target in FORMS:
+        try:
+            for function, options in (("train_step", cfg.lowering_options()), ("predict", {})):
+                text = lower_to_stablehlo(spec, lowering_pipeline(
+                    function, BATCH, {"target": target, **options}))
+                start = time.perf_counter()
+                vmfb = compile_stablehlo(text, "cuda", flags)
+                (out / f"{function}.{target}.vmfb").write_bytes(vmfb)
+                print(f"{function}, {target} forms: compiled for CUDA {cuda_target} in "
+                      f"{time.perf_counter() - start:.1f} s")
+            forms.append(target)
+        except Exception as e:   # noqa: BLE001 (reported, and the other forms still run)
+            print(f"{target} forms: do not compile for CUDA: {str(e).splitlines()[0]}")
+    params = spec.init_params(seed=0)
+    names = [p.name for p in spec.params]
+    rng = np.random.default_rng(0)
+    x = rng.random((BATCH, *spec.input_shape), dtype=np.float32)
+    y = rng.integers(0, 10, BATCH).astype(np.int32)
+    np.savez(out / "inputs.npz", x=x, y=y, **params)
+    cpu = compile_spec(spec, "train_step", BATCH, "llvm-cpu", cfg.lowering_options())
+    *after, loss = cpu.call("train_step", *[params[n] for n in names], x, y,
+                            np.float32(LR), np.int32(0))
+    np.savez(out / "reference.npz", loss=loss, **dict(zip(names, after, strict=True)))
+    (out / "meta.json").write_text(json.dumps({"names": names, "cuda_target": cuda_target,
+                                               "forms": forms}))
+    print(f"wrote {out}: CPU reference loss {float(loss):.6f}")
+
+
+def _ms(fn, steps: int, sync=lambda: None) -> float:
+    for _ in range(3):
+        fn()
+    sync()
+    start = time.perf_counter()
+    for _ in range(steps):
+        fn()
+    sync()
+    return (time.perf_counter() - start) / steps * 1e3
+
+
+def _iree(out: Path, form: str, names: list[str], inputs, steps: int) -> dict:
+    import iree.runtime as rt
+
+    config = rt.Config(DRIVER)
+    modules = {}
+    for function in ("train_step", "predict"):
+        context = rt.SystemContext(config=config)
+        context.add_vm_module(rt.VmModule.copy_buffer(
+            context.instance, (out / f"{function}.{form}.vmfb").read_bytes()))
+        modules[function] = (context, context.modules.module[function])
+    step, predict = modules["train_step"][1], modules["predict"][1]
+    x = rt.asdevicearray(config.device, inputs["x"])
+    y = rt.asdevicearray(config.device, inputs["y"])
+    lr, zero = np.float32(LR), np.int32(0)
+    params = [rt.asdevicearray(config.device, inputs[n]) for n in names]
+
+    # One step from the initial parameters, against the CPU build's.
+    reference = np.load(out / "reference.npz")
+    *after, loss = step(*params, x, y, lr, zero)
+    worst = max(float(np.max(np.abs(a.to_host() - reference[n])) /
+                      (float(np.max(np.abs(reference[n]))) or 1.0))
+                for n, a in zip(names, after, strict=True))
+    result = {"loss": float(np.asarray(loss.to_host())),
+              "cpu_loss": float(reference["loss"]), "worst_param_rel_diff": worst}
+
+    state = {"params": params}
+
+    def train():
+        *state["params"], _ = step(*state["params"], x, y, lr, zero)
+
+    result["train_step_ms"] = _ms(train, steps)
+    result["predict_ms"] = _ms(lambda: predict(*params, x), steps)
+    return result
+
+
+def _torch(names: list[str], inputs, reference, steps: int) -> dict:
+    import torch
+    from torch import nn
+
+    device = torch.device(TORCH_DEVICE)
+    # The book's CNN (lean_mlir.models.mnist_cnn), with our parameter names.
+    net = nn.ModuleDict({
+        "conv2d_0": nn.Conv2d(1, 32, 3, padding=1), "conv2d_1": nn.Conv2d(32, 32, 3, padding=1),
+        "dense_0": nn.Linear(6272, 512), "dense_1": nn.Linear(512, 512),
+        "dense_2": nn.Linear(512, 10)}).to(device)
+
+    def forward(x):
+        h = torch.relu(net["conv2d_1"](torch.relu(net["conv2d_0"](x))))
+        h = torch.flatten(nn.functional.max_pool2d(h, 2), 1)
+        h = torch.relu(net["dense_1"](torch.relu(net["dense_0"](h))))
+        return net["dense_2"](h)
+
+    with torch.no_grad():
+        for name in names:
+            value = inputs[name]
+            module, kind = name.rsplit(".", 1)
+            if module.startswith("dense") and kind == "weight":
+                value = value.T   # ours are [in, out]
+            getattr(net[module], kind).copy_(torch.from_numpy(np.ascontiguousarray(value)))
+    x = torch.from_numpy(inputs["x"]).to(device)
+    y = torch.from_numpy(inputs["y"]).long().to(device)
+    optimizer = torch.optim.SGD(net.parameters(), lr=LR)
+
+    def train():
+        optimizer.zero_grad(set_to_none=True)
+        nn.functional.cross_entropy(forward(x), y).backward()
+        optimizer.step()
+
+    def predict():
+        with torch.inference_mode():
+            forward(x)
+
+    def sync():
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+
+    result = {"torch": torch.__version__}
+    # One step from the same parameters, against the CPU build's (TF32 off).
+    torch.backends.cuda.matmul.allow_tf32 = False
+    torch.backends.cudnn.allow_tf32 = False
+    saved = {k: v.clone() for k, v in net.state_dict().items()}
+    train()
+    worst = 0.0
+    for name in names:
+        module, kind = name.rsplit(".", 1)
+        value = getattr(net[module], kind).detach().cpu().numpy()
+        if module.startswith("dense") and kind == "weight":
+            value = value.T
+        ref = reference[name]
+        worst = max(worst, float(np.max(np.abs(value - ref))) / (float(np.max(np.abs(ref))) or 1.0))
+    result["worst_param_rel_diff"] = worst
+    net.load_state_dict(saved)
+    # Matmuls in float32 either way (PyTorch's default); cuDNN's convolutions
+    # in float32, then with TF32 as PyTorch's defaults allow.
+    torch.backends.cuda.matmul.allow_tf32 = False
+    for label, conv_tf32 in (("fp32", False), ("defaults", True)):
+        torch.backends.cudnn.allow_tf32 = conv_tf32
+        result[f"train_step_ms_{label}"] = _ms(train, steps, sync)
+        result[f"predict_ms_{label}"] = _ms(predict, steps, sync)
+    result["card"] = torch.cuda.get_device_name() if device.type == "cuda" else device.type
+    return result
+
+
+def run(out: Path, steps: int) -> int:
+    meta = json.loads((out / "meta.json").read_text())
+    names = meta["names"]
+    inputs = dict(np.load(out / "inputs.npz"))
+    report = {"cuda_target": meta["cuda_target"], "batch": BATCH,
+              "iree": {form: _iree(out, form, names, inputs, steps) for form in meta["forms"]}}
+    try:
+        report["pytorch"] = _torch(names, inputs, np.load(out / "reference.npz"), steps)
+    except ImportError as e:
+        report["pytorch"] = f"skipped: {e}"
+    print(json.dumps(report, indent=1))
+    torch_, ok = report["pytorch"], True
+    if isinstance(torch_, dict):
+        print(f"{torch_['card']}, batch {BATCH}, float32:")
+    for form, iree in report["iree"].items():
+        for what in ("train_step", "predict"):
+            ours = iree[f"{what}_ms"]
+            line = f"  {what}, IREE with the {form} forms: {ours:.3f} ms"
+            if isinstance(torch_, dict):
+                line += "; PyTorch " + ", ".join(
+                    f"{torch_[f'{what}_ms_{label}']:.3f} ms ({label}, IREE "
+                    f"{torch_[f'{what}_ms_{label}'] / ours:.2f}x its speed)"
+                    for label in ("fp32", "defaults"))
+            print(line)
+        same = iree["worst_param_rel_diff"] < 1e-3 and abs(iree["loss"] - iree["cpu_loss"]) < 1e-4
+        ok = ok and same
+        print(f"  CUDA step ({form} forms) vs CPU step: loss {iree['loss']:.6f} vs "
+              f"{iree['cpu_loss']:.6f}, worst parameter difference "
+              f"{iree['worst_param_rel_diff']:.2e} of its largest value: "
+              f"{'same' if same else 'DIFFERENT'}")
+    if isinstance(torch_, dict):
+        print(f"  PyTorch step vs CPU step: worst parameter difference "
+              f"{torch_['worst_param_rel_diff']:.2e} of its largest value")
+    return 0 if ok else 1
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("prepare")
+    p.add_argument("dir", type=Path)
+    p.add_argument("--cuda-target", default="sm_80")
+    r = sub.add_parser("run")
+    r.add_argument("dir", type=Path)
+    r.add_argument("--steps", type=int, default=50)
+    args = parser.parse_args()
+    if args.command == "prepare":
+        prepare(args.dir, args.cuda_target)
+        return 0
+    return run(args.dir, args.steps)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
