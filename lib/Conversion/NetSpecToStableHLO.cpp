@@ -132,7 +132,7 @@ private:
   /// (the layout conversions fold away).
   static Value addCotangents(LayerLowering &lowering, Value acc, Value g) {
     StablehloBuilder &b = lowering.b;
-    if (!lowering.isCpu() || StablehloBuilder::shape(acc).size() != 4)
+    if (!lowering.isChannelsLast() || StablehloBuilder::shape(acc).size() != 4)
       return b.add(acc, g);
     Value sum = b.add(b.transpose(acc, kToNHWC), b.transpose(g, kToNHWC));
     return b.transpose(sum, kToNCHW);
@@ -218,7 +218,7 @@ private:
       return fail("momentum and weight-decay must be >= 0");
     if (!symbolizeLoweringTarget(target))
       return fail("unknown target '" + target +
-                  "'; expected generic or cpu");
+                  "'; expected generic, cpu or gpu");
     if (labelSmoothing < 0 || labelSmoothing >= 1)
       return fail("label-smoothing must be in [0, 1), got " +
                   std::to_string(labelSmoothing.getValue()));
@@ -331,7 +331,7 @@ private:
           // parameter). IREE 3.13 with data tiling fuses both into the
           // GEMM's unpacking and then fails to compile it ("operations with
           // large vector sizes"); a barrier keeps the gradient a buffer.
-          if (lowering.isCpu() && numState > 0)
+          if (lowering.isChannelsLast() && numState > 0)
             grads[t] = b.optimizationBarrier(grads[t]);
           SmallVector<Value> state, updated;
           for (unsigned s = 0; s < numState; ++s)

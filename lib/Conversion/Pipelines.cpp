@@ -3,7 +3,7 @@
 // Part of lean-mlir. The pipelines the Python runtime runs, by name, so the
 // same string reproduces any of them in lean-mlir-opt:
 //
-//   netspec-forward{batch-size=N target=generic|cpu}     predict
+//   netspec-forward{batch-size=N target=generic|cpu|gpu} predict
 //   netspec-eval{batch-size=N}        eval
 //   netspec-train-step{batch-size=N optimizer=... momentum=... ...}
 //                                      value_and_grad and train_step
@@ -24,7 +24,7 @@ struct BatchOptions : PassPipelineOptions<BatchOptions> {
                             llvm::cl::desc("Static batch size"),
                             llvm::cl::init(128)};
   Option<std::string> target{*this, "target",
-                             llvm::cl::desc("generic or cpu StableHLO forms"),
+                             llvm::cl::desc("generic, cpu or gpu StableHLO forms"),
                              llvm::cl::init("generic")};
 };
 
@@ -44,7 +44,7 @@ struct TrainOptions : PassPipelineOptions<TrainOptions> {
                                 llvm::cl::desc("Label smoothing"),
                                 llvm::cl::init(0.0)};
   Option<std::string> target{*this, "target",
-                             llvm::cl::desc("generic or cpu StableHLO forms"),
+                             llvm::cl::desc("generic, cpu or gpu StableHLO forms"),
                              llvm::cl::init("generic")};
 };
 

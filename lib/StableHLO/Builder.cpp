@@ -240,19 +240,28 @@ Value StablehloBuilder::optimizationBarrier(Value a) {
 
 Value StablehloBuilder::dotGeneral(Value lhs, Value rhs,
                                    ArrayRef<int64_t> lhsContracting,
-                                   ArrayRef<int64_t> rhsContracting) {
-  // No batch dimensions: result = lhs free dims ++ rhs free dims.
+                                   ArrayRef<int64_t> rhsContracting,
+                                   ArrayRef<int64_t> lhsBatching,
+                                   ArrayRef<int64_t> rhsBatching) {
+  // result = batch dims ++ lhs free dims ++ rhs free dims.
   SmallVector<int64_t> out;
+  for (int64_t d : lhsBatching)
+    out.push_back(shape(lhs)[d]);
   for (auto [i, d] : llvm::enumerate(shape(lhs)))
-    if (!llvm::is_contained(lhsContracting, (int64_t)i))
+    if (!llvm::is_contained(lhsContracting, (int64_t)i) &&
+        !llvm::is_contained(lhsBatching, (int64_t)i))
       out.push_back(d);
   for (auto [i, d] : llvm::enumerate(shape(rhs)))
-    if (!llvm::is_contained(rhsContracting, (int64_t)i))
+    if (!llvm::is_contained(rhsContracting, (int64_t)i) &&
+        !llvm::is_contained(rhsBatching, (int64_t)i))
       out.push_back(d);
-  std::string dims = "dot<lhs_contracting_dimensions = [" +
-                     joinInts(lhsContracting) +
-                     "], rhs_contracting_dimensions = [" +
-                     joinInts(rhsContracting) + "]>";
+  std::string dims = "dot<";
+  if (!lhsBatching.empty())
+    dims += "lhs_batching_dimensions = [" + joinInts(lhsBatching) +
+            "], rhs_batching_dimensions = [" + joinInts(rhsBatching) + "], ";
+  dims += "lhs_contracting_dimensions = [" + joinInts(lhsContracting) +
+          "], rhs_contracting_dimensions = [" + joinInts(rhsContracting) +
+          "]>";
   return create("dot_general", {lhs, rhs}, tensor(out, f32()),
                 {b.getNamedAttr("dot_dimension_numbers", opaque(dims))});
 }

@@ -1,9 +1,12 @@
-"""The CPU forms (target=cpu) and the textbook forms (target=generic) give the same numbers.
+"""The fast forms (target=cpu, target=gpu) and the textbook forms (target=generic)
+give the same numbers.
 
-The two lowerings share nothing below the layer boundary: NHWC convolutions,
+The lowerings share nothing below the layer boundary: NHWC convolutions,
 per-tap weight gradients, multiply-add first layers and the window-view
 max-pool backward on one side; NCHW convolutions and per-offset masks on the
-other. Both run here on IREE's CPU backend and must agree to float32 rounding.
+other. The gpu forms are the cpu forms with long reductions split into partial
+sums (weight and bias gradients over the batch, long dense inputs in chunks).
+All run here on IREE's CPU backend and must agree to float32 rounding.
 """
 
 import random
@@ -14,15 +17,18 @@ import pytest
 from lean_mlir.compiler import TARGETS, compile_spec, lower_to_stablehlo, lowering_pipeline
 from netgen import random_net
 
+FAST = ["cpu", "gpu"]
 
-def run_both(spec, function, batch, *args, options=None):
-    """``function`` compiled from each target's forms, called with ``args``."""
+
+def run_both(spec, function, batch, *args, target, options=None):
+    """``function`` compiled from the generic forms and from ``target``'s, called
+    with ``args``."""
     out = {}
-    for target in ("generic", "cpu"):
+    for forms in ("generic", target):
         module = compile_spec(spec, function, batch, "llvm-cpu",
-                              {**(options or {}), "target": target})
-        out[target] = module.call(function, *args)
-    return out["generic"], out["cpu"]
+                              {**(options or {}), "target": forms})
+        out[forms] = module.call(function, *args)
+    return out["generic"], out[target]
 
 
 def assert_same(generic, cpu, names):
@@ -75,32 +81,41 @@ def make_spec(name):
     return lm.NetSpec(name, input_shape, [*layers, lm.flatten(), lm.dense(features, 3)])
 
 
+@pytest.mark.parametrize("target", FAST)
 @pytest.mark.parametrize("ties", [False, True], ids=["random", "ties"])
 @pytest.mark.parametrize("name", sorted(CASES))
-def test_cpu_forms_match_generic_forms(name, ties):
+def test_fast_forms_match_generic_forms(name, ties, target):
     spec = make_spec(name)
     params, x, y = inputs(spec, 3, seed=len(name), ties=ties)
     names = ["loss"] + [p.name for p in spec.params]
-    assert_same(*run_both(spec, "value_and_grad", 3, *params, x, y), names)
-    assert_same(*run_both(spec, "predict", 3, *params, x), ["logits"])
+    assert_same(*run_both(spec, "value_and_grad", 3, *params, x, y, target=target), names)
+    assert_same(*run_both(spec, "predict", 3, *params, x, target=target), ["logits"])
 
 
+@pytest.mark.parametrize("target", FAST)
 @pytest.mark.parametrize("seed", range(6))
-def test_cpu_forms_match_generic_forms_on_random_networks(seed):
+def test_fast_forms_match_generic_forms_on_random_networks(seed, target):
     input_shape, layers = random_net(random.Random(100 + seed))
     spec = lm.NetSpec(f"forms{seed}", input_shape, layers)
     params, x, y = inputs(spec, 2, seed)
     names = ["loss"] + [p.name for p in spec.params]
-    assert_same(*run_both(spec, "value_and_grad", 2, *params, x, y,
+    assert_same(*run_both(spec, "value_and_grad", 2, *params, x, y, target=target,
                           options={"label_smoothing": 0.1}), names)
 
 
-def test_cpu_forms_match_generic_forms_on_the_book_cnn_train_step(cnn):
+@pytest.mark.parametrize("target", FAST)
+def test_fast_forms_match_generic_forms_on_the_book_cnn_train_step(cnn, target):
+    # The 6272 -> 512 dense layer is the one the gpu forms contract in chunks.
     params, x, y = inputs(cnn, 16, seed=3)
     state = [np.zeros_like(p) for p in params]
     args = (*params, *state, x, y, np.float32(0.1), np.int32(0))
     names = [p.name for p in cnn.params] + [f"{p.name}.velocity" for p in cnn.params] + ["loss"]
-    assert_same(*run_both(cnn, "train_step", 16, *args, options={"momentum": 0.9}), names)
+    assert_same(*run_both(cnn, "train_step", 16, *args, target=target,
+                          options={"momentum": 0.9}), names)
+    if target == "gpu":
+        text = lower_to_stablehlo(cnn, lowering_pipeline("train_step", 16, {"target": "gpu"}))
+        assert "tensor<16x7x896xf32>" in text       # x in 7 chunks of 896
+        assert "lhs_batching_dimensions" in text     # taps batched over N
 
 
 def test_cpu_target_is_the_default_for_llvm_cpu_only(cnn):

@@ -102,9 +102,12 @@ public:
   mlir::Value optimizationBarrier(mlir::Value a);
 
   // Contractions.
+  /// Result: the batching dims, then lhs's free dims, then rhs's.
   mlir::Value dotGeneral(mlir::Value lhs, mlir::Value rhs,
                          llvm::ArrayRef<int64_t> lhsContracting,
-                         llvm::ArrayRef<int64_t> rhsContracting);
+                         llvm::ArrayRef<int64_t> rhsContracting,
+                         llvm::ArrayRef<int64_t> lhsBatching = {},
+                         llvm::ArrayRef<int64_t> rhsBatching = {});
   /// 2-D convolution. `padding` is {lo0, hi0, lo1, hi1}.
   mlir::Value convolution(mlir::Value lhs, mlir::Value rhs, ConvDims dims,
                           llvm::ArrayRef<int64_t> strides,

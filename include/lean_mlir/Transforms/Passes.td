@@ -154,8 +154,9 @@ def NetSpecToStableHLO : Pass<"netspec-to-stablehlo", "::mlir::ModuleOp"> {
            "Label smoothing of the training loss, in [0, 1)">,
     Option<"target", "target", "std::string", /*default=*/"\"generic\"",
            "Which StableHLO forms the layers lower to: generic (NCHW "
-           "convolutions, as the book writes them) or cpu (the forms IREE's "
-           "llvm-cpu backend runs fast)">,
+           "convolutions, as the book writes them), cpu (the forms IREE's "
+           "llvm-cpu backend runs fast) or gpu (the cpu forms with long "
+           "reductions split, for IREE's CUDA backend)">,
   ];
   let dependentDialects = ["::mlir::func::FuncDialect"];
 }

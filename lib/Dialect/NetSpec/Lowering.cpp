@@ -12,7 +12,15 @@ using namespace lean_mlir::netspec;
 
 llvm::StringRef lean_mlir::netspec::stringifyLoweringTarget(
     LoweringTarget target) {
-  return target == LoweringTarget::Cpu ? "cpu" : "generic";
+  switch (target) {
+  case LoweringTarget::Generic:
+    return "generic";
+  case LoweringTarget::Cpu:
+    return "cpu";
+  case LoweringTarget::Gpu:
+    return "gpu";
+  }
+  return "generic";
 }
 
 std::optional<LoweringTarget>
@@ -20,5 +28,6 @@ lean_mlir::netspec::symbolizeLoweringTarget(llvm::StringRef name) {
   return llvm::StringSwitch<std::optional<LoweringTarget>>(name)
       .Case("generic", LoweringTarget::Generic)
       .Case("cpu", LoweringTarget::Cpu)
+      .Case("gpu", LoweringTarget::Gpu)
       .Default(std::nullopt);
 }

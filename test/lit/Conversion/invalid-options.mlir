@@ -5,7 +5,7 @@
 // RUN: not lean-mlir-opt --allow-unregistered-dialect %s --netspec-to-stablehlo="label-smoothing=1.0" 2>&1 | FileCheck %s --check-prefix=LS
 // RUN: not lean-mlir-opt --allow-unregistered-dialect %s --netspec-to-stablehlo="batch-size=0" 2>&1 | FileCheck %s --check-prefix=BATCH
 // RUN: not lean-mlir-opt --allow-unregistered-dialect %s --netspec-to-stablehlo="momentum=-1" 2>&1 | FileCheck %s --check-prefix=MOM
-// RUN: not lean-mlir-opt --allow-unregistered-dialect %s --netspec-to-stablehlo="target=gpu" 2>&1 | FileCheck %s --check-prefix=TARGET
+// RUN: not lean-mlir-opt --allow-unregistered-dialect %s --netspec-to-stablehlo="target=tpu" 2>&1 | FileCheck %s --check-prefix=TARGET
 // RUN: not lean-mlir-opt --allow-unregistered-dialect %inputs/two-models.mlir --netspec-to-stablehlo 2>&1 | FileCheck %s --check-prefix=TWO
 
 // UNREG: error: netspec-to-stablehlo: StableHLO is emitted in generic form; allow unregistered dialects (--allow-unregistered-dialect)
@@ -14,7 +14,7 @@
 // LS: error: netspec-to-stablehlo: label-smoothing must be in [0, 1), got 1.0
 // BATCH: error: netspec-to-stablehlo: batch-size must be positive, got 0
 // MOM: error: netspec-to-stablehlo: momentum and weight-decay must be >= 0
-// TARGET: error: netspec-to-stablehlo: unknown target 'gpu'; expected generic or cpu
+// TARGET: error: netspec-to-stablehlo: unknown target 'tpu'; expected generic, cpu or gpu
 // TWO: two-models.mlir:5:1: error: netspec-to-stablehlo lowers one 'netspec.model' per module; this is a second one
 // TWO: two-models.mlir:1:1: note: the first model
 netspec.model @tiny {

@@ -39,9 +39,15 @@ enum class LoweringTarget {
   /// first-maximum select on a reshaped view. Same numbers, to float32
   /// rounding.
   Cpu,
+  /// The cpu forms, but with the long reductions split for a GPU (IREE's
+  /// CUDA backend gives a reduction with few outputs few threads): the
+  /// weight gradient's taps as products batched over N and then summed
+  /// over N, bias gradients in two stages, and dense layers with a long
+  /// input (K > 1024) as products over K's chunks, then summed.
+  Gpu,
 };
 
-/// "generic" / "cpu".
+/// "generic" / "cpu" / "gpu".
 llvm::StringRef stringifyLoweringTarget(LoweringTarget target);
 std::optional<LoweringTarget> symbolizeLoweringTarget(llvm::StringRef name);
 
@@ -58,7 +64,11 @@ struct LayerLowering {
   /// each layer.
   llvm::SmallVector<std::pair<unsigned, mlir::Value>, 2> stateUpdates;
 
-  bool isCpu() const { return target == LoweringTarget::Cpu; }
+  /// The channels-last forms (cpu and gpu): NHWC convolutions, HWIO
+  /// filters behind barriers, taps for the weight gradient.
+  bool isChannelsLast() const { return target != LoweringTarget::Generic; }
+  /// Long reductions split into parallel partial sums (gpu).
+  bool splitsReductions() const { return target == LoweringTarget::Gpu; }
 };
 
 /// NCHW -> NHWC and back.

@@ -94,7 +94,7 @@ Value routeByWindowView(StablehloBuilder &b, Value xh, Value yh, Value gh,
 Value MaxPool2dOp::emitForward(LayerLowering &lowering, ValueRange operands) {
   StablehloBuilder &b = lowering.b;
   int64_t k = getWindow(), s = getStride();
-  if (!lowering.isCpu())
+  if (!lowering.isChannelsLast())
     return b.reduceWindowMax(operands[0], {1, 1, k, k}, {1, 1, s, s});
   // cpu: channels-last, like the convolutions around it.
   Value xh = b.transpose(operands[0], kToNHWC);
@@ -120,7 +120,7 @@ void MaxPool2dOp::emitVJP(LayerLowering &lowering, ValueRange operands,
   if (!needInputGrad)
     return;
   int64_t k = getWindow(), s = getStride();
-  if (!lowering.isCpu()) {
+  if (!lowering.isChannelsLast()) {
     operandGrads[0] =
         routeByOffsetMasks(b, operands[0], result, resultGrad, k, s, {2, 3});
     return;

@@ -68,7 +68,7 @@ struct ChannelLayout {
 };
 
 ChannelLayout layoutFor(const LayerLowering &lowering, Value boundary) {
-  return {lowering.isCpu(),
+  return {lowering.isChannelsLast(),
           static_cast<int64_t>(StablehloBuilder::shape(boundary).size())};
 }
 

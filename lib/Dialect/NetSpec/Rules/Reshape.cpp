@@ -36,7 +36,7 @@ void FlattenOp::emitVJP(LayerLowering &lowering, ValueRange operands,
 // target, so it does not break the NHWC chain between the layers around it.
 namespace {
 bool reluChannelsLast(LayerLowering &lowering, Value v) {
-  return lowering.isCpu() && StablehloBuilder::shape(v).size() == 4;
+  return lowering.isChannelsLast() && StablehloBuilder::shape(v).size() == 4;
 }
 } // namespace
 
