@@ -3,12 +3,12 @@
 Two halves, because the GPU machine need not have lean-mlir:
 
     .venv/bin/python benchmarks/gpu_step.py prepare DIR [--cuda-target sm_80]
-        (here) lowers the CNN's train step and ``predict`` with the ``generic``
-        forms, compiles them for CUDA (IREE 3.13 knows no Hopper target, sm_90:
-        its PTX for sm_80 is compiled by the driver for the card it runs on), and
-        writes to DIR the ``.vmfb`` files, the
-        initial parameters and a batch (``inputs.npz``), and the loss and
-        parameters after one step computed by our CPU build (``reference.npz``).
+        (with lean-mlir) lowers the CNN's train step and ``predict`` with each
+        of the lowering's forms (FORMS), compiles them for CUDA (IREE 3.13 knows
+        no Hopper target, sm_90: its PTX for sm_80 is compiled by the driver for
+        the card it runs on), and writes to DIR the ``.vmfb`` files, the initial
+        parameters and a batch (``inputs.npz``), and the loss and parameters
+        after one step computed by our CPU build (``reference.npz``).
 
     python3 gpu_step.py run DIR [--steps N]
         (on the GPU machine, with numpy, ``iree-base-runtime`` and optionally
@@ -34,9 +34,9 @@ import numpy as np
 
 BATCH = 128
 LR = 0.1
-#: The lowering's forms compiled for the GPU: the textbook ones (the default for
-#: CUDA) and the ones measured fast on the CPU.
-FORMS = ("generic", "cpu")
+#: The lowering's forms compiled for the GPU: the textbook ones, the ones
+#: measured fast on the CPU, and those with their long reductions split.
+FORMS = ("generic", "cpu", "gpu")
 #: Where ``run`` runs: IREE's runtime driver and PyTorch's device.
 DRIVER, TORCH_DEVICE = "cuda", "cuda"
 

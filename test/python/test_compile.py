@@ -10,11 +10,13 @@ import pytest
 from lean_mlir import compiler
 from lean_mlir.cli import main
 from lean_mlir.compiler import (
+    TARGETS,
     _BatchScheduled,
     compile_flags,
     compile_spec,
     compile_stablehlo,
     lower_to_stablehlo,
+    lowering_pipeline,
 )
 from lean_mlir.ir import Context
 
@@ -46,8 +48,10 @@ def test_book_cnn_train_step_runs_on_cpu(cnn):
 
 @pytest.mark.parametrize("backend", ["rocm", "cuda"])
 def test_book_cnn_train_step_compiles_for_gpus(cnn, backend):
-    """gfx1100 (the book's GPU) and CUDA compile here, with no GPU present."""
-    text = lower_to_stablehlo(cnn, "builtin.module(netspec-train-step{batch-size=128})")
+    """gfx1100 (the book's GPU) and CUDA compile here, with no GPU present, each
+    with the forms it gets (TARGETS)."""
+    text = lower_to_stablehlo(cnn, lowering_pipeline("train_step", 128,
+                                                     {"target": TARGETS[backend]}))
     vmfb = compile_stablehlo(text, backend)
     assert len(vmfb) > 10_000 and b"train_step" in vmfb
 

@@ -118,9 +118,12 @@ def test_fast_forms_match_generic_forms_on_the_book_cnn_train_step(cnn, target):
         assert "lhs_batching_dimensions" in text     # taps batched over N
 
 
-def test_cpu_target_is_the_default_for_llvm_cpu_only(cnn):
+def test_each_backend_gets_its_forms(cnn):
     cpu = compile_spec(cnn, "predict", 2, "llvm-cpu").stablehlo
     assert "optimization_barrier" in cpu and "transpose" in cpu
+    assert "lhs_batching_dimensions" not in cpu
+    gpu = lower_to_stablehlo(cnn, lowering_pipeline("predict", 2, {"target": TARGETS["cuda"]}))
+    assert "optimization_barrier" in gpu and "lhs_batching_dimensions" in gpu
     generic = lower_to_stablehlo(cnn, lowering_pipeline("predict", 2,
-                                                        {"target": TARGETS["cuda"]}))
+                                                        {"target": TARGETS["rocm"]}))
     assert "optimization_barrier" not in generic and "transpose" not in generic

@@ -29,7 +29,7 @@ enum class LoweringTarget {
   /// The textbook forms, as the book writes them: NCHW convolutions, the
   /// weight gradient as a convolution of the input with the upstream
   /// gradient, max-pool routing with per-offset masks. Any StableHLO
-  /// consumer runs them; the GPU backends get these.
+  /// consumer runs them; the ROCm backend gets these.
   Generic,
   /// The forms IREE's CPU backend (llvm-cpu) runs fast, measured at the
   /// book's CNN shapes: channels-last (NHWC) convolutions with HWIO
