@@ -25,7 +25,8 @@
 //   N*Ho*Wo (100,352 rows at 28x28, batch 128) split: IREE 3.13's CUDA
 //   backend gives a reduction with few outputs few threads. Measured alone
 //   on an H100: a tap's product as one dot_general 6.5 ms, batched over N
-//   and then summed over N 0.22 ms; the bias gradient 0.70 -> 0.07 ms in
+//   and then summed over N 0.22 ms, and all nine taps as one product of
+//   each sample's im2col rows 1.10 ms; the bias gradient 0.70 -> 0.07 ms in
 //   two stages (over Ho*Wo, then N). The NHWC convolution itself ran 0.53
 //   ms against the generic NCHW one's 4.1.
 //
@@ -251,35 +252,44 @@ void vjpChannelsLast(Conv2dOp op, StablehloBuilder &b, bool split,
     operandGrads[2] = b.dotGeneral(b.splat(1.0f, {rows}),
                                    b.reshape(g, {rows, gs[3]}), {0}, {0});
 
-  // Weight, one tap at a time: dw[:, :, u, v] = (xpad_tap(u, v)^T . g)^T,
-  // a product contracting N*Ho*Wo. As GEMMs these run at the machine's
-  // matmul speed; as one convolution (the generic form) IREE 3.13 runs the
-  // weight gradient 3.5x slower with im2col and 20-35x without. The tap is
-  // the left operand: IREE then packs each strided tap in one transposing
-  // copy and reads g's packing once for all taps. With g on the left, each
-  // tap took a strided copy and then a packing, and g a transpose (book
-  // CNN: 84 -> 76 ms a step). Nine taps still mean nine passes over the
-  // input (about 1 ms each at 12.8 MB); one im2col matrix for all of them
-  // measured slower (its packing is a second pass over 9x the input).
-  // Split (gpu): each tap's product batched over N ([N, C, O]), then
-  // summed over N.
+  // Weight (cpu), one tap at a time: dw[:, :, u, v] =
+  // (xpad_tap(u, v)^T . g)^T, a product contracting N*Ho*Wo. As GEMMs these
+  // run at the machine's matmul speed; as one convolution (the generic
+  // form) IREE 3.13 runs the weight gradient 3.5x slower with im2col and
+  // 20-35x without. The tap is the left operand: IREE then packs each
+  // strided tap in one transposing copy and reads g's packing once for all
+  // taps. With g on the left, each tap took a strided copy and then a
+  // packing, and g a transpose (book CNN: 84 -> 76 ms a step). Nine taps
+  // still mean nine passes over the input (about 1 ms each at 12.8 MB); one
+  // im2col matrix for all of them measured slower (its packing is a second
+  // pass over 9x the input).
   Value xpad = padNHWC(b, b.transpose(x, kToNHWC), pad);
   SmallVector<Value> taps;
-  for (int64_t u = 0; u < ws[2]; ++u) {
-    for (int64_t v = 0; v < ws[3]; ++v) {
-      Value xt = tap(b, xpad, u, v, s, outSpatial);
-      Value dwt = split ? b.reduceSum(b.dotGeneral(xt, g, {1, 2}, {1, 2},
-                                                   {0}, {0}),
-                                      {0})
-                        : b.dotGeneral(xt, g, {0, 1, 2}, {0, 1, 2});
-      taps.push_back(b.reshape(dwt, {ws[1], ws[0], 1}));
-    }
+  for (int64_t u = 0; u < ws[2]; ++u)
+    for (int64_t v = 0; v < ws[3]; ++v)
+      taps.push_back(tap(b, xpad, u, v, s, outSpatial));
+  if (split) {
+    // gpu: the taps side by side along the channels, [N, Ho, Wo, kh*kw*C]
+    // (each sample's im2col rows), one product batched over N, then summed
+    // over N. On an H100 the 32->32 layer's weight gradient took 1.10 ms
+    // so, 2.23 ms as nine tap products batched over N, 58 ms as nine
+    // unbatched ones (the cpu form).
+    Value cols = taps.size() == 1 ? taps.front() : b.concatenate(taps, 3);
+    Value dw = b.reduceSum(b.dotGeneral(cols, g, {1, 2}, {1, 2}, {0}, {0}),
+                           {0});
+    // [kh*kw*C, O] -> [kh, kw, C, O] -> OIHW.
+    dw = b.reshape(dw, {ws[2], ws[3], ws[1], ws[0]});
+    operandGrads[1] = b.transpose(dw, {3, 2, 0, 1});
+  } else {
+    // [C, O, kh * kw] -> OIHW.
+    for (Value &t : taps)
+      t = b.reshape(b.dotGeneral(t, g, {0, 1, 2}, {0, 1, 2}),
+                    {ws[1], ws[0], 1});
+    Value dw = taps.size() == 1 ? taps.front() : b.concatenate(taps, 2);
+    dw = b.reshape(dw, {ws[1], ws[0], ws[2], ws[3]});
+    operandGrads[1] = ws[1] == 1 ? b.reshape(dw, ws)
+                                 : b.transpose(dw, {1, 0, 2, 3});
   }
-  // [C, O, kh * kw] -> OIHW.
-  Value dw = taps.size() == 1 ? taps.front() : b.concatenate(taps, 2);
-  dw = b.reshape(dw, {ws[1], ws[0], ws[2], ws[3]});
-  operandGrads[1] = ws[1] == 1 ? b.reshape(dw, ws)
-                               : b.transpose(dw, {1, 0, 2, 3});
 
   // Input: the generic form's convolution, channels-last, with the filter
   // reversed and laid out HWIO ([kh, kw, O, C]: the forward's output
