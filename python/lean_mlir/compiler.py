@@ -75,8 +75,8 @@ CONV_KINDS = {"conv2d"}
 #: Which StableHLO forms the lowering emits per backend (netspec-to-stablehlo's
 #: ``target``): the forms measured fast on IREE's CPU backend; for CUDA the same
 #: with long reductions split (the book CNN's train step on an H100: generic
-#: forms 17.3 ms, cpu forms 134 ms, gpu forms 5.9 ms; ``predict`` 7.0, 3.5 and
-#: 1.2 ms; README "On an NVIDIA GPU"); the textbook forms for ROCm, where
+#: forms 17.5 ms, cpu forms 135 ms, gpu forms 5.2-5.9 ms; ``predict`` 7.0, 3.6
+#: and 1.3 ms; README "On an NVIDIA GPU"); the textbook forms for ROCm, where
 #: nothing has been measured.
 TARGETS: dict[str, str] = {"llvm-cpu": "cpu", "rocm": "generic", "cuda": "gpu"}
 
