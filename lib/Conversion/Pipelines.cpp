@@ -23,9 +23,9 @@ struct BatchOptions : PassPipelineOptions<BatchOptions> {
   Option<int64_t> batchSize{*this, "batch-size",
                             llvm::cl::desc("Static batch size"),
                             llvm::cl::init(128)};
-  Option<std::string> target{*this, "target",
-                             llvm::cl::desc("generic, cpu or gpu StableHLO forms"),
-                             llvm::cl::init("generic")};
+  Option<std::string> target{
+      *this, "target", llvm::cl::desc("generic, cpu or gpu StableHLO forms"),
+      llvm::cl::init("generic")};
 };
 
 struct TrainOptions : PassPipelineOptions<TrainOptions> {
@@ -43,9 +43,9 @@ struct TrainOptions : PassPipelineOptions<TrainOptions> {
   Option<double> labelSmoothing{*this, "label-smoothing",
                                 llvm::cl::desc("Label smoothing"),
                                 llvm::cl::init(0.0)};
-  Option<std::string> target{*this, "target",
-                             llvm::cl::desc("generic, cpu or gpu StableHLO forms"),
-                             llvm::cl::init("generic")};
+  Option<std::string> target{
+      *this, "target", llvm::cl::desc("generic, cpu or gpu StableHLO forms"),
+      llvm::cl::init("generic")};
 };
 
 void addLowering(OpPassManager &pm, int64_t batch, StringRef target,

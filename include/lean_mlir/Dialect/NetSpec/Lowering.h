@@ -41,9 +41,10 @@ enum class LoweringTarget {
   Cpu,
   /// The cpu forms, but with the long reductions split for a GPU (IREE's
   /// CUDA backend gives a reduction with few outputs few threads): the
-  /// weight gradient's taps as products batched over N and then summed
-  /// over N, bias gradients in two stages, and dense layers with a long
-  /// input (K > 1024) as products over K's chunks, then summed.
+  /// weight gradient as one product of each sample's im2col rows batched
+  /// over N and then summed over N, bias gradients in two stages, and dense
+  /// layers with a long input (over 1024) as products over its chunks, then
+  /// summed.
   Gpu,
 };
 
