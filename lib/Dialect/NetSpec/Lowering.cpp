@@ -7,6 +7,7 @@
 #include "lean_mlir/Dialect/NetSpec/Lowering.h"
 
 #include "llvm/ADT/StringSwitch.h"
+#include "llvm/Support/ErrorHandling.h"
 
 using namespace lean_mlir::netspec;
 
@@ -20,7 +21,7 @@ llvm::StringRef lean_mlir::netspec::stringifyLoweringTarget(
   case LoweringTarget::Gpu:
     return "gpu";
   }
-  return "generic";
+  llvm_unreachable("unknown lowering target");
 }
 
 std::optional<LoweringTarget>
