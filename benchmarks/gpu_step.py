@@ -96,7 +96,14 @@ def _ms(fn, steps: int, sync=lambda: None) -> float:
     return (time.perf_counter() - start) / steps * 1e3
 
 
-def _iree(out: Path, form: str, names: list[str], inputs, steps: int) -> dict:
+def _worst_rel_diff(values: dict[str, np.ndarray], reference) -> float:
+    """The largest difference from ``reference`` of any parameter, as a fraction of
+    that parameter's largest value."""
+    return max(float(np.max(np.abs(v - reference[n]))) /
+               (float(np.max(np.abs(reference[n]))) or 1.0) for n, v in values.items())
+
+
+def _iree(out: Path, form: str, names: list[str], inputs, reference, steps: int) -> dict:
     import iree.runtime as rt
 
     config = rt.Config(DRIVER)
@@ -113,11 +120,9 @@ def _iree(out: Path, form: str, names: list[str], inputs, steps: int) -> dict:
     params = [rt.asdevicearray(config.device, inputs[n]) for n in names]
 
     # One step from the initial parameters, against the CPU build's.
-    reference = np.load(out / "reference.npz")
     *after, loss = step(*params, x, y, lr, zero)
-    worst = max(float(np.max(np.abs(a.to_host() - reference[n])) /
-                      (float(np.max(np.abs(reference[n]))) or 1.0))
-                for n, a in zip(names, after, strict=True))
+    worst = _worst_rel_diff({n: a.to_host() for n, a in zip(names, after, strict=True)},
+                            reference)
     result = {"loss": float(np.asarray(loss.to_host())),
               "cpu_loss": float(reference["loss"]), "worst_param_rel_diff": worst}
 
@@ -178,14 +183,12 @@ def _torch(names: list[str], inputs, reference, steps: int) -> dict:
     torch.backends.cudnn.allow_tf32 = False
     saved = {k: v.clone() for k, v in net.state_dict().items()}
     train()
-    worst = 0.0
+    after = {}
     for name in names:
         module, kind = name.rsplit(".", 1)
         value = getattr(net[module], kind).detach().cpu().numpy()
-        if module.startswith("dense") and kind == "weight":
-            value = value.T
-        ref = reference[name]
-        worst = max(worst, float(np.max(np.abs(value - ref))) / (float(np.max(np.abs(ref))) or 1.0))
+        after[name] = value.T if module.startswith("dense") and kind == "weight" else value
+    worst = _worst_rel_diff(after, reference)
     result["worst_param_rel_diff"] = worst
     net.load_state_dict(saved)
     # Matmuls in float32 either way (PyTorch's default); cuDNN's convolutions
@@ -203,10 +206,12 @@ def run(out: Path, steps: int) -> int:
     meta = json.loads((out / "meta.json").read_text())
     names = meta["names"]
     inputs = dict(np.load(out / "inputs.npz"))
+    reference = dict(np.load(out / "reference.npz"))
     report = {"cuda_target": meta["cuda_target"], "batch": BATCH,
-              "iree": {form: _iree(out, form, names, inputs, steps) for form in meta["forms"]}}
+              "iree": {form: _iree(out, form, names, inputs, reference, steps)
+                       for form in meta["forms"]}}
     try:
-        report["pytorch"] = _torch(names, inputs, np.load(out / "reference.npz"), steps)
+        report["pytorch"] = _torch(names, inputs, reference, steps)
     except ImportError as e:
         report["pytorch"] = f"skipped: {e}"
     print(json.dumps(report, indent=1))
