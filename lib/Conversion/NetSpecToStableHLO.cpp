@@ -127,15 +127,12 @@ public:
 
 private:
   /// The sum of two cotangents of one activation (a value read twice, as
-  /// by a residual connection). Rank-4 cotangents are added channels-last
-  /// on the cpu target, where both usually come from channels-last layers
-  /// (the layout conversions fold away).
+  /// by a residual connection), added in the target's compute layout, where
+  /// both usually come from layers that work in it (the layout conversions
+  /// fold away).
   static Value addCotangents(LayerLowering &lowering, Value acc, Value g) {
-    StablehloBuilder &b = lowering.b;
-    if (!lowering.isChannelsLast() || StablehloBuilder::shape(acc).size() != 4)
-      return b.add(acc, g);
-    Value sum = b.add(b.transpose(acc, kToNHWC), b.transpose(g, kToNHWC));
-    return b.transpose(sum, kToNCHW);
+    Value sum = lowering.b.add(lowering.enter(acc), lowering.enter(g));
+    return lowering.leave(sum);
   }
 
   SmallVector<Value> lowered(ValueRange values) {
@@ -289,7 +286,7 @@ private:
     Block *entry = func.addEntryBlock();
     OpBuilder body = OpBuilder::atBlockBegin(entry);
     StablehloBuilder b(body, model.getLoc());
-    LayerLowering lowering{b, *symbolizeLoweringTarget(target)};
+    LayerLowering lowering(b, *symbolizeLoweringTarget(target), entry);
     lowering.training = labels && name != "eval";
 
     ValueRange args = entry->getArguments();
@@ -318,6 +315,12 @@ private:
       } else {
         StepScalars scalars =
             emitStepScalars(b, config, args[next], args[next + 1]);
+        // All gradients first, then one barrier over them, then the
+        // updates (TargetForms::barriersGradients): the backward pass is
+        // one region whose transient buffers the compiled program frees
+        // through the queue.
+        if (lowering.forms.barriersGradients && !grads.empty())
+          grads = b.optimizationBarrier(ValueRange(grads));
         SmallVector<Value> newParams;
         SmallVector<SmallVector<Value>> newState(numState);
         size_t t = 0; // index among the trainable parameters
@@ -327,12 +330,6 @@ private:
                 emitter.updatedStateOr(params[i], paramArgs[i]));
             continue;
           }
-          // With optimizer state, a gradient feeds two updates (state and
-          // parameter). IREE 3.13 with data tiling fuses both into the
-          // GEMM's unpacking and then fails to compile it ("operations with
-          // large vector sizes"); a barrier keeps the gradient a buffer.
-          if (lowering.isChannelsLast() && numState > 0)
-            grads[t] = b.optimizationBarrier(grads[t]);
           SmallVector<Value> state, updated;
           for (unsigned s = 0; s < numState; ++s)
             state.push_back(stateArgs[s * nt + t]);

@@ -41,7 +41,9 @@ Value lean_mlir::emitSoftmaxCrossEntropy(StablehloBuilder &b, Value logits,
     Value kept = b.mul(target, b.splat(1.0 - smoothing, shape));
     target = b.add(kept, b.splat(smoothing / k, shape));
   }
-  Value total = b.reduceSum(b.mul(target, logProbs), {0, 1});
+  // Over the classes, then (in stages) over the batch.
+  Value total = b.reduceSumStaged(b.reduceSum(b.mul(target, logProbs), {1}),
+                                  {0});
   Value loss = b.mul(total, b.splat(-1.0f / n));
   if (dlogits) {
     Value diff = b.sub(b.exp(logProbs), target);

@@ -234,6 +234,13 @@ Value StablehloBuilder::optimizationBarrier(Value a) {
   return create("optimization_barrier", a, a.getType());
 }
 
+SmallVector<Value> StablehloBuilder::optimizationBarrier(ValueRange values) {
+  OperationState state(loc, "stablehlo.optimization_barrier");
+  state.addOperands(values);
+  state.addTypes(values.getTypes());
+  return SmallVector<Value>(b.create(state)->getResults());
+}
+
 //===----------------------------------------------------------------------===//
 // Contractions
 //===----------------------------------------------------------------------===//
@@ -351,6 +358,46 @@ Value StablehloBuilder::reduceSum(Value a, ArrayRef<int64_t> dims) {
   Type elementType = cast<RankedTensorType>(a.getType()).getElementType();
   Value zero = elementType.isF32() ? splat(0.0f) : splatI32(0);
   return reduce(a, dims, "add", zero);
+}
+
+/// The largest divisor of `d` in [2, limit], or 0 if there is none.
+static int64_t largestFactor(int64_t d, int64_t limit) {
+  for (int64_t f = std::min(d, limit); f >= 2; --f)
+    if (d % f == 0)
+      return f;
+  return 0;
+}
+
+Value StablehloBuilder::reduceSumStaged(Value a, ArrayRef<int64_t> dims) {
+  // Split every reduced dimension longer than a stage into factors (the
+  // inner factor as large as a stage allows): [N, ...] -> [N / f, f, ...].
+  // A dimension with no such factor stays one stage.
+  ArrayRef<int64_t> in = shape(a);
+  SmallVector<int64_t> split;
+  SmallVector<bool> reduced;
+  for (auto [i, d] : llvm::enumerate(in)) {
+    bool isReduced = llvm::is_contained(dims, (int64_t)i);
+    SmallVector<int64_t, 4> factors;
+    int64_t rest = d;
+    while (isReduced && rest > kMaxSumStage) {
+      int64_t f = largestFactor(rest, kMaxSumStage);
+      if (!f)
+        break;
+      factors.push_back(f);
+      rest /= f;
+    }
+    factors.push_back(rest);
+    for (int64_t f : llvm::reverse(factors)) {
+      split.push_back(f);
+      reduced.push_back(isReduced);
+    }
+  }
+  Value v = split.size() == in.size() ? a : reshape(a, split);
+  // Innermost reduced dimension first: its terms are the closest in memory.
+  for (int64_t i = split.size() - 1; i >= 0; --i)
+    if (reduced[i])
+      v = reduceSum(v, {i});
+  return v;
 }
 
 Value StablehloBuilder::reduceMax(Value a, ArrayRef<int64_t> dims) {

@@ -100,6 +100,9 @@ public:
   /// move computation across it, so what produced `a` stays its own
   /// dispatch instead of being fused into the consumer.
   mlir::Value optimizationBarrier(mlir::Value a);
+  /// One `stablehlo.optimization_barrier` over all of `values`; returns its
+  /// results, in order.
+  llvm::SmallVector<mlir::Value> optimizationBarrier(mlir::ValueRange values);
 
   // Contractions.
   /// Result: the batching dims, then lhs's free dims, then rhs's.
@@ -117,6 +120,14 @@ public:
 
   // Reductions (f32 or i32 by the operand's element type).
   mlir::Value reduceSum(mlir::Value a, llvm::ArrayRef<int64_t> dims);
+  /// The sum over `dims` as a chain of reductions over one dimension each,
+  /// innermost first, a dimension longer than kMaxSumStage split in
+  /// factors. One reduction adds its terms one after another, so its
+  /// float32 error grows with their count (1e5 terms: about 1e5 ulps in the
+  /// worst case); in stages it grows with the longest stage. Same result
+  /// shape as reduceSum.
+  mlir::Value reduceSumStaged(mlir::Value a, llvm::ArrayRef<int64_t> dims);
+  static constexpr int64_t kMaxSumStage = 128;
   mlir::Value reduceMax(mlir::Value a, llvm::ArrayRef<int64_t> dims);
   /// Minimum over `dims` of an i32 tensor.
   mlir::Value reduceMinI32(mlir::Value a, llvm::ArrayRef<int64_t> dims);

@@ -7,6 +7,9 @@
 // RUN: lean-mlir-opt --allow-unregistered-dialect %s \
 // RUN:   --netspec-to-stablehlo="batch-size=4 functions=train_step target=cpu" \
 // RUN:   | iree-opt | FileCheck %s --check-prefix=CPU
+// RUN: lean-mlir-opt --allow-unregistered-dialect %s \
+// RUN:   --netspec-to-stablehlo="batch-size=4 functions=train_step target=gpu" \
+// RUN:   | iree-opt | FileCheck %s --check-prefix=CPU
 // RUN: not lean-mlir-opt --allow-unregistered-dialect %s \
 // RUN:   --netspec-to-stablehlo="batch-size=1 functions=value_and_grad" 2>&1 \
 // RUN:   | FileCheck %s --check-prefix=ONE
@@ -31,9 +34,10 @@
 // CHECK:       %[[AB:.*]] = stablehlo.broadcast_in_dim %[[A]], dims = [1]
 // CHECK:       %[[XA:.*]] = stablehlo.multiply %[[R]], %[[AB]]
 // CHECK:       %[[BN:.*]] = stablehlo.add %[[XA]], %[[CB]]
-// The residual add, then the global average: a sum over H, W times 1/9.
+// The residual add, then the global average: a sum over W, then H, times 1/9.
 // CHECK:       %[[SUM:.*]] = stablehlo.add %[[BN]], %[[R]] : tensor<4x2x3x3xf32>
-// CHECK:       %[[GS:.*]] = stablehlo.reduce(%[[SUM]] init: %{{.*}}) applies stablehlo.add across dimensions = [2, 3] : (tensor<4x2x3x3xf32>, tensor<f32>) -> tensor<4x2xf32>
+// CHECK:       %[[GW:.*]] = stablehlo.reduce(%[[SUM]] init: %{{.*}}) applies stablehlo.add across dimensions = [3] : (tensor<4x2x3x3xf32>, tensor<f32>) -> tensor<4x2x3xf32>
+// CHECK:       %[[GS:.*]] = stablehlo.reduce(%[[GW]] init: %{{.*}}) applies stablehlo.add across dimensions = [2] : (tensor<4x2x3xf32>, tensor<f32>) -> tensor<4x2xf32>
 // CHECK:       stablehlo.multiply %[[GS]], %{{.*}} : tensor<4x2xf32>
 
 // train_step: every parameter in (8), velocity for the 4 trainable ones
@@ -43,12 +47,17 @@
 // CHECK-SAME:  {netspec.param = "bn2.running_var"}, %{{[^:]*}}: tensor<2xf32>, %{{[^:]*}}: tensor<2xf32>, %{{[^:]*}}: tensor<2xf32>, %{{[^:]*}}: tensor<2xf32>, %[[X:[^:]*]]: tensor<4x2x3x3xf32>, %{{.*}}: tensor<4xi32>, %{{.*}}: tensor<f32>, %{{.*}}: tensor<i32>)
 // CHECK-SAME:  -> (tensor<2xf32>, tensor<2xf32>, tensor<2xf32>, tensor<2xf32>, tensor<2xf32>, tensor<2xf32>, tensor<2xf32>, tensor<2xf32>, tensor<2xf32>, tensor<2xf32>, tensor<2xf32>, tensor<2xf32>, tensor<f32>)
 // CHECK:       %[[R:.*]] = stablehlo.maximum %[[X]]
-// Batch mean and biased variance over N, H, W (36 values: 1/36 = 0.0277...).
-// CHECK:       %[[SX:.*]] = stablehlo.reduce(%[[R]] init: %{{.*}}) applies stablehlo.add across dimensions = [0, 2, 3]
+// Batch mean and biased variance over N, H, W (36 values: 1/36 = 0.0277...),
+// each sum staged: over W, then H, then N.
+// CHECK:       %[[SX0:.*]] = stablehlo.reduce(%[[R]] init: %{{.*}}) applies stablehlo.add across dimensions = [3]
+// CHECK:       %[[SX1:.*]] = stablehlo.reduce(%[[SX0]] init: %{{.*}}) applies stablehlo.add across dimensions = [2]
+// CHECK:       %[[SX:.*]] = stablehlo.reduce(%[[SX1]] init: %{{.*}}) applies stablehlo.add across dimensions = [0] : (tensor<4x2xf32>, tensor<f32>) -> tensor<2xf32>
 // CHECK:       %[[MEAN:.*]] = stablehlo.multiply %[[SX]], %{{.*}} : tensor<2xf32>
 // CHECK:       %[[XC:.*]] = stablehlo.subtract %[[R]], %{{.*}}
 // CHECK:       %[[SQ:.*]] = stablehlo.multiply %[[XC]], %[[XC]]
-// CHECK:       %[[SV:.*]] = stablehlo.reduce(%[[SQ]] init: %{{.*}}) applies stablehlo.add across dimensions = [0, 2, 3]
+// CHECK:       %[[SV0:.*]] = stablehlo.reduce(%[[SQ]] init: %{{.*}}) applies stablehlo.add across dimensions = [3]
+// CHECK:       %[[SV1:.*]] = stablehlo.reduce(%[[SV0]] init: %{{.*}}) applies stablehlo.add across dimensions = [2]
+// CHECK:       %[[SV:.*]] = stablehlo.reduce(%[[SV1]] init: %{{.*}}) applies stablehlo.add across dimensions = [0]
 // CHECK:       %[[VAR:.*]] = stablehlo.multiply %[[SV]], %{{.*}} : tensor<2xf32>
 // Running statistics, momentum 0.1; the variance unbiased (36 / 35 = 1.0285...).
 // CHECK:       %[[MM:.*]] = stablehlo.multiply %{{.*}}, %[[MEAN]]
@@ -65,9 +74,13 @@
 // CHECK:       %[[INV2:.*]] = stablehlo.divide
 // CHECK:       %[[INVB:.*]] = stablehlo.broadcast_in_dim %[[INV2]], dims = [1]
 // CHECK:       %[[XHAT:.*]] = stablehlo.multiply %{{.*}}, %[[INVB]] : tensor<4x2x3x3xf32>
-// CHECK:       %[[DSHIFT:.*]] = stablehlo.reduce(%[[G]] init: %{{.*}}) applies stablehlo.add across dimensions = [0, 2, 3]
+// CHECK:       %[[DSHIFT0:.*]] = stablehlo.reduce(%[[G]] init: %{{.*}}) applies stablehlo.add across dimensions = [3]
+// CHECK:       %[[DSHIFT1:.*]] = stablehlo.reduce(%[[DSHIFT0]] init: %{{.*}}) applies stablehlo.add across dimensions = [2]
+// CHECK:       %[[DSHIFT:.*]] = stablehlo.reduce(%[[DSHIFT1]] init: %{{.*}}) applies stablehlo.add across dimensions = [0]
 // CHECK:       %[[GX:.*]] = stablehlo.multiply %[[G]], %[[XHAT]]
-// CHECK:       %[[DSCALE:.*]] = stablehlo.reduce(%[[GX]] init: %{{.*}}) applies stablehlo.add across dimensions = [0, 2, 3]
+// CHECK:       %[[DSCALE0:.*]] = stablehlo.reduce(%[[GX]] init: %{{.*}}) applies stablehlo.add across dimensions = [3]
+// CHECK:       %[[DSCALE1:.*]] = stablehlo.reduce(%[[DSCALE0]] init: %{{.*}}) applies stablehlo.add across dimensions = [2]
+// CHECK:       %[[DSCALE:.*]] = stablehlo.reduce(%[[DSCALE1]] init: %{{.*}}) applies stablehlo.add across dimensions = [0]
 // CHECK:       %[[CG:.*]] = stablehlo.subtract %[[G]], %{{.*}}
 // CHECK:       %[[VIAVAR:.*]] = stablehlo.multiply %[[XHAT]], %{{.*}}
 // CHECK:       %[[INNER:.*]] = stablehlo.subtract %[[CG]], %[[VIAVAR]]
@@ -81,14 +94,21 @@
 // CHECK:       %[[NT:.*]] = stablehlo.subtract %[[T]], %{{.*}}
 // CHECK:       return %[[NS]], %[[NT]], %[[NEWM]], %[[NEWV]], %{{.*}} :
 
-// The cpu forms work channels-last and sum per channel as a product with a
-// ones vector over the [N*H*W, C] view.
+// The cpu and gpu forms work channels-last; a per-channel sum is staged
+// over W, H, then N, as in the generic forms. All gradients go behind one
+// barrier before the updates.
 // CPU-LABEL: func.func @train_step
 // CPU:       %[[XH:.*]] = stablehlo.transpose %{{.*}}, dims = [0, 2, 3, 1] : (tensor<4x2x3x3xf32>) -> tensor<4x3x3x2xf32>
-// CPU:       %[[ROWS:.*]] = stablehlo.reshape %{{.*}} : (tensor<4x3x3x2xf32>) -> tensor<36x2xf32>
-// CPU:       stablehlo.dot_general %{{.*}}, %[[ROWS]], contracting_dims = [0] x [0] : (tensor<36xf32>, tensor<36x2xf32>) -> tensor<2xf32>
+// CPU-NOT:   dot_general
+// CPU:       %[[S0:.*]] = stablehlo.reduce(%{{.*}} init: %{{.*}}) applies stablehlo.add across dimensions = [2] : (tensor<4x3x3x2xf32>, tensor<f32>) -> tensor<4x3x2xf32>
+// CPU:       %[[S1:.*]] = stablehlo.reduce(%[[S0]] init: %{{.*}}) applies stablehlo.add across dimensions = [1] : (tensor<4x3x2xf32>, tensor<f32>) -> tensor<4x2xf32>
+// CPU:       stablehlo.reduce(%[[S1]] init: %{{.*}}) applies stablehlo.add across dimensions = [0] : (tensor<4x2xf32>, tensor<f32>) -> tensor<2xf32>
 // CPU:       stablehlo.broadcast_in_dim %{{.*}}, dims = [3] : (tensor<2xf32>) -> tensor<4x3x3x2xf32>
-// CPU:       stablehlo.reduce(%{{.*}} init: %{{.*}}) applies stablehlo.add across dimensions = [1, 2] : (tensor<4x3x3x2xf32>, tensor<f32>) -> tensor<4x2xf32>
+// CPU:       %[[GAP:.*]] = stablehlo.reduce(%{{.*}} init: %{{.*}}) applies stablehlo.add across dimensions = [2] : (tensor<4x3x3x2xf32>, tensor<f32>) -> tensor<4x3x2xf32>
+// CPU:       stablehlo.reduce(%[[GAP]] init: %{{.*}}) applies stablehlo.add across dimensions = [1] : (tensor<4x3x2xf32>, tensor<f32>) -> tensor<4x2xf32>
+// CPU:       %[[GRADS:.*]]:4 = stablehlo.optimization_barrier
+// CPU-NOT:   stablehlo.optimization_barrier
+// CPU:       return
 
 // ONE: error: netspec-to-stablehlo: batch_norm needs more than one value per channel to train, got 1 (batch-size 1, input 'tensor<?x2xf32>')
 netspec.model @bn {

@@ -14,8 +14,11 @@
 // Backward: ReLU masks by its output.
 // CHECK:       %[[POS:.*]] = stablehlo.compare GT, %[[OUT]], %[[ZERO:.*]] :
 // CHECK:       %[[G:.*]] = stablehlo.select %[[POS]], %{{.*}}, %[[ZERO]]
-// Bias gradient: summed over batch and space.
-// CHECK:       %[[DB:.*]] = stablehlo.reduce(%[[G]] init: %{{.*}}) applies stablehlo.add across dimensions = [0, 2, 3] : (tensor<2x3x4x4xf32>, tensor<f32>) -> tensor<3xf32>
+// Bias gradient: summed over space and batch, one dimension at a time,
+// innermost first (a staged sum: its float32 error does not grow with N*H*W).
+// CHECK:       %[[DB0:.*]] = stablehlo.reduce(%[[G]] init: %{{.*}}) applies stablehlo.add across dimensions = [3] : (tensor<2x3x4x4xf32>, tensor<f32>) -> tensor<2x3x4xf32>
+// CHECK:       %[[DB1:.*]] = stablehlo.reduce(%[[DB0]] init: %{{.*}}) applies stablehlo.add across dimensions = [2] : (tensor<2x3x4xf32>, tensor<f32>) -> tensor<2x3xf32>
+// CHECK:       %[[DB:.*]] = stablehlo.reduce(%[[DB1]] init: %{{.*}}) applies stablehlo.add across dimensions = [0] : (tensor<2x3xf32>, tensor<f32>) -> tensor<3xf32>
 // Weight gradient: the input convolved with the upstream gradient, dilated by the stride.
 // CHECK:       %[[DW:.*]] = stablehlo.convolution(%[[X]], %[[G]]) dim_numbers = [f, b, 0, 1]x[i, o, 0, 1]->[f, b, 0, 1], window = {stride = [1, 1], pad = {{\[}}[1, 1], [1, 1]], lhs_dilate = [1, 1], rhs_dilate = [2, 2]}
 // CHECK-SAME:  -> tensor<3x2x3x3xf32>

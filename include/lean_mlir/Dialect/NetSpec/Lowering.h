@@ -3,12 +3,18 @@
 // Part of lean-mlir.
 //
 // The layer rules (LayerOpInterface::emitForward / emitVJP) emit StableHLO
-// through a LayerLowering: the builder, and the target whose StableHLO forms
-// to emit. The layouts at a rule's boundary never change with the target:
+// through a LayerLowering: the builder, and the target whose forms to emit.
+// A rule states its math once and asks the lowering how to emit the parts a
+// target decides: the layout a rank-4 activation is computed in (enter /
+// leave), a per-channel sum, a re-layout of a parameter, whether a long
+// contraction is split. What each target decides is one table, TargetForms,
+// in Lowering.cpp; no rule tests the target itself.
+//
+// The layouts at a rule's boundary never change with the target:
 // activations are NCHW ([N, C, H, W]), conv weights OIHW, dense weights
-// [in, out]. Inside a rule, a target may pick other layouts and op forms;
-// the builder folds a layout conversion that undoes the previous layer's,
-// so between two layers that both work channels-last nothing is copied.
+// [in, out]. The builder folds a layout conversion that undoes the previous
+// layer's, so between two layers that both work channels-last nothing is
+// copied.
 //
 //===----------------------------------------------------------------------===//
 
@@ -17,6 +23,7 @@
 
 #include "lean_mlir/StableHLO/Builder.h"
 
+#include "llvm/ADT/STLFunctionalExtras.h"
 #include "llvm/ADT/SmallVector.h"
 #include "llvm/ADT/StringRef.h"
 
@@ -24,27 +31,25 @@
 
 namespace lean_mlir::netspec {
 
-/// Which StableHLO forms the layer rules emit.
+/// Which StableHLO forms the layer rules emit (TargetForms in Lowering.cpp
+/// says what each one decides).
 enum class LoweringTarget {
   /// The textbook forms, as the book writes them: NCHW convolutions, the
   /// weight gradient as a convolution of the input with the upstream
   /// gradient, max-pool routing with per-offset masks. Any StableHLO
   /// consumer runs them; the ROCm backend gets these.
   Generic,
-  /// The forms IREE's CPU backend (llvm-cpu) runs fast, measured at the
-  /// book's CNN shapes: channels-last (NHWC) convolutions with HWIO
-  /// filters, filter re-layouts behind optimization barriers, the weight
-  /// gradient as one dot_general per kernel tap, one-channel convolutions as
-  /// multiply-adds, and the non-overlapping max-pool backward as one
-  /// first-maximum select on a reshaped view. Same numbers, to float32
-  /// rounding.
+  /// The forms IREE's CPU backend (llvm-cpu) runs fast: channels-last (NHWC)
+  /// convolutions with HWIO filters built once behind optimization
+  /// barriers, the weight gradient as one dot_general per kernel tap,
+  /// one-channel convolutions as multiply-adds, and the non-overlapping
+  /// max-pool backward as one first-maximum select on a reshaped view.
   Cpu,
-  /// The cpu forms, but with the long reductions split for a GPU (IREE's
-  /// CUDA backend gives a reduction with few outputs few threads): the
-  /// weight gradient as one product of each sample's im2col rows batched
-  /// over N and then summed over N, bias gradients in two stages, and dense
-  /// layers with a long input (over 1024) as products over its chunks, then
-  /// summed.
+  /// The cpu forms with the long contractions split for a GPU (IREE's CUDA
+  /// backend gives a reduction with few outputs few threads): the weight
+  /// gradient as one product of each sample's im2col rows batched over N and
+  /// then summed over N, and dense layers with a long input (over 1024) as
+  /// products over its chunks, then summed.
   Gpu,
 };
 
@@ -52,9 +57,42 @@ enum class LoweringTarget {
 llvm::StringRef stringifyLoweringTarget(LoweringTarget target);
 std::optional<LoweringTarget> symbolizeLoweringTarget(llvm::StringRef name);
 
-struct LayerLowering {
+/// What a target decides about the forms; one constant per target in
+/// Lowering.cpp (formsFor).
+struct TargetForms {
+  /// Rank-4 activations are computed NHWC inside rules, convolutions take
+  /// HWIO filters.
+  bool channelsLast;
+  /// A re-layout of a parameter (a filter reversed or transposed for a
+  /// convolution) is built once at the start of the function, behind an
+  /// optimization barrier, instead of where the rule needs it.
+  bool hoistsParameterRelayouts;
+  /// The conv weight gradient as one product per kernel tap (cpu) or as one
+  /// product of each sample's im2col rows batched over N (gpu); without
+  /// either, one convolution of the input with the upstream gradient.
+  enum class WeightGradient { Convolution, Taps, BatchedIm2col };
+  WeightGradient convWeightGradient;
+  /// Dense layers with more inputs than this are contracted in chunks of at
+  /// most this many (0: never).
+  int64_t denseChunk;
+  /// The train step puts all gradients behind one optimization barrier
+  /// before the optimizer updates.
+  bool barriersGradients;
+};
+
+const TargetForms &formsFor(LoweringTarget target);
+
+class LayerLowering {
+public:
+  /// Lowers into the function whose entry block is `entry` (parameters are
+  /// its arguments; hoisted re-layouts go to its start).
+  LayerLowering(StablehloBuilder &b, LoweringTarget target,
+                mlir::Block *entry)
+      : b(b), target(target), forms(formsFor(target)), entry(entry) {}
+
   StablehloBuilder &b;
-  LoweringTarget target = LoweringTarget::Generic;
+  const LoweringTarget target;
+  const TargetForms &forms;
   /// Whether the function being emitted trains (value_and_grad,
   /// train_step): layers with a train/inference difference (batch norm)
   /// then use the batch's statistics.
@@ -65,11 +103,37 @@ struct LayerLowering {
   /// each layer.
   llvm::SmallVector<std::pair<unsigned, mlir::Value>, 2> stateUpdates;
 
-  /// The channels-last forms (cpu and gpu): NHWC convolutions, HWIO
-  /// filters behind barriers, taps for the weight gradient.
-  bool isChannelsLast() const { return target != LoweringTarget::Generic; }
-  /// Long reductions split into parallel partial sums (gpu).
-  bool splitsReductions() const { return target == LoweringTarget::Gpu; }
+  bool isChannelsLast() const { return forms.channelsLast; }
+
+  /// An activation from the rule boundary's layout (NCHW or [N, C]) into
+  /// the one the target computes in, and back.
+  mlir::Value enter(mlir::Value boundary);
+  mlir::Value leave(mlir::Value computed);
+  /// The channel dimension of a rank-`rank` activation in compute layout.
+  int64_t channelDim(int64_t rank) const;
+  /// The non-channel dimensions of a rank-`rank` activation in compute
+  /// layout, outermost first.
+  llvm::SmallVector<int64_t, 3> nonChannelDims(int64_t rank) const;
+
+  /// Sum over every dimension but the channel one of an activation in
+  /// compute layout: [C]. In stages (StablehloBuilder::reduceSumStaged), so
+  /// its float32 error does not grow with N*H*W.
+  mlir::Value channelSum(mlir::Value computed);
+
+  /// `relayout(param)`, where `param` is a parameter (an argument of the
+  /// function): with hoistsParameterRelayouts, built once at the start of
+  /// the function behind an optimization barrier, so it stays its own
+  /// dispatch (fused into a convolution, a filter transpose makes the
+  /// convolution a slow generic op) and the buffers of the rest of the step
+  /// are not split by a barrier. Otherwise built here.
+  mlir::Value parameterRelayout(
+      mlir::Value param,
+      llvm::function_ref<mlir::Value(mlir::Value)> relayout);
+
+private:
+  mlir::Block *entry;
+  /// The last op of the hoisted re-layouts at the function's start.
+  mlir::Operation *prologueEnd = nullptr;
 };
 
 /// NCHW -> NHWC and back.

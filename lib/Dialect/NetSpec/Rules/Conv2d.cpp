@@ -21,14 +21,19 @@
 //   optimization barrier: IREE otherwise fuses the transpose into the
 //   convolution, which then runs as a generic op on a slow path (476 ms
 //   instead of 9.8). The two convolutions run at the machine's GEMM peak.
-// * gpu: the cpu forms with the weight and bias gradients' reductions over
-//   N*Ho*Wo (100,352 rows at 28x28, batch 128) split: IREE 3.13's CUDA
-//   backend gives a reduction with few outputs few threads. Measured alone
-//   on an H100: a tap's product as one dot_general 6.5 ms, batched over N
-//   and then summed over N 0.22 ms, and all nine taps as one product of
-//   each sample's im2col rows 1.10 ms; the bias gradient 0.70 -> 0.07 ms in
-//   two stages (over Ho*Wo, then N). The NHWC convolution itself ran 0.53
-//   ms against the generic NCHW one's 4.1.
+// * gpu: the cpu forms with the weight gradient's contraction over N*Ho*Wo
+//   (100,352 rows at 28x28, batch 128) split: IREE 3.13's CUDA backend
+//   gives a reduction with few outputs few threads. Measured alone on an
+//   H100: a tap's product as one dot_general 6.5 ms, batched over N and
+//   then summed over N 0.22 ms, and all nine taps as one product of each
+//   sample's im2col rows 1.10 ms. The NHWC convolution itself ran 0.53 ms
+//   against the generic NCHW one's 4.1.
+//
+// The bias gradient is a per-channel sum on every target
+// (LayerLowering::channelSum: in stages, so its float32 error stays that of
+// the longest stage; on the H100 two stages took 0.07 ms against 0.70 for
+// one reduction). The filter re-layouts go through
+// LayerLowering::parameterRelayout.
 //
 //===----------------------------------------------------------------------===//
 
@@ -139,9 +144,10 @@ Value forwardGeneric(Conv2dOp op, StablehloBuilder &b, ValueRange operands) {
   return emitActivation(b, op.getActivation(), y);
 }
 
-void vjpGeneric(Conv2dOp op, StablehloBuilder &b, ValueRange operands,
+void vjpGeneric(Conv2dOp op, LayerLowering &lowering, ValueRange operands,
                 Value result, Value resultGrad, bool needInputGrad,
                 SmallVectorImpl<Value> &operandGrads) {
+  StablehloBuilder &b = lowering.b;
   Value x = operands[0], w = operands[1];
   ArrayRef<int64_t> xs = b.shape(x), ws = b.shape(w);
   int64_t s = op.getStride();
@@ -153,7 +159,7 @@ void vjpGeneric(Conv2dOp op, StablehloBuilder &b, ValueRange operands,
 
   // Bias: the upstream gradient summed over batch and space.
   if (biasOf(operands))
-    operandGrads[2] = b.reduceSum(g, {0, 2, 3});
+    operandGrads[2] = lowering.channelSum(g);
 
   // Weight: dw[o,i,u,v] = sum_{n,r,c} xpad[n,i,r*s+u,c*s+v] * g[n,o,r,c],
   // a convolution of the saved input with the upstream gradient: the batch
@@ -173,7 +179,8 @@ void vjpGeneric(Conv2dOp op, StablehloBuilder &b, ValueRange operands,
   // transpose is materialised.
   if (needInputGrad)
     operandGrads[0] = b.convolution(
-        g, b.reverse(w, {2, 3}),
+        g, lowering.parameterRelayout(
+               w, [&](Value p) { return b.reverse(p, {2, 3}); }),
         {"[b, f, 0, 1]", "[i, o, 0, 1]", "[b, f, 0, 1]"}, {1, 1},
         transposedPadding(xs, ws, {gs[2], gs[3]}, pad, s), {s, s}, {1, 1});
 }
@@ -182,7 +189,9 @@ void vjpGeneric(Conv2dOp op, StablehloBuilder &b, ValueRange operands,
 // cpu, gpu: channels-last, taps for the weight gradient, barriers on filters
 //===----------------------------------------------------------------------===//
 
-Value forwardCpu(Conv2dOp op, StablehloBuilder &b, ValueRange operands) {
+Value forwardChannelsLast(Conv2dOp op, LayerLowering &lowering,
+                          ValueRange operands) {
+  StablehloBuilder &b = lowering.b;
   Value x = operands[0], w = operands[1], bias = biasOf(operands);
   ArrayRef<int64_t> xs = b.shape(x), ws = b.shape(w);
   int64_t s = op.getStride();
@@ -197,10 +206,11 @@ Value forwardCpu(Conv2dOp op, StablehloBuilder &b, ValueRange operands) {
     // One input channel: a convolution this thin runs far below the GEMM
     // peak (9.3 ms at 1->32, 28x28, batch 128); kh*kw broadcast
     // multiply-adds fuse into one pass over the output (0.7 ms). The
-    // filter, as [kh * kw, O] rows, is laid out once behind a barrier.
+    // filter, as [kh * kw, O] rows, is laid out once.
     Value xpad = padNHWC(b, xh, pad);
-    Value rows = b.optimizationBarrier(
-        b.transpose(b.reshape(w, {ws[0], ws[2] * ws[3]}), {1, 0}));
+    Value rows = lowering.parameterRelayout(w, [&](Value p) {
+      return b.transpose(b.reshape(p, {ws[0], ws[2] * ws[3]}), {1, 0});
+    });
     SmallVector<int64_t, 3> tapShape{xs[0], outSpatial[0], outSpatial[1]};
     for (int64_t u = 0; u < ws[2]; ++u) {
       for (int64_t v = 0; v < ws[3]; ++v) {
@@ -214,8 +224,9 @@ Value forwardCpu(Conv2dOp op, StablehloBuilder &b, ValueRange operands) {
       }
     }
   } else {
-    // OIHW -> HWIO, materialised on its own (behind the barrier).
-    Value filter = b.optimizationBarrier(b.transpose(w, {2, 3, 1, 0}));
+    // OIHW -> HWIO, materialised on its own.
+    Value filter = lowering.parameterRelayout(
+        w, [&](Value p) { return b.transpose(p, {2, 3, 1, 0}); });
     xh = coverExactly(b, xh, outSpatial, ws.drop_front(2), s, pad, {1, 2});
     y = b.convolution(xh, filter, kChannelsLast, {s, s}, pad, {1, 1}, {1, 1});
   }
@@ -225,9 +236,10 @@ Value forwardCpu(Conv2dOp op, StablehloBuilder &b, ValueRange operands) {
   return b.transpose(y, kToNCHW);
 }
 
-void vjpChannelsLast(Conv2dOp op, StablehloBuilder &b, bool split,
-                     ValueRange operands, Value result, Value resultGrad,
-                     bool needInputGrad, SmallVectorImpl<Value> &operandGrads) {
+void vjpChannelsLast(Conv2dOp op, LayerLowering &lowering, ValueRange operands,
+                     Value result, Value resultGrad, bool needInputGrad,
+                     SmallVectorImpl<Value> &operandGrads) {
+  StablehloBuilder &b = lowering.b;
   Value x = operands[0], w = operands[1];
   ArrayRef<int64_t> xs = b.shape(x), ws = b.shape(w);
   int64_t s = op.getStride();
@@ -241,16 +253,9 @@ void vjpChannelsLast(Conv2dOp op, StablehloBuilder &b, bool split,
   ArrayRef<int64_t> gs = b.shape(g);
   SmallVector<int64_t, 2> outSpatial{gs[1], gs[2]};
 
-  // Bias: a sum over N, H, W. Written as a product with a ones vector it
-  // runs as a matrix-vector product over g's rows; as a reduction over
-  // g's outer dimensions IREE first transposes g. Split (gpu): per-sample
-  // sums over H, W, then over N.
-  int64_t rows = gs[0] * gs[1] * gs[2];
-  if (biasOf(operands) && split)
-    operandGrads[2] = b.reduceSum(b.reduceSum(g, {1, 2}), {0});
-  else if (biasOf(operands))
-    operandGrads[2] = b.dotGeneral(b.splat(1.0f, {rows}),
-                                   b.reshape(g, {rows, gs[3]}), {0}, {0});
+  // Bias: a sum over N, H, W.
+  if (biasOf(operands))
+    operandGrads[2] = lowering.channelSum(g);
 
   // Weight (cpu), one tap at a time: dw[:, :, u, v] =
   // (xpad_tap(u, v)^T . g)^T, a product contracting N*Ho*Wo. As GEMMs these
@@ -268,15 +273,16 @@ void vjpChannelsLast(Conv2dOp op, StablehloBuilder &b, bool split,
   for (int64_t u = 0; u < ws[2]; ++u)
     for (int64_t v = 0; v < ws[3]; ++v)
       taps.push_back(tap(b, xpad, u, v, s, outSpatial));
-  if (split) {
+  if (lowering.forms.convWeightGradient ==
+      TargetForms::WeightGradient::BatchedIm2col) {
     // gpu: the taps side by side along the channels, [N, Ho, Wo, kh*kw*C]
     // (each sample's im2col rows), one product batched over N, then summed
     // over N. On an H100 the 32->32 layer's weight gradient took 1.10 ms
     // this way, 2.23 ms as nine tap products batched over N and 58 ms as
     // nine unbatched ones (the cpu form).
     Value cols = taps.size() == 1 ? taps.front() : b.concatenate(taps, 3);
-    Value dw = b.reduceSum(b.dotGeneral(cols, g, {1, 2}, {1, 2}, {0}, {0}),
-                           {0});
+    Value dw = b.reduceSumStaged(
+        b.dotGeneral(cols, g, {1, 2}, {1, 2}, {0}, {0}), {0});
     // [kh*kw*C, O] -> [kh, kw, C, O] -> OIHW.
     dw = b.reshape(dw, {ws[2], ws[3], ws[1], ws[0]});
     operandGrads[1] = b.transpose(dw, {3, 2, 0, 1});
@@ -293,10 +299,11 @@ void vjpChannelsLast(Conv2dOp op, StablehloBuilder &b, bool split,
 
   // Input: the generic form's convolution, channels-last, with the filter
   // reversed and laid out HWIO ([kh, kw, O, C]: the forward's output
-  // channels are this convolution's input features) behind a barrier.
+  // channels are this convolution's input features).
   if (needInputGrad) {
-    Value filter = b.optimizationBarrier(
-        b.transpose(b.reverse(w, {2, 3}), {2, 3, 0, 1}));
+    Value filter = lowering.parameterRelayout(w, [&](Value p) {
+      return b.transpose(b.reverse(p, {2, 3}), {2, 3, 0, 1});
+    });
     Value dx = b.convolution(g, filter, kChannelsLast, {1, 1},
                              transposedPadding(xs, ws, outSpatial, pad, s),
                              {s, s}, {1, 1});
@@ -307,7 +314,7 @@ void vjpChannelsLast(Conv2dOp op, StablehloBuilder &b, bool split,
 
 Value Conv2dOp::emitForward(LayerLowering &lowering, ValueRange operands) {
   if (lowering.isChannelsLast())
-    return forwardCpu(*this, lowering.b, operands);
+    return forwardChannelsLast(*this, lowering, operands);
   return forwardGeneric(*this, lowering.b, operands);
 }
 
@@ -316,9 +323,8 @@ void Conv2dOp::emitVJP(LayerLowering &lowering, ValueRange operands,
                        SmallVectorImpl<Value> &operandGrads) {
   operandGrads.assign(operands.size(), Value());
   if (lowering.isChannelsLast())
-    return vjpChannelsLast(*this, lowering.b, lowering.splitsReductions(),
-                           operands, result, resultGrad, needInputGrad,
-                           operandGrads);
-  vjpGeneric(*this, lowering.b, operands, result, resultGrad, needInputGrad,
+    return vjpChannelsLast(*this, lowering, operands, result, resultGrad,
+                           needInputGrad, operandGrads);
+  vjpGeneric(*this, lowering, operands, result, resultGrad, needInputGrad,
              operandGrads);
 }

@@ -3,11 +3,12 @@
 // Part of lean-mlir.
 //
 // y = act(x @ w + b) with x : [N, in], w : [in, out], b : [out]. IREE's CPU
-// backend runs these dot_generals as GEMMs. On the gpu target a long input
-// (in > 1024) is contracted in chunks, a product batched over the chunks
-// and then summed: IREE 3.13's CUDA backend does not split the reduction
-// itself, and the book CNN's 6272 -> 512 layer took 1.87 ms as one product
-// and 0.18 ms in 8 chunks (H100, batch 128).
+// backend runs these dot_generals as GEMMs. Where the target says so
+// (TargetForms::denseChunk; gpu) a long input is contracted in chunks, a
+// product batched over the chunks and then summed: IREE 3.13's CUDA backend
+// does not split the reduction itself, and the book CNN's 6272 -> 512 layer
+// took 1.87 ms as one product and 0.18 ms in 8 chunks (H100, batch 128).
+// The bias gradient, a sum over the batch, is summed in stages.
 //
 //===----------------------------------------------------------------------===//
 
@@ -28,12 +29,14 @@ Value chunkedProduct(StablehloBuilder &b, Value x, Value w, int64_t chunks) {
   return b.reduceSum(b.dotGeneral(x3, w3, {2}, {1}, {1}, {0}), {0});
 }
 
-/// How many chunks the gpu target contracts an input of `in` in: the fewest
-/// that divide it into pieces of at most 1024; 1 (no split) when it is at
-/// most 1024 or no such pieces are at least 128 long.
-int64_t chunksFor(int64_t in) {
+/// How many chunks an input of `in` is contracted in, in pieces of at most
+/// `chunk`: the fewest that divide it so; 1 (no split) when `chunk` is 0, the
+/// input is at most `chunk` or no such pieces are at least 128 long.
+int64_t chunksFor(int64_t in, int64_t chunk) {
+  if (chunk == 0)
+    return 1;
   for (int64_t c = 1; c <= in; ++c)
-    if (in % c == 0 && in / c <= 1024)
+    if (in % c == 0 && in / c <= chunk)
       return in / c >= 128 ? c : 1;
   return 1;
 }
@@ -41,9 +44,8 @@ int64_t chunksFor(int64_t in) {
 
 Value DenseOp::emitForward(LayerLowering &lowering, ValueRange operands) {
   StablehloBuilder &b = lowering.b;
-  int64_t chunks = lowering.splitsReductions()
-                       ? chunksFor(b.shape(operands[1])[0])
-                       : 1;
+  int64_t chunks =
+      chunksFor(b.shape(operands[1])[0], lowering.forms.denseChunk);
   Value y = chunks > 1 ? chunkedProduct(b, operands[0], operands[1], chunks)
                        : b.dotGeneral(operands[0], operands[1], {1}, {0});
   y = b.add(y, b.broadcastInDim(operands[2], b.shape(y), {1}));
@@ -56,7 +58,7 @@ void DenseOp::emitVJP(LayerLowering &lowering, ValueRange operands,
   StablehloBuilder &b = lowering.b;
   operandGrads.assign(3, Value());
   Value g = emitActivationVJP(b, getActivation(), result, resultGrad);
-  operandGrads[2] = b.reduceSum(g, {0});                          // [out]
+  operandGrads[2] = b.reduceSumStaged(g, {0});                    // [out]
   operandGrads[1] = b.dotGeneral(operands[0], g, {0}, {0});       // x^T g
   if (needInputGrad)
     operandGrads[0] = b.dotGeneral(g, operands[1], {1}, {1});     // g w^T

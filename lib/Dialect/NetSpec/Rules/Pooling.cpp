@@ -1,8 +1,8 @@
-//===- MaxPool2d.cpp - max_pool2d: forward lowering and VJP ---------------===//
+//===- Pooling.cpp - max_pool2d, global_avg_pool: forward and VJP ---------===//
 //
 // Part of lean-mlir.
 //
-// Forward: the max over each window (reduce_window). Backward: each window
+// max_pool2d. Forward: the max over each window (reduce_window). Backward: each window
 // sends its whole gradient to exactly one input, the first element in
 // row-major window order that equals the window's maximum, whatever the
 // backend does on ties in select_and_scatter (IREE 3.13 routes tied windows
@@ -96,11 +96,10 @@ Value MaxPool2dOp::emitForward(LayerLowering &lowering, ValueRange operands) {
   int64_t k = getWindow(), s = getStride();
   if (!lowering.isChannelsLast())
     return b.reduceWindowMax(operands[0], {1, 1, k, k}, {1, 1, s, s});
-  // cpu: channels-last, like the convolutions around it.
-  Value xh = b.transpose(operands[0], kToNHWC);
+  // Channels-last, like the convolutions around it.
+  Value xh = lowering.enter(operands[0]);
   if (k != s)
-    return b.transpose(
-        b.reduceWindowMax(xh, {1, k, k, 1}, {1, s, s, 1}), kToNCHW);
+    return lowering.leave(b.reduceWindowMax(xh, {1, k, k, 1}, {1, s, s, 1}));
   // Non-overlapping windows: a plain max-reduction over the window axes of
   // the [N, Ho, k, Wo, k, C] view.
   ArrayRef<int64_t> xs = b.shape(xh);
@@ -109,7 +108,7 @@ Value MaxPool2dOp::emitForward(LayerLowering &lowering, ValueRange operands) {
     xh = b.slice(xh, {0, 0, 0, 0}, {xs[0], ho * k, wo * k, xs[3]},
                  {1, 1, 1, 1});
   Value windows = b.reshape(xh, {xs[0], ho, k, wo, k, xs[3]});
-  return b.transpose(b.reduceMax(windows, {2, 4}), kToNCHW);
+  return lowering.leave(b.reduceMax(windows, {2, 4}));
 }
 
 void MaxPool2dOp::emitVJP(LayerLowering &lowering, ValueRange operands,
@@ -125,10 +124,48 @@ void MaxPool2dOp::emitVJP(LayerLowering &lowering, ValueRange operands,
         routeByOffsetMasks(b, operands[0], result, resultGrad, k, s, {2, 3});
     return;
   }
-  Value xh = b.transpose(operands[0], kToNHWC);
-  Value yh = b.transpose(result, kToNHWC);
-  Value gh = b.transpose(resultGrad, kToNHWC);
+  Value xh = lowering.enter(operands[0]);
+  Value yh = lowering.enter(result);
+  Value gh = lowering.enter(resultGrad);
   Value dx = k == s ? routeByWindowView(b, xh, yh, gh, k)
                     : routeByOffsetMasks(b, xh, yh, gh, k, s, {1, 2});
-  operandGrads[0] = b.transpose(dx, kToNCHW);
+  operandGrads[0] = lowering.leave(dx);
+}
+
+//===----------------------------------------------------------------------===//
+// global_avg_pool
+//===----------------------------------------------------------------------===//
+
+// y[n, c] = sum_{h,w} x[n, c, h, w] / (H W); the VJP spreads g[n, c] / (H W)
+// over the window. It works in the compute layout: on cpu and gpu it reads
+// the input channels-last (the convolution before it wrote it so) and its
+// VJP hands the next convolution's VJP an NHWC cotangent.
+
+Value GlobalAvgPoolOp::emitForward(LayerLowering &lowering,
+                                   ValueRange operands) {
+  StablehloBuilder &b = lowering.b;
+  Value x = lowering.enter(operands[0]);
+  ArrayRef<int64_t> xs = b.shape(operands[0]); // NCHW
+  // The spatial dimensions of the compute layout: all but N and C.
+  SmallVector<int64_t, 3> spatial = lowering.nonChannelDims(4);
+  spatial.erase(spatial.begin());
+  Value sum = b.reduceSumStaged(x, spatial);
+  return b.mul(sum, b.splat(1.0f / (xs[2] * xs[3]), {xs[0], xs[1]}));
+}
+
+void GlobalAvgPoolOp::emitVJP(LayerLowering &lowering, ValueRange operands,
+                              Value result, Value resultGrad,
+                              bool needInputGrad,
+                              SmallVectorImpl<Value> &operandGrads) {
+  StablehloBuilder &b = lowering.b;
+  operandGrads.assign(1, Value());
+  if (!needInputGrad)
+    return;
+  ArrayRef<int64_t> xs = b.shape(operands[0]); // NCHW
+  Value g = b.mul(resultGrad,
+                  b.splat(1.0f / (xs[2] * xs[3]), {xs[0], xs[1]}));
+  // [N, C] spread over the compute layout's spatial dimensions.
+  SmallVector<int64_t, 4> shape(b.shape(lowering.enter(operands[0])));
+  operandGrads[0] = lowering.leave(
+      b.broadcastInDim(g, shape, {0, lowering.channelDim(4)}));
 }
