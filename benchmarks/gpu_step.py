@@ -55,7 +55,7 @@ def prepare(out: Path, cuda_target: str) -> None:
     cfg = lm.TrainConfig(batch_size=BATCH, learning_rate=LR)
     out.mkdir(parents=True, exist_ok=True)
     flags = [f"--iree-cuda-target={cuda_target}" if f.startswith("--iree-cuda-target=") else f
-             for f in compile_flags("cuda", spec, "generic")]
+             for f in compile_flags("cuda", "generic")]
     forms = []
     for target in FORMS:
         try:

@@ -22,8 +22,10 @@ from pathlib import Path
 
 import numpy as np
 from lean_mlir.compiler import (
+    CompiledModule,
     compile_flags,
     compile_stablehlo,
+    externalize_transients,
     lower_to_stablehlo,
     lowering_pipeline,
 )
@@ -52,9 +54,12 @@ def main() -> int:
     spec = MODELS[args.model]()
     text = lower_to_stablehlo(spec, lowering_pipeline(args.function, args.batch_size,
                                                       {"target": args.target}))
-    flags = compile_flags("llvm-cpu", spec, args.target) + args.flags
+    flags = compile_flags("llvm-cpu", args.target) + args.flags
+    # As lean-mlir runs it: the transients from a workspace (the last argument).
+    text = externalize_transients(text, args.function)
     work = Path(tempfile.mkdtemp(prefix="lean-mlir-profile-"))
-    (work / "module.vmfb").write_bytes(compile_stablehlo(text, "llvm-cpu", flags))
+    vmfb = compile_stablehlo(text, "llvm-cpu", flags)
+    (work / "module.vmfb").write_bytes(vmfb)
 
     # Inputs: the function's arguments in signature order (see Passes.td).
     rng = np.random.default_rng(0)
@@ -71,6 +76,10 @@ def main() -> int:
     for i, value in enumerate(inputs):
         np.save(work / f"in{i}.npy", value)
         flags_in.append(f"--input=@{work / f'in{i}.npy'}")
+    module = CompiledModule(vmfb, "llvm-cpu", text)._module()
+    probe = np.zeros(1, np.uint8)
+    workspace = int(module[f"{args.function}_transients_size"](*inputs, probe))
+    flags_in.append(f"--input={workspace}xi8")
 
     profile = work / "run.ireeprof"
     bench = subprocess.run(

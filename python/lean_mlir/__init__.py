@@ -50,6 +50,7 @@ from lean_mlir.spec import (
 )
 from lean_mlir.tools import lean_mlir_opt_path, plugin_path
 from lean_mlir.train import (
+    Predictor,
     TrainConfig,
     TrainStepper,
     evaluate_batch,
@@ -108,6 +109,7 @@ __all__ = [
     "mnist_mlp",
     "mnist_resnet",
     "plugin_path",
+    "Predictor",
     "predict",
     "recipes",
     "relu",

@@ -1,13 +1,15 @@
-"""``lean-mlir bench``: the book's networks on the CPU, lean-mlir against its peers, in one run.
+"""``lean-mlir bench``: the built-in networks on the CPU, lean-mlir against its peers, in one run.
 
-For each model (the book's CNN and MLP, batch 128) it times the fused train
-step (plain SGD, as the book's config) and ``predict``:
+For each model (by default every built-in network, batch 128) it times the
+fused train step (plain SGD, as the book's config) and ``predict``, and says
+how much resident host memory a call leaves behind:
 
 * lean-mlir: the IREE module our passes derive, called the way the trainer
   calls it (parameters resident on the device, :class:`~lean_mlir.TrainStepper`);
-  ``predict`` as an exported model runs it, its parameters bound at load
-  (:func:`~lean_mlir.compiler.bind_parameters`), and ``predict-args`` with the
-  parameters passed at every call, as the trainer's evaluation passes them;
+  ``predict`` through :class:`~lean_mlir.Predictor`, its parameters bound at
+  load (:func:`~lean_mlir.compiler.bind_parameters`) as an exported model runs
+  it, and ``predict-args`` with the parameters passed at every call, as
+  :func:`~lean_mlir.predict` passes them;
 * PyTorch eager on the same network, weights, batch and thread count
   (optional: ``pip install torch==2.13.0``);
 * JAX, ``jax.jit`` of the same step (optional; it also goes through StableHLO).
@@ -38,18 +40,20 @@ from lean_mlir.compiler import (
     compile_flags,
     compile_spec,
     compile_stablehlo,
+    externalize_transients,
     lower_to_stablehlo,
     lowering_pipeline,
 )
 from lean_mlir.models import MODELS
 from lean_mlir.pipeline import run_pipeline
 from lean_mlir.spec import NetSpec
-from lean_mlir.train import TrainConfig, TrainStepper
+from lean_mlir.train import Predictor, TrainConfig, TrainStepper
+from lean_mlir.trainer import rss_mb
 
 #: Each (model, function, system) is called for at least this long per round.
 MIN_ROUND_SECONDS = 0.25
 
-__all__ = ["Timing", "forward_flops_per_sample", "gemm_peak_gflops", "run_bench"]
+__all__ = ["Timing", "forward_flops_per_sample", "gemm_peak_gflops", "run_bench", "torch_model"]
 
 
 @dataclass
@@ -62,6 +66,8 @@ class Timing:
     ms: list[float] = field(default_factory=list)
     flops: float = 0.0
     batch: int = 128
+    #: Resident host memory a call left behind, on average (MB).
+    kept_mb: float = 0.0
 
     @property
     def median(self) -> float:
@@ -77,7 +83,7 @@ class Timing:
                 "min_ms": round(self.best, 3), "median_ms": round(self.median, 3),
                 "images_per_s": round(1000 * self.batch / self.median, 1),
                 "gflops": round(gflops, 1), "peak_fraction": round(gflops / peak_gflops, 3),
-                "ms": [round(m, 3) for m in self.ms]}
+                "kept_mb_per_call": round(self.kept_mb, 3), "ms": [round(m, 3) for m in self.ms]}
 
 
 def forward_flops_per_sample(spec: NetSpec) -> int:
@@ -124,20 +130,20 @@ def _lean_mlir(model, spec, params, x, y, compile_times):
         start = time.perf_counter()
         text = lower_to_stablehlo(spec, pipeline)
         if bind:
-            text = bind_parameters(text, function)
+            text = bind_parameters(text, function.removesuffix("-args"))
+        text = externalize_transients(text, function.removesuffix("-args"))
         lowered = time.perf_counter()
-        compile_stablehlo(text, "llvm-cpu", compile_flags("llvm-cpu", spec), cache=False)
+        compile_stablehlo(text, "llvm-cpu", compile_flags("llvm-cpu"), cache=False)
         compile_times[(model, function)] = {
             "lower_s": round(lowered - start, 3),
             "compile_s": round(time.perf_counter() - lowered, 3), "stablehlo_chars": len(text)}
     stepper = TrainStepper(spec, params, {}, cfg)
-    bound = compile_spec(spec, "predict", len(x), bind_params=True).with_parameters(params)
-    predict = bound.function("predict")
+    predictor = Predictor(spec, params, batch_size=len(x))
     module = compile_spec(spec, "predict", len(x))
     predict_args = module.function("predict")
     values = module.to_device([params[p.name] for p in spec.params])
     return {"train_step": lambda: stepper.step(x, y, lr=0.1, step=0),
-            "predict": lambda: predict(x).to_host(),
+            "predict": lambda: predictor.predict(x),
             "predict-args": lambda: predict_args(*values, x).to_host()}
 
 
@@ -148,7 +154,8 @@ def _torch_padding(kernel: int, stride: int, padding: str) -> int:
 
     For stride 1 and odd kernels it is the same padding; for stride 2 ours
     (XLA's) puts the odd pixel at the end, PyTorch's on both sides: the same
-    sizes and work, so the timings compare.
+    sizes and work, so the timings compare (``exact_padding`` in
+    :func:`torch_model` computes our function instead).
     """
     if padding == "valid":
         return 0
@@ -157,26 +164,56 @@ def _torch_padding(kernel: int, stride: int, padding: str) -> int:
     return kernel // 2
 
 
-def _torch_model(spec: NetSpec, params: dict[str, np.ndarray]):
-    """The network as a PyTorch module whose ``state_dict`` names are ours."""
+def _same_padding(size: int, kernel: int, stride: int) -> tuple[int, int]:
+    """Our (XLA's) 'same' padding of one axis: (before, after), the odd pixel after."""
+    out = -(-size // stride)
+    total = max((out - 1) * stride + kernel - size, 0)
+    return total // 2, total - total // 2
+
+
+def torch_model(spec: NetSpec, params: dict[str, np.ndarray], exact_padding: bool = False):
+    """The network as a PyTorch module whose ``state_dict`` names are ours.
+
+    With ``exact_padding``, a strided 'same' convolution pads as ours does
+    (the odd pixel after), so the module computes exactly our function (a
+    reference); without, it pads symmetrically as a PyTorch user writes it
+    (the benchmark's peer: the same sizes and work).
+    """
     import torch
     from torch import nn
 
     acts = {"relu": nn.ReLU, "identity": nn.Identity}
 
-    def conv_bn(i, o, k, stride, padding, act):
+    class PaddedConv2d(nn.Conv2d):
+        """A convolution after explicit (left, right, top, bottom) zero padding."""
+
+        def __init__(self, *args, pads, **kwargs):
+            super().__init__(*args, padding=0, **kwargs)
+            self.pads = pads
+
+        def forward(self, x):
+            return super().forward(nn.functional.pad(x, self.pads))
+
+    def conv(i, o, k, stride, padding, size, bias=True):
+        pad = _torch_padding(k, stride, padding)
+        if exact_padding and padding == "same":
+            (top, bottom), (left, right) = (_same_padding(d, k, stride) for d in size)
+            if (top, left) != (bottom, right):
+                return PaddedConv2d(i, o, k, stride, bias=bias, pads=(left, right, top, bottom))
+        return nn.Conv2d(i, o, k, stride, pad, bias=bias)
+
+    def conv_bn(i, o, k, stride, padding, act, size):
         seq = nn.Sequential()
-        seq.add_module("conv", nn.Conv2d(i, o, k, stride, _torch_padding(k, stride, padding),
-                                         bias=False))
+        seq.add_module("conv", conv(i, o, k, stride, padding, size, bias=False))
         seq.add_module("bn", nn.BatchNorm2d(o))
         seq.add_module("act", acts[act]())
         return seq
 
     class Residual(nn.Module):
-        def __init__(self, layer):
+        def __init__(self, layer, size):
             super().__init__()
             i, o, st = layer.in_channels, layer.out_channels, layer.stride
-            self.conv1 = nn.Conv2d(i, o, 3, st, 1, bias=False)
+            self.conv1 = conv(i, o, 3, st, "same", size, bias=False)
             self.bn1 = nn.BatchNorm2d(o)
             self.conv2 = nn.Conv2d(o, o, 3, 1, 1, bias=False)
             self.bn2 = nn.BatchNorm2d(o)
@@ -190,33 +227,35 @@ def _torch_model(spec: NetSpec, params: dict[str, np.ndarray]):
             return torch.relu(y + (self.proj_bn(self.proj(x)) if self.projects else x))
 
     net = nn.Sequential()
-    for name, layer in zip(spec.layer_names, spec.layers, strict=True):
-        kind = layer.kind
+    inputs = [spec.input_shape, *spec.layer_output_shapes]
+    for name, layer, shape in zip(spec.layer_names, spec.layers, inputs, strict=False):
+        kind, size = layer.kind, shape[1:]
         if kind == "conv2d":
             k = layer.kernel_size
-            mod = nn.Sequential(nn.Conv2d(layer.in_channels, layer.out_channels, k, layer.stride,
-                                          _torch_padding(k, layer.stride, str(layer.padding))),
+            mod = nn.Sequential(conv(layer.in_channels, layer.out_channels, k, layer.stride,
+                                     str(layer.padding), size),
                                 acts[str(layer.activation)]())
         elif kind == "dense":
             mod = nn.Sequential(nn.Linear(layer.in_features, layer.out_features),
                                 acts[str(layer.activation)]())
         elif kind == "conv_bn":
             mod = conv_bn(layer.in_channels, layer.out_channels, layer.kernel_size,
-                          layer.stride, str(layer.padding), str(layer.activation))
+                          layer.stride, str(layer.padding), str(layer.activation), size)
         elif kind == "batch_norm":
-            bn = nn.BatchNorm2d if len(spec.layer_output_shapes[len(net)]) == 3 else \
-                nn.BatchNorm1d
+            bn = nn.BatchNorm2d if len(shape) == 3 else nn.BatchNorm1d
             mod = nn.Sequential(bn(layer.channels), acts[str(layer.activation)]())
         elif kind == "residual_block":
-            mod = Residual(layer)
+            mod = Residual(layer, size)
         elif kind == "max_pool2d":
             mod = nn.MaxPool2d(layer.window, layer.stride)
         elif kind == "flatten":
             mod = nn.Flatten()
         elif kind == "global_avg_pool":
             mod = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten())
-        else:
+        elif kind == "relu":
             mod = nn.ReLU()
+        else:
+            raise NotImplementedError(f"the PyTorch peer has no {kind!r} layer ({name})")
         net.add_module(name, mod)
     # Our names are PyTorch's state_dict names, but for the Sequential
     # wrappers' index ("dense_0.0.weight") and the [in, out] dense weights.
@@ -245,7 +284,7 @@ def _torch(spec, params, x, y, threads):
     from torch import nn
 
     torch.set_num_threads(threads)
-    model = _torch_model(spec, params)
+    model = torch_model(spec, params)
     opt = torch.optim.SGD(model.parameters(), lr=0.1)
     xt, yt = torch.from_numpy(x), torch.from_numpy(y.astype(np.int64))
 
@@ -340,6 +379,7 @@ def _time_model(model: str, rounds: int, calls: int, batch: int, makers: list[st
             log(f"  {peer} skipped on {model}: {e}")
     ms: dict[tuple[str, str], list[float]] = {}
     counts: dict[tuple[str, str], int] = {}
+    kept: dict[tuple[str, str], float] = {}     # resident MB the timed calls added
     for system, fns in runners.items():
         for function, fn in fns.items():
             fn()   # warm up: allocation, JIT
@@ -348,17 +388,22 @@ def _time_model(model: str, rounds: int, calls: int, batch: int, makers: list[st
             counts[(function, system)] = max(
                 calls, math.ceil(MIN_ROUND_SECONDS / max(_seconds(fn), 1e-6)))
             ms[(function, system)] = []
+            kept[(function, system)] = 0.0
     peaks = []
     for r in range(rounds):
         peaks.append(gemm_peak_gflops())
         for system, fns in runners.items():
             for function, fn in fns.items():
                 n = counts[(function, system)]
+                before = rss_mb()
                 seconds = _seconds(lambda fn=fn, n=n: [fn() for _ in range(n)])
+                kept[(function, system)] += rss_mb() - before
                 ms[(function, system)].append(1000 * seconds / n)
         log(f"  {model}: round {r + 1}/{rounds} done")
+    kept_per_call = {key: mb / (rounds * counts[key]) for key, mb in kept.items()}
     return {"flops": forward_flops_per_sample(spec) * batch, "ms": ms, "counts": counts,
-            "peaks": peaks, "skipped": skipped, "compile": compile_times}
+            "kept_mb": kept_per_call, "peaks": peaks, "skipped": skipped,
+            "compile": compile_times}
 
 
 def _model_process(queue, *args) -> None:
@@ -375,8 +420,8 @@ def _in_own_process(model: str, args: tuple, log: Callable[[str], None]) -> dict
     """Runs _time_model(model, *args) in a fresh process and returns its result.
 
     Each model gets its own process: what one model's modules leave behind in
-    the runtime (IREE 3.13 keeps host memory after each call of the batch-norm
-    train steps, see compiler.CONV_KINDS) must not slow the next model's calls.
+    the runtime (their workspaces, the device's pools) must not slow the next
+    model's calls, and the memory a call keeps is measured per model.
     """
     import multiprocessing as mp
     import queue as queue_module
@@ -447,7 +492,8 @@ def run_bench(models: list[str], rounds: int = 5, calls: int = 5, batch: int = 1
         for (function, system), ms in result["ms"].items():
             timings[(model, function, system)] = Timing(
                 model, function, system, ms,
-                flops=result["flops"] * (3 if function == "train_step" else 1), batch=batch)
+                flops=result["flops"] * (3 if function == "train_step" else 1), batch=batch,
+                kept_mb=result["kept_mb"][(function, system)])
             counts[(model, function, system)] = result["counts"][(function, system)]
     peak = statistics.median(peaks)
 
@@ -478,13 +524,14 @@ def format_report(report: dict) -> str:
     lines = [(f"float32 GEMM peak (NumPy {report['versions']['numpy']}, same run): "
               f"{report['gemm_peak_gflops']:.0f} GFLOP/s"), "",
              (f"{'model':6} {'function':12} {'system':10} {'min ms':>8} {'median ms':>10} "
-              f"{'images/s':>9} {'GFLOP/s':>8} {'of peak':>8}")]
+              f"{'images/s':>9} {'GFLOP/s':>8} {'of peak':>8} {'kept MB/call':>13}")]
     for r in report["results"]:
         lines.append(f"{r['model']:6} {r['function']:12} {r['system']:10} {r['min_ms']:8.1f} "
                      f"{r['median_ms']:10.1f} {r['images_per_s']:9.0f} {r['gflops']:8.1f} "
-                     f"{100 * r['peak_fraction']:7.0f}%")
+                     f"{100 * r['peak_fraction']:7.0f}% {r['kept_mb_per_call']:13.2f}")
     lines += ["", ("(lean-mlir predict: parameters bound at load, as an exported model runs; "
-                   "predict-args: passed at every call)"), ""]
+                   "predict-args: passed at every call; kept MB/call: the process's resident "
+                   "memory growth over the timed calls, per call)"), ""]
     for s in report["speedups"]:
         lines.append(f"{s['model']} {s['function']}: lean-mlir runs {s['speedup_median']:.2f}x "
                      f"the speed of {s['peer']} (medians; {s['speedup_min']:.2f}x on minima)")

@@ -9,7 +9,10 @@
    and the derived backward pass, in C++) with a repro on failure;
 3. the StableHLO is parsed and verified by StableHLO's own verifier
    (``iree.compiler.ir``) before anything is compiled;
-4. ``iree-compile`` builds a ``.vmfb`` for the backend, which is loaded with
+4. on the CPU, every function takes its transient memory from a workspace
+   buffer the module owns (:func:`externalize_transients`), so a call
+   allocates nothing;
+5. ``iree-compile`` builds a ``.vmfb`` for the backend, which is loaded with
    IREE's runtime.
 
 Compiled modules are cached per (network IR, pipeline, backend), so repeated
@@ -22,6 +25,7 @@ import hashlib
 import os
 import platform
 import re
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -34,7 +38,8 @@ from lean_mlir.spec import NetSpec
 
 __all__ = ["BACKENDS", "PARAMETER_SCOPE", "TARGETS", "CompiledModule", "bind_parameters",
            "bound_parameters", "compile_cache_dir", "compile_flags", "compile_spec",
-           "compile_stablehlo", "lower_to_stablehlo", "lowering_pipeline", "verify_stablehlo"]
+           "compile_stablehlo", "externalize_transients", "lower_to_stablehlo",
+           "lowering_pipeline", "verify_stablehlo"]
 
 #: iree-compile flags per backend, for every network. On the CPU (figures:
 #: the book's CNN train step, batch 128, 2-core AVX-512 machine, IREE 3.13):
@@ -58,19 +63,14 @@ BACKENDS: dict[str, list[str]] = {
     "cuda": ["--iree-hal-target-device=cuda", "--iree-cuda-target=sm_80"],
 }
 
-#: Flags that pay for some networks only. Data tiling (packed GEMM operands)
-#: speeds up the convolutions' GEMMs (the CNN's train step 7-14 ms faster)
-#: and costs the MLP, whose small GEMMs do not amortise the packing (0.7 ms
-#: slower), so it is on for networks with convolutions only.
-CONV_FLAGS: dict[str, list[str]] = {
+#: Flags for the ``cpu`` forms on top of BACKENDS. Data tiling (GEMM operands
+#: packed into the tiles the kernels read) speeds up every network's train step
+#: (batch 128, cpu forms, workspace: the CNN by 7-14 ms, MNIST-CNN-BN 126 -> 110 ms,
+#: the ResNet 143 -> 132 ms; the MLP's within noise). It was measured on these
+#: forms only, and fails to compile the generic forms' train step with momentum.
+CPU_FORMS_FLAGS: dict[str, list[str]] = {
     "llvm-cpu": ["--iree-opt-data-tiling=true"],
 }
-
-#: Layers whose networks get CONV_FLAGS. Only plain convolutions: with data
-#: tiling, IREE 3.13's runtime leaks about 25 MB per call of MNIST-CNN-BN's
-#: train step (batch 128; host memory that is never freed, so a 12-epoch run
-#: would exhaust the machine), although the step runs about 30% faster.
-CONV_KINDS = {"conv2d"}
 
 #: Which StableHLO forms the lowering emits per backend (netspec-to-stablehlo's
 #: ``target``): the forms measured fast on IREE's CPU backend; for CUDA the same
@@ -204,23 +204,71 @@ def bind_parameters(text: str, function: str) -> str:
     return head.replace("module {\n", "module {\n" + wrapper + "\n", 1)
 
 
+#: Backends whose functions take their transient memory from a workspace
+#: (:func:`externalize_transients`). Measured on the CPU only.
+WORKSPACE_BACKENDS = ("llvm-cpu",)
+#: The suffix of the function IREE generates to say how large a workspace is.
+_WORKSPACE_SIZE_SUFFIX = "_transients_size"
+
+
+def externalize_transients(text: str, function: str) -> str:
+    """Makes ``function`` of StableHLO ``text`` take its transient memory from a buffer
+    the caller passes as a last argument (``!hal.buffer_view``).
+
+    Why: IREE 3.13's CPU driver serves a call's transient buffers from a pool of
+    64 MB slabs. A train step's working set at batch 128 is one transient of
+    90-200 MB (all its activations and gradients), larger than a slab, so every
+    call maps it afresh and unmaps it at the end: 22,000 page faults a call for
+    the book's CNN (its step 95 ms instead of 66), 46,000 for the ResNet. And
+    where a step is split by barriers, buffers freed by reference counting are
+    not reused and the pool grows by a slab every few calls. With the results
+    annotated ``hal.tensor.transients ... from %workspace``, IREE suballocates
+    every transient from the caller's buffer and generates
+    ``<function>_transients_size``, which says how large it must be; the
+    module's function wrapper (:meth:`CompiledModule.function`) owns one such
+    buffer per function and passes it to every call: no allocation, no page
+    fault, no growth, by construction.
+    """
+    from iree.compiler import ir
+
+    with ir.Context(), ir.Location.unknown():
+        module = ir.Module.parse(text)
+        funcs = [op for op in module.body.operations
+                 if op.operation.name == "func.func"
+                 and ir.StringAttr(op.attributes["sym_name"]).value == function]
+        if not funcs:
+            raise ValueError(f"no function @{function} in the lowered module")
+        func = funcs[0]
+        block = func.regions[0].blocks[0]
+        workspace_type = ir.Type.parse("!hal.buffer_view")
+        workspace = block.add_argument(workspace_type, ir.Location.unknown())
+        signature = ir.FunctionType(ir.TypeAttr(func.attributes["function_type"]).value)
+        func.attributes["function_type"] = ir.TypeAttr.get(ir.FunctionType.get(
+            [*signature.inputs, workspace_type], signature.results))
+        if "arg_attrs" in func.attributes:
+            attrs = list(ir.ArrayAttr(func.attributes["arg_attrs"]))
+            func.attributes["arg_attrs"] = ir.ArrayAttr.get([*attrs, ir.DictAttr.get({})])
+        ret = block.operations[len(block.operations) - 1]
+        with ir.InsertionPoint(ret):
+            for i, value in enumerate(list(ret.operands)):
+                annotated = ir.Operation.create("hal.tensor.transients", results=[value.type],
+                                                operands=[value, workspace])
+                ret.operands[i] = annotated.result
+        return str(module)
+
+
 def _check_backend(backend: str) -> None:
     if backend not in BACKENDS:
         raise ValueError(f"unknown backend {backend!r}; expected one of {sorted(BACKENDS)}")
 
 
-def compile_flags(backend: str, spec: NetSpec | None = None,
-                  target: str | None = None) -> list[str]:
-    """The ``iree-compile`` flags for ``backend``, for ``spec`` lowered to ``target``'s
-    forms (default: the backend's, TARGETS) where they depend on them."""
+def compile_flags(backend: str, target: str | None = None) -> list[str]:
+    """The ``iree-compile`` flags for ``backend``, for a module in ``target``'s forms
+    (default: the backend's, TARGETS)."""
     _check_backend(backend)
     flags = list(BACKENDS[backend])
-    target = target or TARGETS[backend]
-    # Data tiling was measured on the cpu forms only (and fails to compile the
-    # generic forms' train step with momentum).
-    if (target == "cpu" and spec is not None
-            and any(layer.kind in CONV_KINDS for layer in spec.layers)):
-        flags += CONV_FLAGS.get(backend, [])
+    if (target or TARGETS[backend]) == "cpu":
+        flags += CPU_FORMS_FLAGS.get(backend, [])
     return flags
 
 
@@ -304,6 +352,7 @@ class CompiledModule:
     bound: dict[str, tuple[int, ...]] = field(default_factory=dict)
     parameters: object = field(default=None, repr=False)
     _context: object = field(default=None, repr=False)
+    _functions: dict = field(default_factory=dict, repr=False)
 
     def _module(self):
         if self._context is None:
@@ -312,7 +361,7 @@ class CompiledModule:
             if self.bound and self.parameters is None:
                 raise ValueError("this module reads its parameters at load: give them with "
                                  "with_parameters(...) first")
-            config = rt.Config(DRIVERS[self.backend])
+            config = _runtime_config(self.backend)
             self._context = rt.SystemContext(config=config)
             if self.bound:
                 self._context.add_vm_module(rt.create_io_parameters_module(
@@ -360,8 +409,18 @@ class CompiledModule:
 
     def function(self, name: str):
         """The runtime function ``name``: called with NumPy arrays or device arrays, it
-        returns device arrays (``iree.runtime.DeviceArray``)."""
-        function = self._module()[name]
+        returns device arrays (``iree.runtime.DeviceArray``). A function that takes a
+        workspace (:func:`externalize_transients`) gets it from the returned callable,
+        which owns one and lets one call at a time use it; the module keeps that
+        callable, so every call of ``name`` reuses one workspace."""
+        if name not in self._functions:
+            module = self._module()
+            function = module[name]
+            if name + _WORKSPACE_SIZE_SUFFIX in module.vm_module.function_names:
+                function = _WithWorkspace(function, module[name + _WORKSPACE_SIZE_SUFFIX],
+                                          self._context.config.device)
+            self._functions[name] = function
+        function = self._functions[name]
         if BATCH_WAIT and DRIVERS[self.backend] == "local-task" and _SCHED_BATCH is not None:
             return _BatchScheduled(function)
         return function
@@ -382,6 +441,86 @@ class CompiledModule:
 
 
 _SCHED_BATCH = getattr(os, "SCHED_BATCH", None)
+_CONFIGS: dict[str, object] = {}
+
+
+def _runtime_config(backend: str):
+    """The process's one IREE runtime config (instance and device) for ``backend``.
+
+    Every module loads into a context of its own, but all of them share one device:
+    a device is a task executor with its own worker threads and memory pools, and a
+    fresh one per module (a bound ``eval`` every epoch) kept about 13 MB each.
+    """
+    if backend not in _CONFIGS:
+        import iree.runtime as rt
+
+        _fix_malloc_mmap_threshold()
+        _CONFIGS[backend] = rt.Config(DRIVERS[backend])
+    return _CONFIGS[backend]
+
+
+#: The size from which glibc's malloc maps each allocation on its own (and unmaps
+#: it when freed), fixed (see :func:`_fix_malloc_mmap_threshold`).
+MALLOC_MMAP_THRESHOLD = 4 << 20
+
+
+def _fix_malloc_mmap_threshold() -> None:
+    """Fixes glibc malloc's mmap threshold for this process.
+
+    By default glibc raises the threshold each time a mapped block is freed (up to
+    32 MB), after which blocks of that size come from the heap, where blocks freed
+    by other threads than the one that allocated them stay in their arenas. A
+    training loop hits exactly that: evaluating the test set between epochs frees
+    large blocks, and afterwards MNIST-CNN-BN's loop grew by about 6 MB a step
+    (2.5 GB an epoch) until it stopped itself. With the threshold fixed the
+    process stays flat across evaluations (and the train step, whose buffers
+    come from IREE's own pools and the workspace, maps nothing per call). Does
+    nothing where the C library is not glibc.
+    """
+    import ctypes
+    import ctypes.util
+
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        mallopt = libc.mallopt
+    except (OSError, AttributeError):
+        return
+    m_mmap_threshold = -3          # <malloc.h>
+    mallopt(m_mmap_threshold, MALLOC_MMAP_THRESHOLD)
+
+
+class _WithWorkspace:
+    """A runtime function called with the workspace its transients come from
+    (:func:`externalize_transients`) as its last argument.
+
+    The workspace is allocated at the first call, as large as the module's size
+    query says for that call's arguments, and kept: every later call reuses it.
+    Calls are synchronous, so the workspace is free again when a call returns; a
+    lock keeps two threads from using it at once.
+    """
+
+    def __init__(self, function, size_query, device):
+        self._function, self._size_query, self._device = function, size_query, device
+        self._workspace = None
+        self._lock = threading.Lock()
+
+    def __call__(self, *args):
+        import iree.runtime as rt
+
+        with self._lock:
+            if self._workspace is None:
+                probe = rt.asdevicearray(self._device, np.zeros(1, np.uint8))
+                size = int(self._size_query(*args, probe))
+                self._workspace = rt.asdevicearray(self._device, np.zeros(size, np.uint8))
+            return self._function(*args, self._workspace)
+
+    @property
+    def workspace_bytes(self) -> int:
+        """The workspace's size (0 before the first call)."""
+        return 0 if self._workspace is None else int(self._workspace.shape[0])
+
+    def __getattr__(self, name):
+        return getattr(self._function, name)
 
 
 class _BatchScheduled:
@@ -465,13 +604,16 @@ def compile_spec(spec: NetSpec, function: str, batch_size: int, backend: str = "
     options = {"target": TARGETS[backend], **(options or {})}
     pipeline = lowering_pipeline(function, batch_size, options)
     if flags is None:
-        flags = compile_flags(backend, spec, options["target"])
+        flags = compile_flags(backend, options["target"])
     flags = list(flags)
     key = (spec.fingerprint(), pipeline, backend, tuple(flags), bind_params)
     if key not in _CACHE:
         text = lower_to_stablehlo(spec, pipeline)
         if bind_params:
             text = bind_parameters(text, function)
+        bound = bound_parameters(text)
+        if backend in WORKSPACE_BACKENDS:
+            text = externalize_transients(text, function)
         _CACHE[key] = CompiledModule(compile_stablehlo(text, backend, flags), backend, text,
-                                     bound_parameters(text))
+                                     bound)
     return _CACHE[key]

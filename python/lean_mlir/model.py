@@ -80,7 +80,7 @@ def export_model(run_dir: Path | str, out_dir: Path | str) -> Path:
     manifest = {"format": FORMAT, "name": spec.name, "batch_size": EXPORT_BATCH,
                 "input_shape": list(spec.input_shape), "classes": spec.output_shape[0],
                 "class_names": CLASS_NAMES.get(dataset), "dataset": dataset,
-                "backend": "llvm-cpu", "compile_flags": compile_flags("llvm-cpu", spec),
+                "backend": "llvm-cpu", "compile_flags": compile_flags("llvm-cpu"),
                 "parameters": "bound",
                 "trained_epochs": position.epoch - 1, "steps": position.step,
                 "source_run": str(run_dir), "versions": config.get("versions", {})}

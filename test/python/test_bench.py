@@ -50,7 +50,7 @@ def test_pytorch_peer_is_the_same_network():
     # The peer's weights come from ours by state_dict name: in eval mode it
     # computes our predict (batch norm with running statistics included).
     torch = pytest.importorskip("torch")
-    from lean_mlir.bench import _torch_model
+    from lean_mlir.bench import torch_model
 
     spec = lm.NetSpec("peer", (2, 6, 6), [lm.conv_bn(2, 4, 3), lm.residual_block(4, 4),
                                           lm.max_pool(2), lm.flatten(), lm.dense(36, 8),
@@ -59,7 +59,7 @@ def test_pytorch_peer_is_the_same_network():
     params = {k: (v + rng.normal(0, 0.2, v.shape) * (1 if "running_var" not in k else 0)
                   ).astype(np.float32) for k, v in spec.init_params(0).items()}
     x = rng.standard_normal((5, 2, 6, 6)).astype(np.float32)
-    net = _torch_model(spec, params).eval()
+    net = torch_model(spec, params).eval()
     with torch.no_grad():
         theirs = net(torch.from_numpy(x)).numpy()
     np.testing.assert_allclose(lm.predict(spec, params, x), theirs, rtol=1e-4, atol=1e-5)

@@ -6,6 +6,8 @@ the filters' re-layouts, batch norm's per-channel factors), and refuse a
 parameter source that does not fit with an error naming what is wrong.
 """
 
+import re
+
 import lean_mlir as lm
 import numpy as np
 import pytest
@@ -42,9 +44,11 @@ def test_bound_predict_and_eval_compute_what_the_argument_form_computes(make, tm
         want = compile_spec(spec, function, BATCH).call(function, *values, *args)
         module = compile_spec(spec, function, BATCH, bind_params=True)
         assert module.bound == {p.name: p.shape for p in spec.params}
-        # The function takes the batch alone.
-        assert f"func.func @{function}(%x{len(values)}: tensor<{BATCH}x1x28x28xf32>" \
-            in module.stablehlo
+        # The function takes the batch alone (and, last, the workspace its
+        # transients come from).
+        signature = re.search(rf"func.func @{function}\((.*?)\)", module.stablehlo).group(1)
+        assert re.sub(r"%\w+: ", "", signature).startswith(f"tensor<{BATCH}x1x28x28xf32>")
+        assert signature.endswith("!hal.buffer_view")
         for source in (params, file):
             got = module.with_parameters(source).call(function, *args)
             for g, w in zip(got, want, strict=True):
@@ -103,3 +107,24 @@ def test_only_functions_that_read_the_parameters_bind_them(mlp):
     bound = bind_parameters(predict, "predict")
     assert bound_parameters(bound) == {p.name: p.shape for p in mlp.params}
     assert bound.count('#flow.parameter.named<"model"::') == len(mlp.params)
+
+
+def test_predictor_binds_once_and_takes_any_number_of_samples(mlp):
+    params = mlp.init_params(3)
+    rng = np.random.default_rng(4)
+    x = rng.random((2 * BATCH + 5, 1, 28, 28), dtype=np.float32)   # two batches and 5 more
+    y = rng.integers(0, 10, len(x))
+    predictor = lm.Predictor(mlp, params, batch_size=BATCH)
+    want = lm.predict(mlp, params, x)
+    params["dense_0.weight"][:] = 0          # the predictor holds its own copy
+    np.testing.assert_allclose(predictor.predict(x), want, rtol=1e-5, atol=1e-5)
+    loss, correct = predictor.evaluate(x, y)
+    logits = want.astype(np.float64)
+    logp = logits - logits.max(1, keepdims=True)
+    logp -= np.log(np.exp(logp).sum(1, keepdims=True))
+    assert loss == pytest.approx(-logp[np.arange(len(y)), y].mean(), rel=1e-5)
+    assert correct == int((want.argmax(1) == y).sum())
+    with pytest.raises(ValueError, match="batch_size must be positive"):
+        lm.Predictor(mlp, params, batch_size=0)
+    with pytest.raises(ValueError, match="x must have shape"):
+        predictor.predict(x[:, :, :27])

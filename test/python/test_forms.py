@@ -16,6 +16,8 @@ import numpy as np
 import pytest
 from lean_mlir.compiler import TARGETS, compile_spec, lower_to_stablehlo, lowering_pipeline
 from netgen import random_net
+from test_normalization import NETS as NORMALIZATION_NETS
+from test_normalization import perturbed_params
 
 FAST = ["cpu", "gpu"]
 
@@ -31,9 +33,11 @@ def run_both(spec, function, batch, *args, target, options=None):
     return out["generic"], out[target]
 
 
-def assert_same(generic, cpu, names):
+def assert_same(generic, cpu, names, floor=1e-6):
+    """Equal to float32 rounding, relative to each tensor's largest value (or to
+    ``floor`` where that is smaller: a value zero in exact arithmetic)."""
     for name, g, c in zip(names, generic, cpu, strict=True):
-        scale = max(float(np.abs(g).max()), 1e-6)
+        scale = max(float(np.abs(g).max()), floor)
         np.testing.assert_allclose(c, g, rtol=1e-5, atol=2e-6 * scale, err_msg=name)
 
 
@@ -127,3 +131,28 @@ def test_each_backend_gets_its_forms(cnn):
     generic = lower_to_stablehlo(cnn, lowering_pipeline("predict", 2,
                                                         {"target": TARGETS["rocm"]}))
     assert "optimization_barrier" not in generic and "transpose" not in generic
+
+
+@pytest.mark.parametrize("target", FAST)
+@pytest.mark.parametrize("name", sorted(NORMALIZATION_NETS))
+def test_fast_forms_match_generic_forms_on_batch_norm_pooling_and_residuals(name, target):
+    # Batch norm (NCHW and [N, C]), global average pooling, residual adds and
+    # standalone ReLUs: a train step with momentum returns every parameter,
+    # running statistic and velocity. A shift that a later batch norm removes
+    # has a velocity of zero in exact arithmetic (rounding noise here), so
+    # tensors are compared relative to the largest velocity at least.
+    input_shape, layers = NORMALIZATION_NETS[name]
+    spec = lm.NetSpec(name, input_shape, layers)
+    params = perturbed_params(spec, 2)
+    values = [params[p.name] for p in spec.params]
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((4, *spec.input_shape)).astype(np.float32)
+    y = rng.integers(0, spec.output_shape[0], 4).astype(np.int32)
+    state = [np.zeros_like(params[p.name]) for p in spec.trainable_params]
+    names = ([p.name for p in spec.params] + [f"{p.name}.velocity" for p in spec.trainable_params]
+             + ["loss"])
+    generic, fast = run_both(spec, "train_step", 4, *values, *state, x, y, np.float32(0.1),
+                             np.int32(0), target=target, options={"momentum": 0.9})
+    velocities = generic[len(spec.params):-1]
+    assert_same(generic, fast, names, floor=max(float(np.abs(v).max()) for v in velocities))
+    assert_same(*run_both(spec, "predict", 4, *values, x, target=target), ["logits"])

@@ -2,7 +2,7 @@
 
 Gradients are checked against float64 central differences of an independent
 NumPy forward pass (reference.py, written from PyTorch's definitions), for
-both lowering targets; the running statistics against BatchNorm2d's update
+every lowering target; the running statistics against BatchNorm2d's update
 rule over several steps (and against PyTorch itself when it is installed).
 """
 
@@ -61,7 +61,7 @@ NETS = {
 }
 
 
-@pytest.mark.parametrize("target", ["cpu", "generic"])
+@pytest.mark.parametrize("target", ["cpu", "gpu", "generic"])
 @pytest.mark.parametrize("name", list(NETS))
 def test_gradients_match_finite_differences(name, target):
     input_shape, layers = NETS[name]

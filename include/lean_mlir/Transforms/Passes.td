@@ -96,17 +96,25 @@ def NetSpecToStableHLO : Pass<"netspec-to-stablehlo", "::mlir::ModuleOp"> {
 
     `target` picks the StableHLO forms, never the layouts in the
     signatures (activations NCHW, conv weights OIHW, dense weights
-    `[in, out]`). `generic` emits each convolution and its gradients as one
-    NCHW `stablehlo.convolution` and the max-pool backward as per-offset
-    masks. `cpu` emits the forms IREE's CPU backend runs fast (measured at
-    the book's CNN shapes; see lib/Dialect/NetSpec/Rules/): NHWC activations
-    inside the function (one transpose at its input and one at the
-    flatten), HWIO filters behind `stablehlo.optimization_barrier`, the
-    weight gradient as one `dot_general` per kernel tap, a one-channel
-    convolution as broadcast multiply-adds, and the non-overlapping
-    max-pool backward as one first-maximum select on a
-    `[N, Ho, k, Wo, k, C]` view. Both give the same numbers to float32
-    rounding, ties routed to the first maximum alike.
+    `[in, out]`); what each target decides is one table, `TargetForms` in
+    lib/Dialect/NetSpec/Lowering.cpp. `generic` emits each convolution and
+    its gradients as one NCHW `stablehlo.convolution` and the max-pool
+    backward as per-offset masks. `cpu` emits the forms IREE's CPU backend
+    runs fast (measured at the book's CNN shapes; see
+    lib/Dialect/NetSpec/Rules/): NHWC activations inside the function (one
+    transpose at its input and one at the flatten), HWIO filters built once
+    at the start of the function behind `stablehlo.optimization_barrier`,
+    the weight gradient as one `dot_general` per kernel tap, a one-channel
+    convolution as broadcast multiply-adds, the non-overlapping max-pool
+    backward as one first-maximum select on a `[N, Ho, k, Wo, k, C]` view,
+    and all gradients behind one barrier before the optimizer updates.
+    `gpu` emits the cpu forms with the long contractions split (the weight
+    gradient batched over N, long dense inputs in chunks). On every target
+    a sum over many terms (batch norm's statistics and gradients, bias
+    gradients, the batch mean of the loss) is a chain of reductions over
+    one dimension each, so its float32 error stays that of the longest
+    stage. All give the same numbers to float32 rounding, ties routed to
+    the first maximum alike.
 
     Before:
 
@@ -156,7 +164,7 @@ def NetSpecToStableHLO : Pass<"netspec-to-stablehlo", "::mlir::ModuleOp"> {
            "Which StableHLO forms the layers lower to: generic (NCHW "
            "convolutions, as the book writes them), cpu (the forms IREE's "
            "llvm-cpu backend runs fast) or gpu (the cpu forms with long "
-           "reductions split, for IREE's CUDA backend)">,
+           "contractions split, for IREE's CUDA backend)">,
   ];
   let dependentDialects = ["::mlir::func::FuncDialect"];
 }

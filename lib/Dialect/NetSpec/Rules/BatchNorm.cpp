@@ -61,7 +61,8 @@ struct PerChannel {
   /// sum over everything but the channel: [C].
   Value sum(Value v) const { return lowering.channelSum(v); }
   Value mean(Value v) const {
-    return lowering.b.mul(sum(v), lowering.b.splat(1.0f / count(), {channels()}));
+    StablehloBuilder &b = lowering.b;
+    return b.mul(sum(v), b.splat(1.0f / count(), {channels()}));
   }
   /// A [C] vector broadcast along the activation.
   Value bcast(Value c) const {

@@ -2,11 +2,15 @@
 //
 // Part of lean-mlir.
 //
-// max_pool2d. Forward: the max over each window (reduce_window). Backward: each window
-// sends its whole gradient to exactly one input, the first element in
-// row-major window order that equals the window's maximum, whatever the
-// backend does on ties in select_and_scatter (IREE 3.13 routes tied windows
-// to the last maximum, against StableHLO's semantics; see the README).
+// max_pool2d. Forward: the max over each window (reduce_window). Backward:
+// each window sends its whole gradient to exactly one input, the first
+// element in row-major window order that equals the window's maximum,
+// whatever the backend does on ties in select_and_scatter (IREE 3.13 routes
+// tied windows to the last maximum, against StableHLO's semantics; see the
+// README).
+//
+// global_avg_pool: the mean over H and W, its VJP the cotangent spread over
+// the window (further down).
 //
 //===----------------------------------------------------------------------===//
 
