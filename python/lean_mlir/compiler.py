@@ -448,45 +448,15 @@ def _runtime_config(backend: str):
     """The process's one IREE runtime config (instance and device) for ``backend``.
 
     Every module loads into a context of its own, but all of them share one device:
-    a device is a task executor with its own worker threads and memory pools, and a
-    fresh one per module (a bound ``eval`` every epoch) kept about 13 MB each.
+    a device is a task executor with a worker thread per core and its own memory
+    pools, and the train step, the evaluation and a predictor in one process
+    need one set of workers and pools, not one each.
     """
     if backend not in _CONFIGS:
         import iree.runtime as rt
 
-        _fix_malloc_mmap_threshold()
         _CONFIGS[backend] = rt.Config(DRIVERS[backend])
     return _CONFIGS[backend]
-
-
-#: The size from which glibc's malloc maps each allocation on its own (and unmaps
-#: it when freed), fixed (see :func:`_fix_malloc_mmap_threshold`).
-MALLOC_MMAP_THRESHOLD = 4 << 20
-
-
-def _fix_malloc_mmap_threshold() -> None:
-    """Fixes glibc malloc's mmap threshold for this process.
-
-    By default glibc raises the threshold each time a mapped block is freed (up to
-    32 MB), after which blocks of that size come from the heap, where blocks freed
-    by other threads than the one that allocated them stay in their arenas. A
-    training loop hits exactly that: evaluating the test set between epochs frees
-    large blocks, and afterwards MNIST-CNN-BN's loop grew by about 6 MB a step
-    (2.5 GB an epoch) until it stopped itself. With the threshold fixed the
-    process stays flat across evaluations (and the train step, whose buffers
-    come from IREE's own pools and the workspace, maps nothing per call). Does
-    nothing where the C library is not glibc.
-    """
-    import ctypes
-    import ctypes.util
-
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        mallopt = libc.mallopt
-    except (OSError, AttributeError):
-        return
-    m_mmap_threshold = -3          # <malloc.h>
-    mallopt(m_mmap_threshold, MALLOC_MMAP_THRESHOLD)
 
 
 class _WithWorkspace:

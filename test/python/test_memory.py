@@ -7,11 +7,10 @@ a train step in such a form adds a slab every few calls (MNIST-CNN-BN with Adam
 grew 16 MB a step, the ResNet 80). The lowering emits forms whose transients are
 all freed through the queue: every parameter re-layout at the function's start,
 one barrier over all gradients. Between epochs the trainer evaluates the test
-set, which frees blocks large enough to move glibc's dynamic mmap threshold;
-after that MNIST-CNN-BN's loop grew by about 6 MB a step until the threshold
-was fixed (``compiler._fix_malloc_mmap_threshold``); and an evaluation that
-loads a new module context (a Predictor per epoch) made the step grow for
-dozens of steps, so the trainer evaluates with one module for the run. Each network and optimizer
+set; an evaluation that loaded a new module context every epoch (a Predictor
+per epoch) made MNIST-CNN-BN's step grow by 5-10 MB a step for dozens of
+steps after it (2.5 GB an epoch over a 15-epoch run), so the trainer evaluates
+with one module for the whole run, and the test evaluates as the trainer does. Each network and optimizer
 here trains for 40 steps at batch 128 after a warm-up, with an evaluation as
 the trainer runs one between them; growing by a slab or more fails. This is a
 count of slabs, not a timing.
