@@ -64,10 +64,12 @@ BACKENDS: dict[str, list[str]] = {
 }
 
 #: Flags for the ``cpu`` forms on top of BACKENDS. Data tiling (GEMM operands
-#: packed into the tiles the kernels read) speeds up every network's train step
-#: (batch 128, cpu forms, workspace: the CNN by 7-14 ms, MNIST-CNN-BN 126 -> 110 ms,
-#: the ResNet 143 -> 132 ms; the MLP's within noise). It was measured on these
-#: forms only, and fails to compile the generic forms' train step with momentum.
+#: packed into the tiles the kernels read) speeds up the train steps with
+#: convolutions (batch 128, cpu forms, workspace: the CNN by 7-14 ms, MNIST-CNN-BN
+#: 123 -> 110 ms, the ResNet 138 -> 129 ms); the MLP's is within noise here (2.42
+#: -> 2.52 ms) and 18% faster on an Intel Xeon of this project's kind. It was
+#: measured on these forms only, and fails to compile the generic forms' train
+#: step with momentum.
 CPU_FORMS_FLAGS: dict[str, list[str]] = {
     "llvm-cpu": ["--iree-opt-data-tiling=true"],
 }
@@ -217,7 +219,7 @@ def externalize_transients(text: str, function: str) -> str:
 
     Why: IREE 3.13's CPU driver serves a call's transient buffers from a pool of
     64 MB slabs. A train step's working set at batch 128 is one transient of
-    90-200 MB (all its activations and gradients), larger than a slab, so every
+    90-180 MB (all its activations and gradients), larger than a slab, so every
     call maps it afresh and unmaps it at the end: 22,000 page faults a call for
     the book's CNN (its step 95 ms instead of 66), 46,000 for the ResNet. And
     where a step is split by barriers, buffers freed by reference counting are
