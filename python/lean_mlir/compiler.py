@@ -65,8 +65,9 @@ BACKENDS: dict[str, list[str]] = {
 
 #: Flags for the ``cpu`` forms on top of BACKENDS. Data tiling (GEMM operands
 #: packed into the tiles the kernels read) speeds up the train steps with
-#: convolutions (batch 128, cpu forms, workspace: the CNN by 7-14 ms, MNIST-CNN-BN
-#: 123 -> 110 ms, the ResNet 138 -> 129 ms); the MLP's is within noise here (2.42
+#: convolutions (batch 128, cpu forms; with the workspace MNIST-CNN-BN 123 -> 110
+#: ms, the ResNet 138 -> 129 ms; the CNN's 7-14 ms, measured before the
+#: workspace); the MLP's is within noise here (2.42
 #: -> 2.52 ms) and 18% faster on an Intel Xeon of this project's kind. It was
 #: measured on these forms only, and fails to compile the generic forms' train
 #: step with momentum.
@@ -221,7 +222,7 @@ def externalize_transients(text: str, function: str) -> str:
     64 MB slabs. A train step's working set at batch 128 is one transient of
     90-180 MB (all its activations and gradients), larger than a slab, so every
     call maps it afresh and unmaps it at the end: 22,000 page faults a call for
-    the book's CNN (its step 95 ms instead of 66), 46,000 for the ResNet. And
+    the book's CNN (its step 90 ms instead of 63), 46,000 for the ResNet. And
     where a step is split by barriers, buffers freed by reference counting are
     not reused and the pool grows by a slab every few calls. With the results
     annotated ``hal.tensor.transients ... from %workspace``, IREE suballocates
@@ -268,6 +269,8 @@ def compile_flags(backend: str, target: str | None = None) -> list[str]:
     """The ``iree-compile`` flags for ``backend``, for a module in ``target``'s forms
     (default: the backend's, TARGETS)."""
     _check_backend(backend)
+    if target is not None and target not in ("generic", "cpu", "gpu"):
+        raise ValueError(f"unknown target {target!r}; expected generic, cpu or gpu")
     flags = list(BACKENDS[backend])
     if (target or TARGETS[backend]) == "cpu":
         flags += CPU_FORMS_FLAGS.get(backend, [])
@@ -485,11 +488,6 @@ class _WithWorkspace:
                 size = int(self._size_query(*args, probe))
                 self._workspace = rt.asdevicearray(self._device, np.zeros(size, np.uint8))
             return self._function(*args, self._workspace)
-
-    @property
-    def workspace_bytes(self) -> int:
-        """The workspace's size (0 before the first call)."""
-        return 0 if self._workspace is None else int(self._workspace.shape[0])
 
     def __getattr__(self, name):
         return getattr(self._function, name)

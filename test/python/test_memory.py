@@ -8,9 +8,10 @@ grew 16 MB a step, the ResNet 80). The lowering emits forms whose transients are
 all freed through the queue: every parameter re-layout at the function's start,
 one barrier over all gradients. Between epochs the trainer evaluates the test
 set; an evaluation that loaded a new module context every epoch (a Predictor
-per epoch) made MNIST-CNN-BN's step grow by 5-10 MB a step for dozens of
-steps after it (2.5 GB an epoch over a 15-epoch run), so the trainer evaluates
-with one module for the whole run, and the test evaluates as the trainer does. Each network and optimizer
+per epoch) made MNIST-CNN-BN's step grow by 5-10 MB a step after each (a
+15-epoch run stopped itself at 20 GB in epoch 9), so the trainer evaluates
+with one module for the whole run, and the test evaluates as the trainer
+does. Each network and optimizer
 here trains for 40 steps at batch 128 after a warm-up, with an evaluation as
 the trainer runs one between them; growing by a slab or more fails. This is a
 count of slabs, not a timing.
@@ -49,6 +50,7 @@ def test_training_loop_memory_is_flat(model, optimizer):
     evaluate()
     losses += [stepper.step(x, y, lr=cfg.learning_rate, step=s) for s in range(5, 10)]
     before = rss_mb()
+    assert before > 0, "reads the process's memory from /proc"
     evaluate()
     losses += [stepper.step(x, y, lr=cfg.learning_rate, step=s) for s in range(10, 50)]
     grown = rss_mb() - before

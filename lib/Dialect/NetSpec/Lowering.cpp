@@ -45,7 +45,7 @@ lean_mlir::netspec::symbolizeLoweringTarget(llvm::StringRef name) {
 //===----------------------------------------------------------------------===//
 
 // Why each choice (IREE 3.13; the measurements are in docs/performance.md
-// and docs/gpu.md):
+// and the README's GPU section):
 //
 // * channelsLast: NHWC convolutions with HWIO filters run at the CPU's GEMM
 //   peak (book CNN conv2 forward 58 -> 9.8 ms); on an H100 the NHWC

@@ -58,7 +58,11 @@ llvm::StringRef stringifyLoweringTarget(LoweringTarget target);
 std::optional<LoweringTarget> symbolizeLoweringTarget(llvm::StringRef name);
 
 /// What a target decides about the forms; one constant per target in
-/// Lowering.cpp (formsFor).
+/// Lowering.cpp (formsFor). The fields are not independent: the
+/// channels-last rules always take the weight gradient as Taps or
+/// BatchedIm2col (Convolution is the generic forms'), and their filter
+/// re-layouts need hoistsParameterRelayouts (unhoisted they get no barrier,
+/// and a transpose fused into a convolution runs it on a slow path).
 struct TargetForms {
   /// Rank-4 activations are computed NHWC inside rules, convolutions take
   /// HWIO filters.
@@ -88,10 +92,9 @@ public:
   /// its arguments; hoisted re-layouts go to its start).
   LayerLowering(StablehloBuilder &b, LoweringTarget target,
                 mlir::Block *entry)
-      : b(b), target(target), forms(formsFor(target)), entry(entry) {}
+      : b(b), forms(formsFor(target)), entry(entry) {}
 
   StablehloBuilder &b;
-  const LoweringTarget target;
   const TargetForms &forms;
   /// Whether the function being emitted trains (value_and_grad,
   /// train_step): layers with a train/inference difference (batch norm)
