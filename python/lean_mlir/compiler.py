@@ -480,10 +480,10 @@ class _WithWorkspace:
         self._lock = threading.Lock()
 
     def __call__(self, *args):
-        import iree.runtime as rt
-
         with self._lock:
             if self._workspace is None:
+                import iree.runtime as rt
+
                 probe = rt.asdevicearray(self._device, np.zeros(1, np.uint8))
                 size = int(self._size_query(*args, probe))
                 self._workspace = rt.asdevicearray(self._device, np.zeros(size, np.uint8))

@@ -101,6 +101,15 @@ Value LayerLowering::leave(Value computed) {
   return computed;
 }
 
+SmallVector<int64_t, 4>
+LayerLowering::computeShape(ArrayRef<int64_t> boundary) const {
+  SmallVector<int64_t, 4> shape(boundary);
+  if (forms.channelsLast && boundary.size() == 4)
+    for (auto [i, d] : llvm::enumerate(kToNHWC))
+      shape[i] = boundary[d];
+  return shape;
+}
+
 int64_t LayerLowering::channelDim(int64_t rank) const {
   return rank == 4 && forms.channelsLast ? 3 : 1;
 }

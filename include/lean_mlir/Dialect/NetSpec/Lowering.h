@@ -112,6 +112,9 @@ public:
   /// the one the target computes in, and back.
   mlir::Value enter(mlir::Value boundary);
   mlir::Value leave(mlir::Value computed);
+  /// The shape `enter` gives an activation of boundary shape `boundary`.
+  llvm::SmallVector<int64_t, 4>
+  computeShape(llvm::ArrayRef<int64_t> boundary) const;
   /// The channel dimension of a rank-`rank` activation in compute layout.
   int64_t channelDim(int64_t rank) const;
   /// The non-channel dimensions of a rank-`rank` activation in compute

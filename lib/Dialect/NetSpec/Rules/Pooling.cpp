@@ -169,7 +169,7 @@ void GlobalAvgPoolOp::emitVJP(LayerLowering &lowering, ValueRange operands,
   Value g = b.mul(resultGrad,
                   b.splat(1.0f / (xs[2] * xs[3]), {xs[0], xs[1]}));
   // [N, C] spread over the compute layout's spatial dimensions.
-  SmallVector<int64_t, 4> shape(b.shape(lowering.enter(operands[0])));
+  SmallVector<int64_t, 4> shape = lowering.computeShape(xs);
   operandGrads[0] = lowering.leave(
       b.broadcastInDim(g, shape, {0, lowering.channelDim(4)}));
 }
