@@ -19,7 +19,7 @@ import time
 import lean_mlir as lm
 import numpy as np
 from lean_mlir.compiler import compile_spec
-from lean_mlir.models import MODELS
+from lean_mlir.zoo import MODELS
 
 
 def step_arguments(spec, module, batch_size: int) -> list:

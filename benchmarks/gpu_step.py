@@ -141,7 +141,7 @@ def _torch(names: list[str], inputs, reference, steps: int) -> dict:
     from torch import nn
 
     device = torch.device(TORCH_DEVICE)
-    # The book's CNN (lean_mlir.models.mnist_cnn), with our parameter names.
+    # The book's CNN (lean_mlir.zoo.mnist_cnn), with our parameter names.
     net = nn.ModuleDict({
         "conv2d_0": nn.Conv2d(1, 32, 3, padding=1), "conv2d_1": nn.Conv2d(32, 32, 3, padding=1),
         "dense_0": nn.Linear(6272, 512), "dense_1": nn.Linear(512, 512),

@@ -17,8 +17,8 @@ import argparse
 
 import lean_mlir as lm
 import numpy as np
-from lean_mlir.models import MODELS
-from lean_mlir.trainer import rss_mb
+from lean_mlir._host import rss_mb
+from lean_mlir.zoo import MODELS
 
 
 def main() -> None:

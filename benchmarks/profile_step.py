@@ -29,7 +29,7 @@ from lean_mlir.compiler import (
     lower_to_stablehlo,
     lowering_pipeline,
 )
-from lean_mlir.models import MODELS
+from lean_mlir.zoo import MODELS
 
 UNITS = {"s": 1e3, "ms": 1.0, "us": 1e-3, "ns": 1e-6}
 

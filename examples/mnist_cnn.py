@@ -14,7 +14,7 @@ import time
 import lean_mlir as lm
 import numpy as np
 from lean_mlir.data import load_mnist, prepare_mnist
-from lean_mlir.trainer import evaluate
+from lean_mlir.training import evaluate
 
 LAYERS = [
     lm.conv2d(1, 32, 3, padding="same", activation="relu"),

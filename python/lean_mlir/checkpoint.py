@@ -9,21 +9,21 @@ fingerprint of its netspec IR). The plain ``safetensors`` package reads it:
     from safetensors.numpy import load_file
     tensors = load_file("runs/.../checkpoint.safetensors")
 
-Writes are atomic: a temporary file in the same directory, fsync, rename over
-the old one, fsync of the directory. A crash or kill at any instant leaves the
-previous good checkpoint readable.
+Writes are atomic (:func:`lean_mlir._files.atomic_write`): a crash or kill at
+any instant leaves the previous good checkpoint readable.
 """
 
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 
-__all__ = ["CheckpointError", "Position", "atomic_write", "load_checkpoint", "save_checkpoint"]
+from lean_mlir._files import atomic_write
+
+__all__ = ["CheckpointError", "Position", "load_checkpoint", "save_checkpoint"]
 
 FORMAT = "lean-mlir-checkpoint-1"
 
@@ -46,26 +46,6 @@ class Position:
     rng_state: dict
     loss_sum: float = 0.0
     seconds: float = 0.0
-
-
-def atomic_write(path: Path, data: bytes) -> None:
-    """Writes ``data`` to ``path`` so that ``path`` is always either the old or the new file."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        with open(tmp, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-    fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def save_checkpoint(path: Path, tensors: dict[str, np.ndarray], position: Position,

@@ -21,8 +21,12 @@ import time
 from pathlib import Path
 
 from lean_mlir._errors import MLIRError, SpecError
-from lean_mlir.models import MODELS
+from lean_mlir.compiler import FUNCTIONS
+from lean_mlir.data import DATASETS
 from lean_mlir.pipeline import run_pipeline
+from lean_mlir.rundir import LOG_EVERY, RunError
+from lean_mlir.training import MemoryLimitReached, TrainingInterrupted
+from lean_mlir.zoo import MODELS
 
 __all__ = ["main"]
 
@@ -129,7 +133,8 @@ def _run(spec, cfg, args, *, recipe, arm=None, dataset="mnist", data_dir=None, r
          resume=False, train_limit=None, header=()) -> int:
     from lean_mlir.data import load, prepare
     from lean_mlir.plot import plot_runs
-    from lean_mlir.trainer import Reporter, default_run_dir, run_training
+    from lean_mlir.rundir import default_run_dir
+    from lean_mlir.training import Reporter, run_training
 
     start = time.perf_counter()
     directory = prepare(dataset, Path(data_dir) if data_dir else None)
@@ -147,10 +152,10 @@ def _run(spec, cfg, args, *, recipe, arm=None, dataset="mnist", data_dir=None, r
     log(f"run directory: {run_dir}")
     info = {"model": getattr(args, "model", None), "recipe": recipe, "arm": arm,
             "dataset": dataset, "data_dir": str(data_dir) if data_dir else None,
-            "log_every": args.log_every or 50, "checkpoint_every": args.checkpoint_every}
+            "log_every": args.log_every or LOG_EVERY, "checkpoint_every": args.checkpoint_every}
     result = run_training(spec, cfg, data, run_dir=run_dir, resume=resume,
                           train_limit=train_limit, reporter=reporter,
-                          log_every=args.log_every or 50,
+                          log_every=args.log_every or LOG_EVERY,
                           checkpoint_every=args.checkpoint_every,
                           run_info=info)
     minutes, seconds = divmod(time.perf_counter() - start, 60)
@@ -175,30 +180,22 @@ def _run(spec, cfg, args, *, recipe, arm=None, dataset="mnist", data_dir=None, r
 
 
 def _train(args) -> int:
-    import json
-
     from lean_mlir.recipes import get
-    from lean_mlir.spec import NetSpec
-    from lean_mlir.train import TrainConfig
-    from lean_mlir.trainer import CONFIG, RunError
+    from lean_mlir.rundir import read_run_config
 
     if args.resume:
-        run_dir = Path(args.resume)
-        try:
-            config = json.loads((run_dir / CONFIG).read_text())
-            spec = NetSpec.from_dict(config["network"])
-            cfg = TrainConfig(**config["train_config"])
-        except (OSError, json.JSONDecodeError, KeyError, TypeError) as e:
-            raise RunError(f"{run_dir / CONFIG}: cannot resume from it ({e})") from e
+        run = read_run_config(args.resume)
+        config = run.info
         args.model = config.get("model")
         # The run's own logging and checkpointing, unless given again.
         args.log_every = args.log_every or config.get("log_every")
         args.checkpoint_every = args.checkpoint_every or config.get("checkpoint_every")
-        return _run(spec, cfg, args, recipe=config.get("recipe"), arm=config.get("arm"),
+        return _run(run.spec, run.cfg, args, recipe=config.get("recipe"), arm=config.get("arm"),
                     dataset=config.get("dataset") or "mnist", data_dir=config.get("data_dir"),
-                    run_dir=run_dir, resume=True, train_limit=config.get("train_limit"))
+                    run_dir=Path(args.resume), resume=True,
+                    train_limit=config.get("train_limit"))
     if args.model is None:
-        raise RunError("train needs a model (cnn or mlp) or --resume RUN_DIR")
+        raise RunError(f"train needs a model ({', '.join(MODELS)}) or --resume RUN_DIR")
     spec = MODELS[args.model]()
     overrides = {k: v for k, v in (("epochs", args.epochs), ("backend", args.backend))
                  if v is not None}
@@ -208,8 +205,7 @@ def _train(args) -> int:
 
 
 def _ablation(args) -> int:
-    from lean_mlir.ablation import ARMS, get_arm
-    from lean_mlir.recipes import get
+    from lean_mlir.recipes import ARMS, get, get_arm
 
     if args.list or not args.name:
         for arm in ARMS.values():
@@ -242,7 +238,7 @@ def _plot(args) -> int:
 
 
 def _export(args) -> int:
-    from lean_mlir.model import export_model
+    from lean_mlir.export import export_model
 
     out = export_model(args.run_dir, args.output)
     print(f"wrote {out}: model.mlir, params.safetensors, predict.vmfb, model.json")
@@ -253,7 +249,7 @@ def _export(args) -> int:
 def _predict(args) -> int:
     import json
 
-    from lean_mlir.model import load_model, read_images
+    from lean_mlir.export import load_model, read_images
 
     model = load_model(args.model_dir)
     labels, x, notes = read_images(args.files)
@@ -282,6 +278,11 @@ def _sweep(args) -> int:
                         cpus_per_run=args.cpus_per_run, dataset=args.dataset,
                         data_dir=args.data_dir, checkpoint_every=args.checkpoint_every,
                         log=lambda line: print(line, flush=True))
+    except ModuleNotFoundError as e:   # Ray, an optional extra, is not installed
+        if e.name != "ray":
+            raise
+        print(f"error: {e}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:   # the runs have checkpointed; the sweep said how to resume
         return 130
     return 0 if all(r["status"] == "finished" for r in results) else 1
@@ -315,9 +316,8 @@ def _bench(args) -> int:
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="lean-mlir", description=__doc__.splitlines()[0])
-    sub = parser.add_subparsers(dest="command", required=True)
+def _add_model_commands(sub) -> None:
+    """summary, show, compile: a built-in network as data, IR and compiled code."""
     p_sum = sub.add_parser("summary", help="print layers, shapes and parameter counts")
     p_sum.add_argument("models", nargs="+", choices=sorted(MODELS))
     p_sum.add_argument("--ir", action="store_true", help="also print the annotated IR")
@@ -325,8 +325,7 @@ def main(argv: list[str] | None = None) -> int:
     p_show.add_argument("model", choices=sorted(MODELS))
     p_comp = sub.add_parser("compile", help="lower a model to StableHLO and compile it with IREE")
     p_comp.add_argument("model", choices=sorted(MODELS))
-    p_comp.add_argument("--function", default="train_step",
-                        choices=["predict", "eval", "value_and_grad", "train_step"])
+    p_comp.add_argument("--function", default="train_step", choices=list(FUNCTIONS))
     p_comp.add_argument("--batch-size", type=int, default=128)
     p_comp.add_argument("--backend", default="llvm-cpu",
                         help="comma-separated: llvm-cpu, rocm (gfx1100), cuda")
@@ -334,34 +333,52 @@ def main(argv: list[str] | None = None) -> int:
     p_comp.add_argument("--adam", action="store_true")
     p_comp.add_argument("-o", "--output", help="write the .vmfb here")
     p_comp.add_argument("--emit-stablehlo", help="write the StableHLO here")
-    def run_options(p, recipe=True):
-        if recipe:
-            p.add_argument("--recipe", default="s4tf-baseline",
-                           help="a named recipe (see lean_mlir.recipes)")
-        p.add_argument("--epochs", type=int)
-        p.add_argument("--dataset", default="mnist", choices=["mnist", "fashion-mnist"])
-        p.add_argument("--data-dir", help="where the data set's IDX files are (filled if empty)")
-        p.add_argument("--train-limit", type=int, help="train on the first N images only")
-        p.add_argument("--run-dir", help="default: runs/<model>-<recipe>-<YYYYmmdd-HHMMSS>")
-        p.add_argument("--log-every", type=int,
-                       help="a step event in metrics.jsonl every N steps (default 50; a "
-                            "resumed run keeps its own)")
-        p.add_argument("--checkpoint-every", type=int,
-                       help="also checkpoint every N steps (always: each epoch, and on Ctrl-C)")
-        p.add_argument("--no-progress-bar", action="store_true",
-                       help="plain lines even on a terminal")
-        p.add_argument("--expect-accuracy", type=float,
-                       help="exit 1 if the final test accuracy is below this fraction")
 
+
+def _add_run_options(p, recipe: bool = True) -> None:
+    """The options of a training run (train, ablation)."""
+    if recipe:
+        p.add_argument("--recipe", default="s4tf-baseline",
+                       help="a named recipe (see lean_mlir.recipes)")
+    p.add_argument("--epochs", type=int)
+    p.add_argument("--dataset", default="mnist", choices=DATASETS)
+    p.add_argument("--data-dir", help="where the data set's IDX files are (filled if empty)")
+    p.add_argument("--train-limit", type=int, help="train on the first N images only")
+    p.add_argument("--run-dir", help="default: runs/<model>-<recipe>-<YYYYmmdd-HHMMSS>")
+    p.add_argument("--log-every", type=int,
+                   help=f"a step event in metrics.jsonl every N steps (default {LOG_EVERY}; "
+                        "a resumed run keeps its own)")
+    p.add_argument("--checkpoint-every", type=int,
+                   help="also checkpoint every N steps (always: each epoch, and on Ctrl-C)")
+    p.add_argument("--no-progress-bar", action="store_true",
+                   help="plain lines even on a terminal")
+    p.add_argument("--expect-accuracy", type=float,
+                   help="exit 1 if the final test accuracy is below this fraction")
+
+
+def _add_run_commands(sub) -> None:
+    """train, ablation, sweep, plot, export, predict, data: runs and what they produce."""
     p_train = sub.add_parser("train", help="train a model; writes a run directory")
     p_train.add_argument("model", nargs="?", choices=sorted(MODELS))
     p_train.add_argument("--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR")
     p_train.add_argument("--backend")
-    run_options(p_train)
+    _add_run_options(p_train)
     p_abl = sub.add_parser("ablation", help="the book's ablation arms (--list)")
     p_abl.add_argument("name", nargs="?")
     p_abl.add_argument("--list", action="store_true")
-    run_options(p_abl, recipe=False)
+    _add_run_options(p_abl, recipe=False)
+    p_sweep = sub.add_parser("sweep", help="ablation arms x seeds as Ray tasks")
+    p_sweep.add_argument("arms", nargs="+")
+    p_sweep.add_argument("--seeds", type=int, default=1)
+    p_sweep.add_argument("--epochs", type=int)
+    p_sweep.add_argument("--train-limit", type=int)
+    p_sweep.add_argument("--address", help="an existing Ray cluster: auto or HOST:PORT "
+                                           "(default: start a local Ray, stop it at the end)")
+    p_sweep.add_argument("--out", help="default: sweeps/<YYYYmmdd-HHMMSS>")
+    p_sweep.add_argument("--cpus-per-run", type=int, default=1)
+    p_sweep.add_argument("--checkpoint-every", type=int, default=50)
+    p_sweep.add_argument("--dataset", default="mnist", choices=DATASETS)
+    p_sweep.add_argument("--data-dir")
     p_plot = sub.add_parser("plot", help="plot runs' loss and accuracy per epoch")
     p_plot.add_argument("run_dirs", nargs="+")
     p_plot.add_argument("-o", "--output", required=True, help="a .png file")
@@ -373,41 +390,42 @@ def main(argv: list[str] | None = None) -> int:
     p_pred.add_argument("model_dir")
     p_pred.add_argument("files", nargs="+")
     p_pred.add_argument("--json", action="store_true")
-    p_sweep = sub.add_parser("sweep", help="ablation arms x seeds as Ray tasks")
-    p_sweep.add_argument("arms", nargs="+")
-    p_sweep.add_argument("--seeds", type=int, default=1)
-    p_sweep.add_argument("--epochs", type=int)
-    p_sweep.add_argument("--train-limit", type=int)
-    p_sweep.add_argument("--address", help="an existing Ray cluster: auto or HOST:PORT "
-                                           "(default: start a local Ray, stop it at the end)")
-    p_sweep.add_argument("--out", help="default: sweeps/<YYYYmmdd-HHMMSS>")
-    p_sweep.add_argument("--cpus-per-run", type=int, default=1)
-    p_sweep.add_argument("--checkpoint-every", type=int, default=50)
-    p_sweep.add_argument("--dataset", default="mnist", choices=["mnist", "fashion-mnist"])
-    p_sweep.add_argument("--data-dir")
     p_data = sub.add_parser("data", help="prepare a data set (MNIST, Fashion-MNIST)")
-    p_data.add_argument("dataset", choices=["mnist", "fashion-mnist"])
+    p_data.add_argument("dataset", choices=DATASETS)
     p_data.add_argument("dir", nargs="?")
+
+
+def _add_bench_command(sub) -> None:
     p_bench = sub.add_parser("bench", help="time train step and predict against PyTorch/JAX")
-    p_bench.add_argument("--models", default="cnn,mlp,cnn-bn,resnet",
-                         help="comma-separated: cnn, mlp, cnn-bn, resnet")
+    p_bench.add_argument("--models", default=",".join(MODELS),
+                         help=f"comma-separated: {', '.join(MODELS)}")
     p_bench.add_argument("--rounds", type=int, default=5,
                          help="interleaved rounds (min and median are over rounds)")
     p_bench.add_argument("--calls", type=int, default=5, help="calls timed per round")
     p_bench.add_argument("--json", help="also write the results here")
     p_bench.add_argument("--peers", help="comma-separated: pytorch, jax (default: every "
                                          "installed one)")
-    args = parser.parse_args(argv)
-    from lean_mlir.trainer import MemoryLimitReached, TrainingInterrupted
 
-    commands = {"summary": lambda: _summary(args.models, args.ir), "compile": lambda: _compile(args),
-                "train": lambda: _train(args), "bench": lambda: _bench(args),
-                "ablation": lambda: _ablation(args), "plot": lambda: _plot(args),
-                "export": lambda: _export(args), "predict": lambda: _predict(args),
-                "data": lambda: _data(args), "sweep": lambda: _sweep(args),
-                "show": lambda: print(MODELS[args.model]().to_mlir()) or 0}
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="lean-mlir", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    _add_model_commands(sub)
+    _add_run_commands(sub)
+    _add_bench_command(sub)
+    return parser
+
+
+_COMMANDS = {"summary": lambda args: _summary(args.models, args.ir), "compile": _compile,
+             "train": _train, "bench": _bench, "ablation": _ablation, "plot": _plot,
+             "export": _export, "predict": _predict, "data": _data, "sweep": _sweep,
+             "show": lambda args: print(MODELS[args.model]().to_mlir()) or 0}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
     try:
-        return commands[args.command]()
+        return _COMMANDS[args.command](args)
     except MemoryLimitReached as e:
         print(f"\nerror: {e}", file=sys.stderr)
         return 75

@@ -23,8 +23,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import platform
-import re
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,6 +30,8 @@ from pathlib import Path
 import numpy as np
 
 from lean_mlir._errors import Diagnostic, MLIRError
+from lean_mlir._files import atomic_write
+from lean_mlir._host import cpu_signature
 from lean_mlir._mlir import Context
 from lean_mlir.pipeline import run_pipeline
 from lean_mlir.spec import NetSpec
@@ -144,10 +144,26 @@ def verify_stablehlo(text: str) -> None:
             raise MLIRError("StableHLO verification failed", diags) from e
 
 
-_SIGNATURE = re.compile(r"func\.func @(?P<name>[\w$.]+)\((?P<args>.*?)\) -> "
-                        r"(?P<results>\(.*?\)|tensor<[^>]*>) \{\n")
-_ARGUMENT = re.compile(r"%arg\d+: (?P<type>tensor<[^>]*>)"
-                       r"(?: \{netspec\.param = \"(?P<param>[^\"]+)\"\})?(?:, |$)")
+def _function(module, name: str):
+    """The ``func.func @name`` of an ``iree.compiler.ir`` module; ValueError if none."""
+    from iree.compiler import ir
+
+    for op in module.body.operations:
+        if (op.operation.name == "func.func"
+                and ir.StringAttr(op.attributes["sym_name"]).value == name):
+            return op
+    raise ValueError(f"no function @{name} in the lowered module")
+
+
+def _set_signature(func, inputs: list, arg_attrs: list | None) -> None:
+    """Gives ``func`` the argument types ``inputs`` (results unchanged) and, where it has
+    argument attributes, ``arg_attrs``."""
+    from iree.compiler import ir
+
+    results = ir.FunctionType(ir.TypeAttr(func.attributes["function_type"]).value).results
+    func.attributes["function_type"] = ir.TypeAttr.get(ir.FunctionType.get(inputs, results))
+    if arg_attrs is not None:
+        func.attributes["arg_attrs"] = ir.ArrayAttr.get(arg_attrs)
 
 
 def bind_parameters(text: str, function: str) -> str:
@@ -155,56 +171,54 @@ def bind_parameters(text: str, function: str) -> str:
 
     Every argument the lowering marks ``netspec.param = "name"`` becomes an
     immutable global initialised from IREE parameter ``model::name``
-    (``#flow.parameter.named``), and ``function`` keeps only its other
-    arguments (the batch). The lowered body is left as it is, renamed private
-    and called. What this buys: IREE evaluates everything that depends on the
-    parameters alone (the packing of the dense weights for its GEMMs, the
-    filters' re-layouts) once, when the module is loaded, instead of at every
-    call; the CNN's ``predict`` at batch 128 loses the 2-3 ms of repacking its
-    6272x512 weight. The parameters themselves come from a safetensors file or
-    from arrays (:meth:`CompiledModule.with_parameters`).
+    (``#flow.parameter.named``, the global marked ``netspec.param`` too), loaded
+    at the function's start in its place; ``function`` keeps only its other
+    arguments (the batch). What this buys: IREE evaluates everything that
+    depends on the parameters alone (the packing of the dense weights for its
+    GEMMs, the filters' re-layouts) once, when the module is loaded, instead of
+    at every call; the CNN's ``predict`` at batch 128 loses the 2-3 ms of
+    repacking its 6272x512 weight. The parameters themselves come from a
+    safetensors file or from arrays (:meth:`CompiledModule.with_parameters`).
     """
+    from iree.compiler import ir
+
     if function not in BINDABLE:
         raise ValueError(f"{function}: only {', '.join(BINDABLE)} can bind their parameters "
                          "(the other functions change them)")
-    match = next((m for m in _SIGNATURE.finditer(text) if m.group("name") == function), None)
-    if match is None:
-        raise ValueError(f"no function @{function} in the lowered module")
-    args = list(_ARGUMENT.finditer(match.group("args")))
-    if sum(len(a.group(0)) for a in args) != len(match.group("args")):
-        raise ValueError(f"@{function}: an argument list this binding does not read: "
-                         f"{match.group('args')[:200]}")
-    inner = f"{function}__parameters_as_arguments"
-    results = match.group("results")
-    globals_, loads, operands, batch_args = [], [], [], []
-    for i, arg in enumerate(args):
-        ty, name = arg.group("type"), arg.group("param")
-        if name is None:
-            batch_args.append(f"%x{i}: {ty}")
-            operands.append(f"%x{i}")
-            continue
-        globals_.append(f'  util.global private @param{i} = '
-                        f'#flow.parameter.named<"{PARAMETER_SCOPE}"::"{name}"> : {ty}')
-        loads.append(f"    %p{i} = util.global.load @param{i} : {ty}")
-        operands.append(f"%p{i}")
-    types = ", ".join(a.group("type") for a in args)
-    result_types = results[1:-1] if results.startswith("(") else results
-    n_results = len(re.findall(r"tensor<", result_types))
-    names = ", ".join(f"%r#{k}" if n_results > 1 else "%r" for k in range(n_results))
-    call = (f"    %r{':' + str(n_results) if n_results > 1 else ''} = func.call @{inner}"
-            f"({', '.join(operands)}) : ({types}) -> {results}")
-    wrapper = "\n".join([
-        *globals_,
-        f"  func.func @{function}({', '.join(batch_args)}) -> {results} {{",
-        *loads,
-        call,
-        f"    return {names} : {result_types}",
-        "  }",
-    ])
-    head = text[:match.start()] + f"func.func private @{inner}(" + text[match.start("args"):]
-    if not head.startswith("module {\n"):
-        raise ValueError("the lowered module does not start with 'module {'")
-    return head.replace("module {\n", "module {\n" + wrapper + "\n", 1)
+    with ir.Context(), ir.Location.unknown():
+        module = ir.Module.parse(text)
+        func = _function(module, function)
+        block = func.regions[0].blocks[0]
+        attrs = (list(ir.ArrayAttr(func.attributes["arg_attrs"])) if "arg_attrs" in func.attributes
+                 else [ir.DictAttr.get({})] * len(block.arguments))
+        scope = ir.StringAttr.get(PARAMETER_SCOPE)
+        kept = []
+        for i, (arg, arg_attrs) in enumerate(zip(list(block.arguments), attrs, strict=True)):
+            arg_attrs = ir.DictAttr(arg_attrs)
+            if "netspec.param" not in arg_attrs:
+                kept.append((arg.type, arg_attrs))
+                continue
+            name = arg_attrs["netspec.param"]
+            with ir.InsertionPoint(func):
+                ir.Operation.create("util.global", attributes={
+                    "sym_name": ir.StringAttr.get(f"param{i}"),
+                    "sym_visibility": ir.StringAttr.get("private"),
+                    "type": ir.TypeAttr.get(arg.type),
+                    "initial_value": ir.Attribute.parse(
+                        f"#flow.parameter.named<{scope}::{name}> : {arg.type}"),
+                    "netspec.param": name})
+            with ir.InsertionPoint.at_block_begin(block):
+                load = ir.Operation.create(
+                    "util.global.load", results=[arg.type],
+                    attributes={"global": ir.FlatSymbolRefAttr.get(f"param{i}")})
+            arg.replace_all_uses_with(load.result)
+        for i in reversed(range(len(block.arguments))):
+            if "netspec.param" in ir.DictAttr(attrs[i]):
+                block.erase_argument(i)
+        _set_signature(func, [t for t, _ in kept],
+                       [a for _, a in kept] if "arg_attrs" in func.attributes else None)
+        module.operation.verify()
+        return str(module)
 
 
 #: Backends whose functions take their transient memory from a workspace
@@ -236,21 +250,14 @@ def externalize_transients(text: str, function: str) -> str:
 
     with ir.Context(), ir.Location.unknown():
         module = ir.Module.parse(text)
-        funcs = [op for op in module.body.operations
-                 if op.operation.name == "func.func"
-                 and ir.StringAttr(op.attributes["sym_name"]).value == function]
-        if not funcs:
-            raise ValueError(f"no function @{function} in the lowered module")
-        func = funcs[0]
+        func = _function(module, function)
         block = func.regions[0].blocks[0]
         workspace_type = ir.Type.parse("!hal.buffer_view")
         workspace = block.add_argument(workspace_type, ir.Location.unknown())
-        signature = ir.FunctionType(ir.TypeAttr(func.attributes["function_type"]).value)
-        func.attributes["function_type"] = ir.TypeAttr.get(ir.FunctionType.get(
-            [*signature.inputs, workspace_type], signature.results))
-        if "arg_attrs" in func.attributes:
-            attrs = list(ir.ArrayAttr(func.attributes["arg_attrs"]))
-            func.attributes["arg_attrs"] = ir.ArrayAttr.get([*attrs, ir.DictAttr.get({})])
+        inputs = ir.FunctionType(ir.TypeAttr(func.attributes["function_type"]).value).inputs
+        _set_signature(func, [*inputs, workspace_type],
+                       [*ir.ArrayAttr(func.attributes["arg_attrs"]), ir.DictAttr.get({})]
+                       if "arg_attrs" in func.attributes else None)
         ret = block.operations[len(block.operations) - 1]
         with ir.InsertionPoint(ret):
             for i, value in enumerate(list(ret.operands)):
@@ -295,14 +302,7 @@ def _cache_key(text: str, flags: list[str]) -> str:
         iree = version("iree-base-compiler")
     except PackageNotFoundError:
         iree = "unknown"
-    cpu = ""
-    if any(f.endswith("target-cpu=host") for f in flags):
-        try:
-            with open("/proc/cpuinfo") as f:
-                cpu = "".join(line for line in f
-                              if line.startswith(("model name", "flags")))[:4096]
-        except OSError:
-            cpu = platform.processor()
+    cpu = cpu_signature() if any(f.endswith("target-cpu=host") for f in flags) else ""
     h = hashlib.sha256()
     for part in (text, "\0".join(flags), iree, cpu):
         h.update(part.encode())
@@ -334,9 +334,7 @@ def compile_stablehlo(text: str, backend: str = "llvm-cpu",
     if path is not None:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-            tmp.write_bytes(vmfb)
-            os.replace(tmp, path)
+            atomic_write(path, vmfb)
         except OSError:   # a read-only or full cache only costs the next compile
             pass
     return vmfb
@@ -550,9 +548,14 @@ def _parameter_index(source):
 
 def bound_parameters(text: str) -> dict[str, tuple[int, ...]]:
     """The parameters a module from :func:`bind_parameters` reads at load, with shapes."""
-    return {name: tuple(int(d) for d in ty.split("x")[:-1])
-            for name, ty in re.findall(rf'#flow\.parameter\.named<"{PARAMETER_SCOPE}"::'
-                                       r'"([^"]+)"> : tensor<([^>]*)>', text)}
+    from iree.compiler import ir
+
+    with ir.Context():
+        module = ir.Module.parse(text)
+        return {ir.StringAttr(op.attributes["netspec.param"]).value:
+                tuple(ir.RankedTensorType(ir.TypeAttr(op.attributes["type"]).value).shape)
+                for op in module.body.operations
+                if op.operation.name == "util.global" and "netspec.param" in op.attributes}
 
 
 _CACHE: dict[tuple, CompiledModule] = {}

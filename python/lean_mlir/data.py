@@ -19,7 +19,6 @@ so a user who already has them points at them. Prepared once:
 
 from __future__ import annotations
 
-import argparse
 import gzip
 import io
 import os
@@ -233,17 +232,3 @@ def load(dataset: str = "mnist", directory: Path | None = None) -> MNIST:
 def load_mnist(directory: Path | None = None) -> MNIST:
     """Loads MNIST from the IDX files (``load("mnist", directory)``)."""
     return load("mnist", directory)
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m lean_mlir.data")
-    parser.add_argument("command", choices=["prepare"])
-    parser.add_argument("dataset", nargs="?", default="mnist", choices=DATASETS)
-    parser.add_argument("--dir", type=Path, default=None)
-    args = parser.parse_args(argv)
-    prepare(args.dataset, args.dir)
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from lean_mlir._errors import MLIRError
 from lean_mlir._mlir import Module, PassManager
-from lean_mlir.tools import lean_mlir_opt_path
+from lean_mlir._native import lean_mlir_opt_path
 
 __all__ = ["PipelineError", "run_pipeline"]
 

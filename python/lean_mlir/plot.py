@@ -1,4 +1,4 @@
-"""``lean-mlir plot``: training loss and test accuracy per epoch of one or more runs.
+"""Plots of runs: the training loss and test accuracy per epoch of one or more runs.
 
     lean-mlir plot runs/A runs/B -o curves.png
     lean-mlir plot sweeps/mlp -o curves.png      # every run of a sweep
@@ -12,6 +12,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from lean_mlir.rundir import CONFIG, METRICS, read_metrics
+
 __all__ = ["expand_runs", "plot_runs", "run_label"]
 
 
@@ -19,7 +21,7 @@ def run_label(run_dir: Path) -> str:
     """``<model> (<recipe>)`` from the run's config.json, else the directory name; the
     data set is named when it is not MNIST."""
     try:
-        config = json.loads((Path(run_dir) / "config.json").read_text())
+        config = json.loads((Path(run_dir) / CONFIG).read_text())
         label = config["network"]["name"]
         if config.get("dataset") not in (None, "mnist"):
             label = f"{label} on {config['dataset']}"
@@ -36,11 +38,11 @@ def expand_runs(paths: list[Path | str]) -> list[Path]:
     """Run directories, with a sweep's directory standing for all its runs."""
     out = []
     for path in map(Path, paths):
-        if (path / "metrics.jsonl").exists() or not path.is_dir():
+        if (path / METRICS).exists() or not path.is_dir():
             out.append(path)
             continue
-        found = sorted(p.parent for p in path.glob("*/*/metrics.jsonl")) or sorted(
-            p.parent for p in path.glob("*/metrics.jsonl"))
+        found = sorted(p.parent for p in path.glob(f"*/*/{METRICS}")) or sorted(
+            p.parent for p in path.glob(f"*/{METRICS}"))
         out.extend(found or [path])
     return out
 
@@ -53,15 +55,13 @@ def plot_runs(run_dirs: list[Path | str], out: Path | str, title: str | None = N
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from lean_mlir.trainer import read_metrics
-
     runs = []
     for run_dir in expand_runs(run_dirs):
-        if not (run_dir / "metrics.jsonl").exists():
+        if not (run_dir / METRICS).exists():
             raise ValueError(f"{run_dir}: not a run directory (no metrics.jsonl)")
         epochs = [e for e in read_metrics(run_dir) if e.get("event") == "epoch"]
         if not epochs:
-            raise ValueError(f"{run_dir / 'metrics.jsonl'}: no finished epoch to plot yet")
+            raise ValueError(f"{run_dir / METRICS}: no finished epoch to plot yet")
         runs.append((run_label(run_dir), epochs))
 
     fig, (loss_ax, acc_ax) = plt.subplots(1, 2, figsize=(12, 4.8), dpi=100)

@@ -19,11 +19,11 @@ ends with ``result.json``. A run's seed is the recipe's seed plus ``k``.
   loss, a bad configuration) is reported as failed with its error and the
   sweep goes on.
 * Every attempt of a run trains in a fresh worker process (Ray's
-  ``max_calls=1``). A run stopped by the trainer's memory limit (IREE 3.13's
-  CPU runtime keeps memory from every call of the batch-norm train steps,
-  see :class:`lean_mlir.trainer.MemoryLimitReached`) is sent again at once
-  and resumes from the checkpoint it saved, in a process that starts small;
-  one that stops again without a step of progress is reported failed.
+  ``max_calls=1``). A run stopped by the trainer's memory limit (a guard that
+  nothing in the built-in networks trips: see
+  :class:`lean_mlir.training.MemoryLimitReached`) is sent again at once and
+  resumes from the checkpoint it saved, in a process that starts small; one
+  that stops again without a step of progress is reported failed.
 * Ctrl-C asks the running runs to checkpoint and stop; running the same
   command again skips finished runs and resumes the others (a run recorded
   as failed stays so: delete its ``result.json`` to try it again).
@@ -43,10 +43,16 @@ import socket
 import statistics
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 
-from lean_mlir.checkpoint import atomic_write
+from lean_mlir._files import atomic_write
+from lean_mlir.data import load, prepare
+from lean_mlir.recipes import get, get_arm
+from lean_mlir.rundir import CHECKPOINT, CONFIG, LOG_EVERY, METRICS
+from lean_mlir.training import MemoryLimitReached, TrainingInterrupted, run_training
+from lean_mlir.zoo import MODELS
 
 __all__ = ["run_one", "summarize", "sweep"]
 
@@ -64,19 +70,6 @@ def run_one(arm_name: str, seed: int, run_dir: str, epochs: int | None = None,
     memory limit ``status="memory-limit"`` (the run checkpointed: calling again
     resumes it).
     """
-    from lean_mlir.ablation import get_arm
-    from lean_mlir.data import load, prepare
-    from lean_mlir.models import MODELS
-    from lean_mlir.recipes import get
-    from lean_mlir.trainer import (
-        CHECKPOINT,
-        CONFIG,
-        METRICS,
-        MemoryLimitReached,
-        TrainingInterrupted,
-        run_training,
-    )
-
     run_dir = Path(run_dir)
     result_path = run_dir / RESULT
     if result_path.exists():
@@ -84,15 +77,9 @@ def run_one(arm_name: str, seed: int, run_dir: str, epochs: int | None = None,
         if previous.get("status") in ("finished", "failed"):
             return previous
     _limit_threads(threads)
-    node = _node()
-    run_dir.mkdir(parents=True, exist_ok=True)
-    nodes_path = run_dir / "nodes.jsonl"   # every attempt, where it ran
-    with open(nodes_path, "a") as f:
-        f.write(json.dumps({"node": node, "pid": os.getpid(), "time": time.time()}) + "\n")
-    nodes = [json.loads(line)["node"] for line in nodes_path.read_text().splitlines()]
     arm = get_arm(arm_name)
     base = {"arm": arm_name, "seed": seed, "model": arm.model, "recipe": arm.recipe,
-            "run_dir": str(run_dir), "nodes": nodes}
+            "run_dir": str(run_dir), "nodes": _record_attempt(run_dir)}
     resumed = (run_dir / CHECKPOINT).exists()
     if not resumed:
         # An attempt that died before its first checkpoint left only a record of
@@ -100,19 +87,18 @@ def run_one(arm_name: str, seed: int, run_dir: str, epochs: int | None = None,
         for name in (METRICS, CONFIG):
             (run_dir / name).unlink(missing_ok=True)
     try:
-        spec = MODELS[arm.model]()
         overrides = {"seed": get(arm.recipe).seed + seed}
         if epochs is not None:
             overrides["epochs"] = epochs
         cfg = get(arm.recipe, **overrides)
         data = load(dataset, prepare(dataset, Path(data_dir) if data_dir else None, quiet=True))
-        out = run_training(spec, cfg, data, run_dir=run_dir, resume=resumed,
+        out = run_training(MODELS[arm.model](), cfg, data, run_dir=run_dir, resume=resumed,
                            train_limit=train_limit, checkpoint_every=checkpoint_every,
-                           log_every=50, should_stop=should_stop,
+                           log_every=LOG_EVERY, should_stop=should_stop,
                            run_info={"model": arm.model, "recipe": arm.recipe, "arm": arm_name,
                                      "dataset": dataset, "data_dir": data_dir,
-                                     "log_every": 50, "checkpoint_every": checkpoint_every,
-                                     "sweep_seed": seed})
+                                     "log_every": LOG_EVERY,
+                                     "checkpoint_every": checkpoint_every, "sweep_seed": seed})
     except MemoryLimitReached as e:
         return {**base, "status": "memory-limit", "step": e.step, "resumed": resumed,
                 "error": str(e)}
@@ -121,18 +107,30 @@ def run_one(arm_name: str, seed: int, run_dir: str, epochs: int | None = None,
     except (FloatingPointError, ValueError, OSError) as e:
         result = {**base, "status": "failed", "error": f"{type(e).__name__}: {e}",
                   "resumed": resumed}
-        atomic_write(result_path, (json.dumps(result, indent=1) + "\n").encode())
-        return result
-    history = out.history
-    result = {**base, "status": "finished", "resumed": resumed,
-              "final_accuracy": out.test_correct / out.test_count,
-              "best_accuracy": max((h["test_accuracy"] for h in history),
-                                   default=out.test_correct / out.test_count),
-              "seconds_per_epoch": statistics.mean(h["seconds"] for h in history)
-              if history else None,
-              "epochs": len(history)}
+    else:
+        result = {**base, "status": "finished", "resumed": resumed, **_accuracies(out)}
     atomic_write(result_path, (json.dumps(result, indent=1) + "\n").encode())
     return result
+
+
+def _record_attempt(run_dir: Path) -> list[str]:
+    """Appends this attempt (node, process, time) to ``nodes.jsonl``; returns every
+    attempt's node so far."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    path = run_dir / "nodes.jsonl"
+    with open(path, "a") as f:
+        f.write(json.dumps({"node": _node(), "pid": os.getpid(), "time": time.time()}) + "\n")
+    return [json.loads(line)["node"] for line in path.read_text().splitlines()]
+
+
+def _accuracies(out) -> dict:
+    """A finished run's final and best test accuracy, seconds per epoch and epochs."""
+    history, final = out.history, out.test_correct / out.test_count
+    return {"final_accuracy": final,
+            "best_accuracy": max((h["test_accuracy"] for h in history), default=final),
+            "seconds_per_epoch": statistics.mean(h["seconds"] for h in history)
+            if history else None,
+            "epochs": len(history)}
 
 
 _THREADS_SET = False
@@ -212,6 +210,40 @@ def _write_results(out: Path, results: list[dict]) -> list[dict]:
     return rows
 
 
+@dataclass(frozen=True)
+class _Plan:
+    """What a sweep runs: arms x seeds, how long, on which data, into which directory."""
+
+    arms: tuple[str, ...]
+    seeds: int
+    epochs: int | None
+    train_limit: int | None
+    out: Path
+    cpus_per_run: int
+    dataset: str
+    data_dir: str | None
+    max_retries: int
+    checkpoint_every: int
+
+    def runs(self):
+        """(arm, seed, run directory) of every run."""
+        for arm in self.arms:
+            for seed in range(self.seeds):
+                yield arm, seed, self.out / arm / f"seed{seed}"
+
+    def check_directory(self) -> None:
+        """Writes ``sweep.json``; ValueError if ``out`` holds another sweep."""
+        plan = {"arms": list(self.arms), "seeds": self.seeds, "epochs": self.epochs,
+                "train_limit": self.train_limit, "dataset": self.dataset}
+        path = self.out / "sweep.json"
+        if path.exists() and json.loads(path.read_text()).get("arms") is not None:
+            previous = json.loads(path.read_text())
+            if {k: previous.get(k) for k in plan} != plan:
+                raise ValueError(f"{path}: this directory holds another sweep ({previous}); "
+                                 "use another --out")
+        atomic_write(path, (json.dumps(plan, indent=1) + "\n").encode())
+
+
 def sweep(arms: list[str], seeds: int = 1, *, epochs: int | None = None,
           train_limit: int | None = None, address: str | None = None,
           out: Path | str | None = None, cpus_per_run: int = 1, dataset: str = "mnist",
@@ -220,34 +252,24 @@ def sweep(arms: list[str], seeds: int = 1, *, epochs: int | None = None,
     """Runs every (arm, seed) as a Ray task; returns one result dict per run.
 
     ``address=None`` starts a local Ray here and stops it at the end; otherwise
-    ``"auto"`` or ``"HOST:PORT"`` of an existing cluster.
+    ``"auto"`` or ``"HOST:PORT"`` of an existing cluster. Without Ray installed,
+    raises ModuleNotFoundError saying how to install it.
     """
-    import ray
-
-    from lean_mlir.ablation import get_arm
-    from lean_mlir.data import prepare
-
+    ray = _import_ray()
     for name in arms:
         get_arm(name)   # unknown arms fail before anything starts
     if seeds < 1 or cpus_per_run < 1:
         raise ValueError("--seeds and --cpus-per-run must be >= 1")
     out = Path(out or Path("sweeps") / datetime.now().strftime("%Y%m%d-%H%M%S"))
     out.mkdir(parents=True, exist_ok=True)
-    plan = {"arms": list(arms), "seeds": seeds, "epochs": epochs, "train_limit": train_limit,
-            "dataset": dataset}
-    plan_path = out / "sweep.json"
-    if plan_path.exists() and json.loads(plan_path.read_text()).get("arms") is not None:
-        previous = json.loads(plan_path.read_text())
-        if {k: previous.get(k) for k in plan} != plan:
-            raise ValueError(f"{plan_path}: this directory holds another sweep ({previous}); "
-                             "use another --out")
-    atomic_write(plan_path, (json.dumps(plan, indent=1) + "\n").encode())
+    plan = _Plan(tuple(arms), seeds, epochs, train_limit, out, cpus_per_run, dataset,
+                 None, max_retries, checkpoint_every)
+    plan.check_directory()
     # Here, the data once before any task needs it; on a cluster each node fills its
     # own cache (or reads data_dir, which every node must see).
     if address is None:
         data_dir = prepare(dataset, Path(data_dir) if data_dir else None, quiet=True)
-    data_dir = str(data_dir) if data_dir else None
-
+    plan = replace(plan, data_dir=str(data_dir) if data_dir else None)
     started_here = address is None
     if started_here:
         ray.init(num_cpus=os.cpu_count(), include_dashboard=False, log_to_driver=False,
@@ -255,16 +277,41 @@ def sweep(arms: list[str], seeds: int = 1, *, epochs: int | None = None,
     else:
         ray.init(address=address, log_to_driver=False, configure_logging=False)
     try:
-        return _drive(ray, arms, seeds, epochs, train_limit, out, cpus_per_run, dataset,
-                      data_dir, max_retries, checkpoint_every, log)
+        return _drive(ray, plan, log)
     finally:
         if started_here:
             ray.shutdown()
 
 
-def _drive(ray, arms, seeds, epochs, train_limit, out, cpus_per_run, dataset, data_dir,
-           max_retries, checkpoint_every, log) -> list[dict]:
-    from lean_mlir.ablation import get_arm
+def _import_ray():
+    """Ray, or ModuleNotFoundError naming the command that installs the ``sweep`` extra."""
+    try:
+        import ray
+    except ModuleNotFoundError as e:
+        raise ModuleNotFoundError(
+            f"lean-mlir sweep needs Ray, which is not installed; install the sweep extra: "
+            f"pip install '{_ray_requirement()}'", name="ray") from e
+    return ray
+
+
+def _ray_requirement() -> str:
+    """The Ray requirement of the ``sweep`` extra, as the package metadata gives it."""
+    from importlib.metadata import PackageNotFoundError, requires
+
+    try:
+        for requirement in requires("lean-mlir") or []:
+            spec, _, marker = requirement.partition(";")
+            if spec.strip().startswith("ray") and "sweep" in marker:
+                return spec.strip().replace(" ", "")
+    except PackageNotFoundError:
+        pass
+    return "ray"
+
+
+def _stop_flag(ray):
+    """An actor on the driver's node that running tasks ask whether to stop (a stop
+    flag must not die with a worker node)."""
+    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
     @ray.remote(num_cpus=0)
     class Control:
@@ -277,12 +324,13 @@ def _drive(ray, arms, seeds, epochs, train_limit, out, cpus_per_run, dataset, da
         def stopped(self):
             return self.stopping
 
-    # On the driver's node: a stop flag must not die with a worker node.
-    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
-
     here = ray.get_runtime_context().get_node_id()
-    control = Control.options(
+    return Control.options(
         scheduling_strategy=NodeAffinitySchedulingStrategy(node_id=here, soft=False)).remote()
+
+
+def _remote_run(ray, plan: _Plan, control):
+    """:func:`run_one` as a Ray task that polls ``control`` for a stop request."""
 
     def task(arm, seed, run_dir):
         last = [0.0, False]
@@ -297,37 +345,35 @@ def _drive(ray, arms, seeds, epochs, train_limit, out, cpus_per_run, dataset, da
                     pass   # the driver is away: keep training, the checkpoints keep the work
             return last[1]
 
-        return run_one(arm, seed, run_dir, epochs, train_limit, dataset, data_dir,
-                       checkpoint_every, cpus_per_run, should_stop)
+        return run_one(arm, seed, run_dir, plan.epochs, plan.train_limit, plan.dataset,
+                       plan.data_dir, plan.checkpoint_every, plan.cpus_per_run, should_stop)
 
     # max_calls=1: each attempt in a fresh worker process, so nothing one run's
-    # modules left in the runtime (see MemoryLimitReached) follows the next.
-    remote = ray.remote(num_cpus=cpus_per_run, max_retries=max_retries, max_calls=1)(task)
-    pending, memory_stops = {}, {}
-    for arm in arms:
-        for seed in range(seeds):
-            run_dir = out / arm / f"seed{seed}"
-            pending[remote.remote(arm, seed, str(run_dir))] = (arm, seed, run_dir)
-    log(f"sweep: {len(pending)} runs ({', '.join(arms)} x {seeds} seeds) on Ray "
+    # modules left in the runtime follows the next.
+    return ray.remote(num_cpus=plan.cpus_per_run, max_retries=plan.max_retries,
+                      max_calls=1)(task)
+
+
+def _drive(ray, plan: _Plan, log: Callable[[str], None]) -> list[dict]:
+    """Sends every run, collects results as they come, writes the tables; on Ctrl-C asks
+    the runs to checkpoint and stop."""
+    control = _stop_flag(ray)
+    remote = _remote_run(ray, plan, control)
+    pending = {remote.remote(arm, seed, str(run_dir)): (arm, seed, run_dir)
+               for arm, seed, run_dir in plan.runs()}
+    nodes = len(ray.nodes())
+    log(f"sweep: {len(pending)} runs ({', '.join(plan.arms)} x {plan.seeds} seeds) on Ray "
         f"({ray.cluster_resources().get('CPU', 0):.0f} CPUs, "
-        f"{len(ray.nodes())} node{'s' if len(ray.nodes()) != 1 else ''}), into {out}")
-    results = []
+        f"{nodes} node{'s' if nodes != 1 else ''}), into {plan.out}")
+    results, memory_stops = [], {}
     try:
         while pending:
             done, _ = ray.wait(list(pending), num_returns=1)
             arm, seed, run_dir = pending.pop(done[0])
-            try:
-                result = ray.get(done[0])
-            except (ray.exceptions.RayError, OSError) as e:
-                # The task died more often than Ray retries it.
-                result = {"arm": arm, "seed": seed, "model": get_arm(arm).model,
-                          "recipe": get_arm(arm).recipe, "run_dir": str(run_dir),
-                          "status": "failed",
-                          "error": f"{type(e).__name__}: {str(e).splitlines()[0]}"}
+            result = _result_of(ray, done[0], arm, seed, run_dir)
             if result.get("status") == "memory-limit":
-                key = (arm, seed)
-                if memory_stops.get(key, -1) < result["step"]:
-                    memory_stops[key] = result["step"]
+                if memory_stops.get((arm, seed), -1) < result["step"]:
+                    memory_stops[(arm, seed)] = result["step"]
                     log(f"  {arm} seed {seed}: memory limit after step {result['step']}; "
                         "resuming in a fresh process")
                     pending[remote.remote(arm, seed, str(run_dir))] = (arm, seed, run_dir)
@@ -337,18 +383,28 @@ def _drive(ray, arms, seeds, epochs, train_limit, out, cpus_per_run, dataset, da
                                    f"twice, with no step in between: {result['error']}"}
             results.append(result)
             log(_describe(result))
-            _write_results(out, results)
+            _write_results(plan.out, results)
     except KeyboardInterrupt:
         log("sweep: interrupted; asking the running runs to checkpoint and stop...")
         ray.get(control.stop.remote())
         ray.wait(list(pending), num_returns=len(pending), timeout=120)
-        log(f"sweep: stopped; run the same command again to resume ({out})")
+        log(f"sweep: stopped; run the same command again to resume ({plan.out})")
         raise
-    rows = _write_results(out, results)
-    log(format_table(rows))
-    log(f"wrote {out / 'results.csv'} and {out / 'results.json'}; "
-        f"plot: lean-mlir plot {out} -o {out / 'curves.png'}")
+    log(format_table(_write_results(plan.out, results)))
+    log(f"wrote {plan.out / 'results.csv'} and {plan.out / 'results.json'}; "
+        f"plot: lean-mlir plot {plan.out} -o {plan.out / 'curves.png'}")
     return results
+
+
+def _result_of(ray, ref, arm: str, seed: int, run_dir: Path) -> dict:
+    """The task's result, or a failed result when the task died more often than Ray
+    retries it."""
+    try:
+        return ray.get(ref)
+    except (ray.exceptions.RayError, OSError) as e:
+        return {"arm": arm, "seed": seed, "model": get_arm(arm).model,
+                "recipe": get_arm(arm).recipe, "run_dir": str(run_dir), "status": "failed",
+                "error": f"{type(e).__name__}: {str(e).splitlines()[0]}"}
 
 
 def _describe(r: dict) -> str:

@@ -1,4 +1,10 @@
-"""Random small networks for property tests (shapes worked out independently)."""
+"""Random small networks for property tests.
+
+:func:`random_net` draws conv/pool/dense networks with their shapes worked out
+independently; :data:`GENERATORS` makes a random layer of every kind in
+``lm.LAYERS`` for a given input shape, and :func:`network_with` a small network
+around one.
+"""
 
 import math
 import random
@@ -35,3 +41,53 @@ def random_net(rng: random.Random, max_convs: int = 2):
         layers.append(lm.relu())
     layers.append(lm.dense(hidden, rng.randint(2, 4)))
     return (c, size, size), layers
+
+
+def _spatial(shape):
+    return len(shape) == 3
+
+
+def _conv(rng, shape):
+    c, h = shape[0], shape[1]
+    k = rng.randint(1, min(3, h))
+    return {"in_channels": c, "out_channels": rng.randint(1, 3), "kernel_size": k,
+            "stride": rng.randint(1, 2), "padding": rng.choice(["same", "valid"]),
+            "activation": rng.choice(["relu", "identity"])}
+
+
+#: A random layer of each kind (``lm.LAYERS``) taking ``shape`` (one sample's),
+#: or None if the kind cannot take that shape.
+GENERATORS = {
+    "conv2d": lambda rng, shape: lm.conv2d(**_conv(rng, shape)) if _spatial(shape) else None,
+    "max_pool2d": lambda rng, shape: lm.max_pool(2, rng.randint(1, 2))
+    if _spatial(shape) and shape[1] >= 2 else None,
+    "flatten": lambda rng, shape: lm.flatten() if _spatial(shape) else None,
+    "dense": lambda rng, shape: None if _spatial(shape) else lm.dense(
+        shape[0], rng.randint(2, 5), rng.choice(["relu", "identity"])),
+    "relu": lambda rng, shape: lm.relu(),
+    "batch_norm": lambda rng, shape: lm.batch_norm(shape[0], rng.choice(["relu", "identity"])),
+    "conv_bn": lambda rng, shape: lm.conv_bn(**_conv(rng, shape)) if _spatial(shape) else None,
+    "global_avg_pool": lambda rng, shape: lm.global_avg_pool() if _spatial(shape) else None,
+    "residual_block": lambda rng, shape: lm.residual_block(
+        shape[0], rng.choice([shape[0], shape[0] + 1]), stride=rng.randint(1, 2))
+    if _spatial(shape) else None,
+}
+
+
+def network_with(kind: str, rng: random.Random) -> lm.NetSpec:
+    """A small network holding a random ``kind`` layer: the layer on a 2-3 channel
+    image (after a flatten if it takes features), then dense layers to 3 classes."""
+    shape = (rng.randint(2, 3), rng.randint(4, 6), rng.randint(4, 6))
+    layers = []
+    layer = GENERATORS[kind](rng, shape)
+    if layer is None:
+        layers.append(lm.flatten())
+        layer = GENERATORS[kind](rng, (shape[0] * shape[1] * shape[2],))
+    layers.append(layer)
+    try:   # a network must end in [batch, features]
+        out = lm.NetSpec(f"with-{kind}", shape, layers).output_shape
+    except lm.SpecError:
+        layers.append(lm.flatten())
+        out = lm.NetSpec(f"with-{kind}", shape, layers).output_shape
+    layers.append(lm.dense(out[0], 3))
+    return lm.NetSpec(f"with-{kind}", shape, layers)

@@ -91,36 +91,46 @@ def residual_block(x, p, prefix, layer, training, stats):
     return np.maximum(y + skip, 0)
 
 
+def _weights(params, prefix):
+    return (np.asarray(params[prefix + k], np.float64) if prefix + k in params else None
+            for k in ("weight", "bias"))
+
+
+def _conv2d_layer(h, layer, params, prefix, training, stats):
+    w, b = _weights(params, prefix)
+    return act(conv2d(h, w, b, layer.stride, layer.padding.value), layer.activation)
+
+
+def _dense_layer(h, layer, params, prefix, training, stats):
+    w, b = _weights(params, prefix)
+    return act(h @ w + b, layer.activation)
+
+
+#: Each layer kind's float64 forward (``lm.LAYERS``): ``(h, layer, params, name prefix,
+#: training, stats) -> h``.
+FORWARD = {
+    "conv2d": _conv2d_layer,
+    "max_pool2d": lambda h, layer, *_: max_pool(h, layer.window, layer.stride),
+    "flatten": lambda h, *_: h.reshape(h.shape[0], -1),
+    "dense": _dense_layer,
+    "relu": lambda h, *_: np.maximum(h, 0),
+    "batch_norm": lambda h, layer, params, prefix, training, stats: act(
+        batch_norm(h, params, prefix, training, stats), layer.activation),
+    "conv_bn": lambda h, layer, params, prefix, training, stats: conv_bn(
+        h, params, prefix, layer.stride, layer.padding.value, layer.activation, training, stats),
+    "global_avg_pool": lambda h, *_: h.mean(axis=(2, 3)),
+    "residual_block": lambda h, layer, params, prefix, training, stats: residual_block(
+        h, params, prefix, layer, training, stats),
+}
+
+
 def forward(spec: lm.NetSpec, params: dict, x: np.ndarray, training: bool = False,
             stats: dict | None = None) -> np.ndarray:
     """Logits in float64. ``training``: batch norm uses the batch's statistics (and
     writes the new running ones into ``stats``)."""
     h = np.asarray(x, np.float64)
     for i, layer in enumerate(spec.layers):
-        prefix = spec.layer_names[i] + "."
-        w, b = (np.asarray(params[prefix + k], np.float64) if prefix + k in params else None
-                for k in ("weight", "bias"))
-        if isinstance(layer, lm.Conv2d):
-            h = act(conv2d(h, w, b, layer.stride, layer.padding.value), layer.activation)
-        elif isinstance(layer, lm.BatchNorm):
-            h = act(batch_norm(h, params, prefix, training, stats), layer.activation)
-        elif isinstance(layer, lm.ConvBN):
-            h = conv_bn(h, params, prefix, layer.stride, layer.padding.value, layer.activation,
-                        training, stats)
-        elif isinstance(layer, lm.ResidualBlock):
-            h = residual_block(h, params, prefix, layer, training, stats)
-        elif isinstance(layer, lm.GlobalAvgPool):
-            h = h.mean(axis=(2, 3))
-        elif isinstance(layer, lm.MaxPool):
-            h = max_pool(h, layer.window, layer.stride)
-        elif isinstance(layer, lm.Flatten):
-            h = h.reshape(h.shape[0], -1)
-        elif isinstance(layer, lm.Dense):
-            h = act(h @ w + b, layer.activation)
-        elif isinstance(layer, lm.ReLU):
-            h = np.maximum(h, 0)
-        else:
-            raise TypeError(layer)
+        h = FORWARD[layer.kind](h, layer, params, spec.layer_names[i] + ".", training, stats)
     return h
 
 

@@ -30,7 +30,7 @@ import torch
 from lean_mlir import data
 from lean_mlir.bench import torch_model
 from lean_mlir.compiler import compile_spec
-from lean_mlir.models import MODELS
+from lean_mlir.zoo import MODELS
 
 LR = 0.1
 #: Ours may be this many times PyTorch float32's error on a tensor ...

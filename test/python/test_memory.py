@@ -20,8 +20,9 @@ count of slabs, not a timing.
 import lean_mlir as lm
 import numpy as np
 import pytest
-from lean_mlir.models import MODELS
-from lean_mlir.trainer import _evaluate, rss_mb
+from lean_mlir._host import rss_mb
+from lean_mlir.training import _evaluate
+from lean_mlir.zoo import MODELS
 
 SLAB_MB = 64
 OPTIMIZERS = {

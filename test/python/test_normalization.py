@@ -228,14 +228,14 @@ def test_trained_batch_norm_network_checkpoints_exports_and_predicts(tmp_path):
     # A short real run on MNIST: the running statistics are trained, saved,
     # exported and used by predict.
     from lean_mlir.data import load, prepare
-    from lean_mlir.model import export_model
+    from lean_mlir.export import export_model
     from safetensors.numpy import load_file
 
     spec = lm.NetSpec("tiny-resnet", (1, 28, 28), [
         lm.conv_bn(1, 8, 3, stride=2), lm.residual_block(8, 8), lm.residual_block(8, 16, 2),
         lm.global_avg_pool(), lm.dense(16, 10)])
     cfg = lm.recipes.get("s4tf-momentum", epochs=1)
-    result = spec.train(cfg, None, run_dir=tmp_path / "run", train_limit=6400, progress=False)
+    result = lm.train(spec, cfg, None, run_dir=tmp_path / "run", train_limit=6400, progress=False)
     saved = load_file(result.run_dir / "checkpoint.safetensors")
     for p in spec.params:
         if not p.trainable:

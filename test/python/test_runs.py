@@ -21,7 +21,7 @@ import numpy as np
 import pytest
 from lean_mlir.checkpoint import CheckpointError, Position, load_checkpoint, save_checkpoint
 from lean_mlir.data import load, prepare
-from lean_mlir.trainer import RunError, _Metrics, read_metrics
+from lean_mlir.rundir import MetricsLog, RunError, read_metrics
 from safetensors.numpy import load_file
 
 LEAN_MLIR = str(Path(sys.executable).with_name("lean-mlir"))
@@ -241,7 +241,7 @@ def test_exported_predict_reads_its_parameters_at_load(reference, tmp_path):
     takes the parameters as arguments still load, and a vmfb that does not load here
     is compiled again, bound."""
     from lean_mlir.compiler import compile_spec
-    from lean_mlir.model import EXPORT_BATCH
+    from lean_mlir.export import EXPORT_BATCH
 
     model_dir = tmp_path / "model"
     cli("export", reference, "-o", model_dir)
@@ -313,8 +313,8 @@ def test_plot_draws_one_curve_per_run(reference, tmp_path):
 def test_python_entry_point(tmp_path):
     assert "s4tf-baseline" in lm.recipes.names()
     cfg = lm.recipes.get("s4tf-momentum", epochs=1)
-    result = lm.mnist_mlp().train(cfg, None, dataset="mnist", backend="llvm-cpu",
-                                  run_dir=tmp_path / "run", train_limit=6400, progress=False)
+    result = lm.train(lm.mnist_mlp(), cfg, None, dataset="mnist", backend="llvm-cpu",
+                      run_dir=tmp_path / "run", train_limit=6400, progress=False)
     assert result.run_dir == tmp_path / "run" and (result.run_dir / "checkpoint.safetensors").exists()
     assert 0.85 < result.test_accuracy <= 1
     assert list(result.history[0]) == ["epoch", "train_loss", "lr", "seconds", "test_loss",
@@ -353,7 +353,7 @@ def test_an_event_cut_off_mid_line_is_left_out_and_resuming_drops_it(tmp_path):
                        '{"event": "step", "st')
     assert read_metrics(tmp_path) == [{"event": "step", "step": 1},
                                       {"event": "epoch", "epoch": 1}]
-    _Metrics(tmp_path).truncate_to(Position(2, 0, 5, None))
+    MetricsLog(tmp_path).truncate_to(Position(2, 0, 5, None))
     assert metrics.read_text() == '{"event": "step", "step": 1}\n{"event": "epoch", "epoch": 1}\n'
     # A whole line that is not JSON is still an error, with its line number.
     metrics.write_text('{"event": "step", "step": 1}\nnot json\n')

@@ -64,3 +64,21 @@ def test_cli_summary(capsys):
 def test_cli_show(capsys):
     assert main(["show", "mlp"]) == 0
     assert 'netspec.model @"MNIST-MLP"' in capsys.readouterr().out
+
+
+def test_sweep_without_ray_says_how_to_install_it(tmp_path):
+    """Ray is an optional extra: without it, `lean-mlir sweep` ends in one error line
+    naming the install command, not a traceback."""
+    import sys
+
+    script = ("import sys; sys.modules['ray'] = None\n"   # `import ray` now fails
+              "from lean_mlir.cli import main\n"
+              f"sys.exit(main(['sweep', 'mlp-sgd', '--out', {str(tmp_path / 'out')!r}]))\n")
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=120, check=False)
+    assert proc.returncode == 1, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr
+    assert lines[0].startswith("error: lean-mlir sweep needs Ray"), lines[0]
+    assert "pip install 'ray==2.60.0'" in lines[0]
+    assert not (tmp_path / "out").exists()   # nothing started, nothing written

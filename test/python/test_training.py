@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from lean_mlir.data import _ArraysOnly, load_mnist, prepare_mnist, read_idx, write_idx
 from lean_mlir.recipes import RECIPES, recipe
-from lean_mlir.trainer import evaluate, fit, learning_rate
+from lean_mlir.training import evaluate, fit, learning_rate
 
 
 @pytest.fixture(scope="module")

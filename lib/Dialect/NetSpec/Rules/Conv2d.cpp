@@ -12,7 +12,7 @@
 // * generic: the textbook forms, each a single NCHW convolution;
 // * cpu: what IREE's llvm-cpu backend runs fast. Measured on the book's CNN
 //   train step (batch 128, conv 32->32 at 28x28, 2-core AVX-512 machine,
-//   IREE 3.13; the design notes' figures): forward 58 ms (NCHW + im2col) ->
+//   IREE 3.13): forward 58 ms (NCHW + im2col) ->
 //   9.8 ms (NHWC input, HWIO filter, plain convolution); weight gradient 70
 //   -> 18-20 ms (one dot_general per kernel tap); input gradient 60 -> 10.4
 //   ms (NHWC convolution with a filter reversed and transposed beforehand);

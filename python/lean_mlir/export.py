@@ -1,4 +1,4 @@
-"""Exported models: a trained network you can load and query without its run.
+"""Exported models: a trained network written to a directory, loaded and queried without its run.
 
     lean-mlir export runs/MNIST-CNN-noBN-s4tf-baseline-... -o model/
     lean-mlir predict model/ digit.png more.idx
@@ -33,6 +33,21 @@ from pathlib import Path
 import numpy as np
 
 from lean_mlir._errors import MLIRError
+from lean_mlir._files import atomic_write
+from lean_mlir.checkpoint import load_checkpoint
+from lean_mlir.compiler import (
+    TARGETS,
+    CompiledModule,
+    bind_parameters,
+    compile_flags,
+    compile_spec,
+    compile_stablehlo,
+    verify_stablehlo,
+)
+from lean_mlir.data import DataError, read_idx
+from lean_mlir.ir import Context, Module
+from lean_mlir.pipeline import run_pipeline
+from lean_mlir.rundir import CHECKPOINT, RunError, checkpoint_tensors, read_run_config
 
 __all__ = ["EXPORT_BATCH", "Model", "ModelError", "export_model", "load_model", "read_images"]
 
@@ -52,24 +67,14 @@ class ModelError(ValueError):
 
 def export_model(run_dir: Path | str, out_dir: Path | str) -> Path:
     """Writes the model of the run in ``run_dir`` (its last checkpoint) to ``out_dir``."""
-    from lean_mlir.checkpoint import atomic_write, load_checkpoint
-    from lean_mlir.compiler import compile_flags, compile_spec
-    from lean_mlir.spec import NetSpec
-    from lean_mlir.train import TrainConfig
-    from lean_mlir.trainer import CHECKPOINT, CONFIG
-
     run_dir, out_dir = Path(run_dir), Path(out_dir)
-    config_path = run_dir / CONFIG
     try:
-        config = json.loads(config_path.read_text())
-        spec = NetSpec.from_dict(config["network"])
-        cfg = TrainConfig(**config["train_config"])
-    except (OSError, json.JSONDecodeError, KeyError, TypeError, ValueError) as e:
-        raise ModelError(f"{config_path}: not a lean-mlir run configuration ({e})") from e
-    expected = {p.name: p.shape for p in spec.params}
-    expected |= {f"{p.name}.{s}": p.shape for s in cfg.state_suffixes()
-                 for p in spec.trainable_params}
-    tensors, position, _ = load_checkpoint(run_dir / CHECKPOINT, spec.fingerprint(), expected)
+        run = read_run_config(run_dir)
+    except RunError as e:
+        raise ModelError(str(e)) from e
+    spec, config = run.spec, run.info
+    tensors, position, _ = load_checkpoint(run_dir / CHECKPOINT, spec.fingerprint(),
+                                           checkpoint_tensors(spec, run.cfg))
     params = {p.name: tensors[p.name] for p in spec.params}
 
     from safetensors.numpy import save
@@ -137,8 +142,6 @@ def load_model(directory: Path | str) -> Model:
     from safetensors import SafetensorError
     from safetensors.numpy import load
 
-    from lean_mlir.ir import Context, Module
-
     directory = Path(directory)
     manifest_path = directory / "model.json"
     try:
@@ -201,15 +204,6 @@ def _predict_function(directory: Path, module, batch: int, notes: list[str],
     """The compiled ``predict`` as (module, function): the shipped .vmfb, or one compiled
     from the IR; with ``bound`` parameters, reading ``params`` at load. The module is
     kept with the function: it holds the runtime context."""
-    from lean_mlir.compiler import (
-        TARGETS,
-        CompiledModule,
-        bind_parameters,
-        compile_stablehlo,
-        verify_stablehlo,
-    )
-    from lean_mlir.pipeline import run_pipeline
-
     def load_vmfb(vmfb: bytes):
         loaded = CompiledModule(vmfb, "llvm-cpu", "", dict(bound))
         if bound:
@@ -238,8 +232,6 @@ def read_images(paths: list[Path | str]) -> tuple[list[str], np.ndarray, list[st
     An IDX file of N images gives labels ``FILE[i]``. Raises ModelError naming the
     first file that is not a readable image.
     """
-    from lean_mlir.data import DataError, read_idx
-
     labels, images, notes = [], [], []
     for path in map(Path, paths):
         try:

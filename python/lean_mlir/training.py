@@ -1,6 +1,6 @@
 """The training loop: epochs of fused train steps, run directories, checkpoints, progress.
 
-    result = train(spec, recipes.get("s4tf-baseline"), data_dir=None)   # or spec.train(...)
+    result = lm.train(spec, lm.recipes.get("s4tf-baseline"), data_dir=None)
     result.test_accuracy, result.history, result.params, result.run_dir
 
 Each step calls the compiled ``train_step`` (forward, loss, backward, update,
@@ -9,10 +9,8 @@ device; the learning rate and step count are inputs, so the schedule never
 recompiles. The last partial training batch of an epoch is dropped (as in the
 book's runs); evaluation covers every test image.
 
-A run with a run directory (``runs/<model>-<recipe>-<YYYYmmdd-HHMMSS>/``)
-writes ``config.json`` (the network as data, the config, versions, backend,
-CPU), ``metrics.jsonl`` (a ``step`` event every ``log_every`` steps, an
-``epoch`` event per epoch) and ``checkpoint.safetensors`` (at the end of every
+A run with a run directory (:mod:`lean_mlir.rundir`) writes its
+``config.json`` and ``metrics.jsonl``, and ``checkpoint.safetensors`` (at the end of every
 epoch, every ``checkpoint_every`` steps, and on SIGINT/SIGTERM, after the step
 in flight). ``resume=True`` continues from the checkpoint; the data order of
 epoch ``e`` comes from ``default_rng([seed, e])`` and augmentation of step
@@ -22,42 +20,41 @@ anywhere, ends with the same parameters bit for bit as one left alone.
 
 from __future__ import annotations
 
-import json
 import math
-import os
-import platform
 import signal
 import sys
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
-from datetime import datetime
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 
-from lean_mlir.checkpoint import (
-    CheckpointError,
-    Position,
-    atomic_write,
-    load_checkpoint,
-    save_checkpoint,
-)
+from lean_mlir._host import memory_limit_mb, rss_mb
+from lean_mlir.checkpoint import Position, load_checkpoint, save_checkpoint
 from lean_mlir.data import MNIST
+from lean_mlir.recipes import TrainConfig
+from lean_mlir.rundir import (
+    CHECKPOINT,
+    LOG_EVERY,
+    METRICS,
+    MetricsLog,
+    RunError,
+    checkpoint_tensors,
+    default_run_dir,
+    read_metrics,
+    resume_command,
+    write_run_config,
+)
+from lean_mlir.runtime import TrainStepper, evaluate_batch, init_optimizer_state
 from lean_mlir.spec import NetSpec
-from lean_mlir.train import TrainConfig, TrainStepper, evaluate_batch, init_optimizer_state
 
-__all__ = ["EpochResult", "RunError", "TrainResult", "TrainingInterrupted", "evaluate", "fit",
-           "learning_rate", "resume_command", "run_training", "train"]
+__all__ = ["EpochResult", "MemoryLimitReached", "Reporter", "TrainResult", "TrainingInterrupted",
+           "evaluate", "fit", "learning_rate", "run_training", "train"]
 
-CHECKPOINT = "checkpoint.safetensors"
-CONFIG = "config.json"
-METRICS = "metrics.jsonl"
-
-
-class RunError(ValueError):
-    """A run directory cannot be used as asked (names the directory and why)."""
+#: Steps between two looks at the process's memory (reading it takes microseconds).
+MEMORY_CHECK_EVERY = 10
 
 
 class TrainingInterrupted(KeyboardInterrupt):
@@ -78,7 +75,8 @@ class MemoryLimitReached(TrainingInterrupted):
     built-in network's loop flat. Should a process still grow (another
     runtime, another backend), the run stops before it exhausts the machine,
     resumable bit-identically in a fresh process. The limit is
-    ``LEAN_MLIR_MEMORY_LIMIT_MB``, by default 80% of the machine's memory.
+    ``LEAN_MLIR_MEMORY_LIMIT_MB``, by default 80% of the machine's memory
+    (:func:`lean_mlir._host.memory_limit_mb`).
     """
 
     def __init__(self, run_dir: Path | None, step: int, command: str | None, rss_mb: float,
@@ -89,30 +87,6 @@ class MemoryLimitReached(TrainingInterrupted):
                      f"limit of {limit_mb:,.0f} MB (LEAN_MLIR_MEMORY_LIMIT_MB)"
                      + (f"; resume with: {command}" if command else ""),)
 
-
-def memory_limit_mb() -> float:
-    """``LEAN_MLIR_MEMORY_LIMIT_MB``, or 80% of the machine's memory."""
-    value = os.environ.get("LEAN_MLIR_MEMORY_LIMIT_MB")
-    if value:
-        try:
-            return float(value)
-        except ValueError:
-            raise ValueError(f"LEAN_MLIR_MEMORY_LIMIT_MB must be a number of MB, got "
-                             f"{value!r}") from None
-    return 0.8 * os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 1e6
-
-
-def rss_mb() -> float:
-    """This process's resident memory in MB (0 where /proc is not there)."""
-    try:
-        with open("/proc/self/statm") as f:
-            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 1e6
-    except OSError:
-        return 0.0
-
-
-#: Steps between two looks at the process's memory (reading it takes microseconds).
-MEMORY_CHECK_EVERY = 10
 
 
 @dataclass(frozen=True)
@@ -242,80 +216,6 @@ class Reporter:
         self.print(str(result))
 
 
-# -- run directories -------------------------------------------------------------------
-
-def _versions() -> dict:
-    import lean_mlir
-
-    versions = {"lean-mlir": lean_mlir.__version__, "numpy": np.__version__,
-                "python": platform.python_version()}
-    from importlib.metadata import PackageNotFoundError, version
-
-    for package in ("iree-base-compiler", "iree-base-runtime"):
-        try:
-            versions[package] = version(package)
-        except PackageNotFoundError:   # not installed as a distribution: nothing to record
-            pass
-    return versions
-
-
-def _cpu() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return f"{line.split(':', 1)[1].strip()} x {os.cpu_count()}"
-    except OSError:
-        pass
-    return f"{platform.processor() or platform.machine()} x {os.cpu_count()}"
-
-
-def default_run_dir(spec: NetSpec, recipe: str | None, root: Path = Path("runs")) -> Path:
-    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-    model = "".join(c if c.isalnum() or c in "-_" else "-" for c in spec.name)
-    return root / f"{model}-{recipe or 'custom'}-{stamp}"
-
-
-def resume_command(run_dir: Path) -> str:
-    return f"lean-mlir train --resume {run_dir}"
-
-
-def read_metrics(run_dir: Path) -> list[dict]:
-    """The run's events. A last line with no newline is left out: it is an event
-    being written (the run is live) or one a kill cut short (resuming drops it).
-    Raises RunError naming the file and line of any other line that is not JSON."""
-    path = Path(run_dir) / METRICS
-    if not path.exists():
-        return []
-    events = []
-    for n, line in enumerate(path.read_text().split("\n")[:-1], 1):
-        if line.strip():
-            try:
-                events.append(json.loads(line))
-            except json.JSONDecodeError as e:
-                raise RunError(f"{path}:{n}: not a JSON line ({e.msg})") from e
-    return events
-
-
-class _Metrics:
-    def __init__(self, run_dir: Path | None):
-        self.path = run_dir / METRICS if run_dir else None
-
-    def log(self, event: dict) -> None:
-        if self.path:
-            with open(self.path, "a") as f:
-                f.write(json.dumps(event) + "\n")
-
-    def truncate_to(self, position: Position) -> None:
-        """Drops events recorded after ``position`` (a run killed after its checkpoint)."""
-        if not self.path or not self.path.exists():
-            return
-        kept = [e for e in read_metrics(self.path.parent)
-                if (e.get("event") == "step" and e["step"] <= position.step)
-                or (e.get("event") == "epoch" and e["epoch"] < position.epoch)]
-        atomic_write(self.path, "".join(json.dumps(e) + "\n" for e in kept).encode())
-
-
 # -- the loop --------------------------------------------------------------------------
 
 class _StopFlag:
@@ -343,7 +243,7 @@ class _StopFlag:
 
 def run_training(spec: NetSpec, cfg: TrainConfig, data: MNIST, *, run_dir: Path | None = None,
                  resume: bool = False, train_limit: int | None = None,
-                 reporter: Reporter | None = None, log_every: int = 100,
+                 reporter: Reporter | None = None, log_every: int = LOG_EVERY,
                  checkpoint_every: int | None = None, run_info: dict | None = None,
                  on_epoch: Callable[[EpochResult], None] | None = None,
                  should_stop: Callable[[], bool] | None = None) -> TrainResult:
@@ -355,124 +255,171 @@ def run_training(spec: NetSpec, cfg: TrainConfig, data: MNIST, *, run_dir: Path 
     run checkpoints and raises :class:`TrainingInterrupted`.
     """
     reporter = reporter or Reporter(enabled=False)
+    run_dir = Path(run_dir) if run_dir is not None else None
     train_x, train_y = data.train_x[:train_limit], data.train_y[:train_limit]
     steps = len(train_x) // cfg.batch_size
     if steps == 0:
         raise ValueError(f"{len(train_x)} training samples make no batch of {cfg.batch_size}")
-    tensors_expected = {p.name: p.shape for p in spec.params}
-    tensors_expected |= {f"{p.name}.{s}": p.shape for s in cfg.state_suffixes()
-                         for p in spec.trainable_params}
-    history: list[dict] = []
-    if run_dir is not None:
-        run_dir = Path(run_dir)
     if resume:
-        if run_dir is None:
-            raise RunError("resume needs a run directory")
-        tensors, position, _ = load_checkpoint(run_dir / CHECKPOINT, spec.fingerprint(),
-                                               tensors_expected)
-        params = {p.name: tensors[p.name] for p in spec.params}
-        state = {k: tensors[k] for k in tensors_expected if k not in params}
-        history = [{k: e[k] for k in EpochResult(0, 0, 0, 0, 0, 0).as_dict()}
-                   for e in read_metrics(run_dir) if e.get("event") == "epoch"
-                   and e["epoch"] < position.epoch]
-        metrics = _Metrics(run_dir)
-        metrics.truncate_to(position)
-        reporter.print(f"resuming {run_dir} at epoch {position.epoch}, batch {position.batch} "
-                       f"(step {position.step})")
+        start = _resume(spec, cfg, run_dir, reporter)
     else:
-        params = spec.init_params(cfg.seed)
-        state = init_optimizer_state(spec, params, cfg)
-        position = Position(1, 0, 0, np.random.default_rng([cfg.seed, 1]).bit_generator.state)
-        if run_dir is not None:
-            if (run_dir / CHECKPOINT).exists() or (run_dir / METRICS).exists():
-                raise RunError(f"{run_dir}: already holds a run; resume it with "
-                               f"'{resume_command(run_dir)}' or choose another --run-dir")
-            run_dir.mkdir(parents=True, exist_ok=True)
-            config = {"network": spec.to_dict(), "train_config": asdict(cfg),
-                      "train_limit": train_limit, "steps_per_epoch": steps,
-                      "backend": cfg.backend, "cpu": _cpu(), "versions": _versions(),
-                      "created": datetime.now().isoformat(timespec="seconds"),
-                      **(run_info or {})}
-            atomic_write(run_dir / CONFIG, (json.dumps(config, indent=1) + "\n").encode())
-        metrics = _Metrics(run_dir)
-
-    stepper = TrainStepper(spec, params, state, cfg)
-
-    def save(pos: Position) -> None:
-        if run_dir is not None:
-            save_checkpoint(run_dir / CHECKPOINT, {**stepper.params(), **stepper.opt_state()},
-                            pos, spec.fingerprint(), {"model": spec.name})
-
-    step, test_correct = position.step, 0
-    limit_mb = memory_limit_mb()
+        start = _fresh(spec, cfg, run_dir, {"train_limit": train_limit, "steps_per_epoch": steps,
+                                            **(run_info or {})})
+    loop = _Loop(spec, cfg, data, train_x, train_y, run_dir, start, reporter,
+                 max(1, log_every), checkpoint_every, should_stop)
     with _StopFlag() as stop:
-        for epoch in range(position.epoch, cfg.epochs + 1):
-            resumed = epoch == position.epoch
-            first = position.batch if resumed else 0
-            loss_sum = position.loss_sum if resumed else 0.0
-            order_rng = np.random.default_rng([cfg.seed, epoch])
-            if resumed:
-                order_rng.bit_generator.state = position.rng_state
-            rng_state = order_rng.bit_generator.state
-            order = order_rng.permutation(len(train_x))
-            reporter.start_epoch(epoch, cfg.epochs, steps, first)
-            # A resumed epoch counts the time its steps took before the resume;
-            # checkpoints from before that time was kept count this process only.
-            carried = position.seconds if resumed else 0.0
-            timed_steps = steps - (first if resumed and not carried else 0)
-            start = time.perf_counter() - carried
-            lr = cfg.learning_rate
-
-            for i in range(first, steps):
-                t0 = time.perf_counter()
-                idx = order[i * cfg.batch_size:(i + 1) * cfg.batch_size]
-                xb = train_x[idx]
-                if cfg.augment:
-                    xb = _augment(xb, np.random.default_rng([cfg.seed, epoch, step]))
-                lr = learning_rate(cfg, step, steps)
-                loss = stepper.step(xb, train_y[idx], lr=lr, step=step)
-                if not math.isfinite(loss):
-                    raise FloatingPointError(f"{spec.name}: loss became {loss} at epoch {epoch}, "
-                                             f"step {step} (lr {lr:g})")
-                loss_sum += loss
-                step += 1
-                seconds = time.perf_counter() - t0
-                reporter.step(i, steps, loss, 1000 * seconds, cfg.batch_size / seconds)
-                if step % max(1, log_every) == 0:
-                    metrics.log({"event": "step", "step": step, "epoch": epoch, "loss": loss,
-                                 "lr": lr, "images_per_s": cfg.batch_size / seconds})
-                over = step % MEMORY_CHECK_EVERY == 0 and (rss := rss_mb()) > limit_mb
-                stopping = over or stop.signum is not None or (should_stop is not None
-                                                               and should_stop())
-                if stopping or (checkpoint_every and step % checkpoint_every == 0
-                                and i + 1 < steps):
-                    save(Position(epoch, i + 1, step, rng_state, loss_sum,
-                                  time.perf_counter() - start))
-                if stopping:
-                    reporter.close()
-                    command = resume_command(run_dir) if run_dir else None
-                    if over:
-                        raise MemoryLimitReached(run_dir, step, command, rss, limit_mb)
-                    raise TrainingInterrupted(run_dir, step, command)
-            seconds = time.perf_counter() - start
-            params = stepper.params()
-            test_loss, test_correct = _evaluate(spec, params, data.test_x, data.test_y,
-                                                backend=cfg.backend)
-            result = EpochResult(epoch, loss_sum / steps, seconds,
-                                 1000 * seconds / max(timed_steps, 1), test_loss,
-                                 test_correct / len(data.test_x), lr)
-            history.append(result.as_dict())
-            metrics.log({"event": "epoch", **result.as_dict()})
-            save(Position(epoch + 1, 0, step,
-                          np.random.default_rng([cfg.seed, epoch + 1]).bit_generator.state))
-            reporter.end_epoch(result)
+        for epoch in range(start.position.epoch, cfg.epochs + 1):
+            result = loop.epoch(epoch, stop)
             if on_epoch:
                 on_epoch(result)
-    final = stepper.params()
-    if not history or history[-1]["epoch"] != cfg.epochs:
-        # Resumed after the last epoch finished: evaluate what the checkpoint holds.
-        _, test_correct = _evaluate(spec, final, data.test_x, data.test_y, backend=cfg.backend)
-    return TrainResult(final, history, run_dir, test_correct, len(data.test_x))
+    return loop.result()
+
+
+@dataclass
+class _Start:
+    """Where a run starts: its parameters, optimizer state, position and past epochs."""
+
+    params: dict[str, np.ndarray]
+    state: dict[str, np.ndarray]
+    position: Position
+    history: list[dict] = field(default_factory=list)
+
+
+def _resume(spec: NetSpec, cfg: TrainConfig, run_dir: Path | None, reporter: Reporter) -> _Start:
+    """The run in ``run_dir`` as its checkpoint left it; later metrics events are dropped."""
+    if run_dir is None:
+        raise RunError("resume needs a run directory")
+    tensors, position, _ = load_checkpoint(run_dir / CHECKPOINT, spec.fingerprint(),
+                                           checkpoint_tensors(spec, cfg))
+    params = {p.name: tensors[p.name] for p in spec.params}
+    state = {k: tensors[k] for k in cfg.state_shapes(spec)}
+    fields_ = EpochResult(0, 0, 0, 0, 0, 0).as_dict()
+    history = [{k: e[k] for k in fields_} for e in read_metrics(run_dir)
+               if e.get("event") == "epoch" and e["epoch"] < position.epoch]
+    MetricsLog(run_dir).truncate_to(position)
+    reporter.print(f"resuming {run_dir} at epoch {position.epoch}, batch {position.batch} "
+                   f"(step {position.step})")
+    return _Start(params, state, position, history)
+
+
+def _fresh(spec: NetSpec, cfg: TrainConfig, run_dir: Path | None, info: dict) -> _Start:
+    """A new run from ``init_params(cfg.seed)``; with a run directory, its config.json."""
+    params = spec.init_params(cfg.seed)
+    state = init_optimizer_state(spec, params, cfg)
+    position = Position(1, 0, 0, np.random.default_rng([cfg.seed, 1]).bit_generator.state)
+    if run_dir is not None:
+        if (run_dir / CHECKPOINT).exists() or (run_dir / METRICS).exists():
+            raise RunError(f"{run_dir}: already holds a run; resume it with "
+                           f"'{resume_command(run_dir)}' or choose another --run-dir")
+        run_dir.mkdir(parents=True, exist_ok=True)
+        write_run_config(run_dir, spec, cfg, **info)
+    return _Start(params, state, position)
+
+
+class _Loop:
+    """One run's epochs: the train stepper on the device, the metrics, the checkpoints."""
+
+    def __init__(self, spec, cfg, data, train_x, train_y, run_dir, start: _Start, reporter,
+                 log_every, checkpoint_every, should_stop):
+        self.spec, self.cfg, self.data = spec, cfg, data
+        self.train_x, self.train_y = train_x, train_y
+        self.steps = len(train_x) // cfg.batch_size
+        self.run_dir, self.start, self.reporter = run_dir, start, reporter
+        self.log_every, self.checkpoint_every = log_every, checkpoint_every
+        self.should_stop = should_stop
+        self.metrics = MetricsLog(run_dir)
+        self.history = list(start.history)
+        self.step, self.test_correct = start.position.step, 0
+        self.limit_mb = memory_limit_mb()
+        self.stepper = TrainStepper(spec, start.params, start.state, cfg)
+
+    def save(self, position: Position) -> None:
+        if self.run_dir is not None:
+            save_checkpoint(self.run_dir / CHECKPOINT,
+                            {**self.stepper.params(), **self.stepper.opt_state()}, position,
+                            self.spec.fingerprint(), {"model": self.spec.name})
+
+    def epoch(self, epoch: int, stop: _StopFlag) -> EpochResult:
+        """Trains one epoch (from where a resumed run stopped), evaluates, checkpoints."""
+        cfg, position = self.cfg, self.start.position
+        resumed = epoch == position.epoch
+        first = position.batch if resumed else 0
+        order_rng = np.random.default_rng([cfg.seed, epoch])
+        if resumed:
+            order_rng.bit_generator.state = position.rng_state
+        rng_state = order_rng.bit_generator.state
+        order = order_rng.permutation(len(self.train_x))
+        self.reporter.start_epoch(epoch, cfg.epochs, self.steps, first)
+        # A resumed epoch counts the time its steps took before the resume;
+        # checkpoints from before that time was kept count this process only.
+        carried = position.seconds if resumed else 0.0
+        timed_steps = self.steps - (first if resumed and not carried else 0)
+        started = time.perf_counter() - carried
+        loss_sum, lr = (position.loss_sum if resumed else 0.0), cfg.learning_rate
+        for i in range(first, self.steps):
+            lr, loss = self._train_batch(epoch, i, order)
+            loss_sum += loss
+            self._check_stop(stop, Position(epoch, i + 1, self.step, rng_state, loss_sum,
+                                            time.perf_counter() - started))
+        seconds = time.perf_counter() - started
+        test_loss, test_correct = _evaluate(self.spec, self.stepper.params(), self.data.test_x,
+                                            self.data.test_y, backend=cfg.backend)
+        result = EpochResult(epoch, loss_sum / self.steps, seconds,
+                             1000 * seconds / max(timed_steps, 1), test_loss,
+                             test_correct / len(self.data.test_x), lr)
+        self.history.append(result.as_dict())
+        self.test_correct = test_correct
+        self.metrics.log({"event": "epoch", **result.as_dict()})
+        self.save(Position(epoch + 1, 0, self.step,
+                           np.random.default_rng([cfg.seed, epoch + 1]).bit_generator.state))
+        self.reporter.end_epoch(result)
+        return result
+
+    def _train_batch(self, epoch: int, i: int, order: np.ndarray) -> tuple[float, float]:
+        """Batch ``i`` of the epoch's ``order``, one fused step; returns (lr, loss)."""
+        cfg, step = self.cfg, self.step
+        t0 = time.perf_counter()
+        idx = order[i * cfg.batch_size:(i + 1) * cfg.batch_size]
+        xb = self.train_x[idx]
+        if cfg.augment:
+            xb = _augment(xb, np.random.default_rng([cfg.seed, epoch, step]))
+        lr = learning_rate(cfg, step, self.steps)
+        loss = self.stepper.step(xb, self.train_y[idx], lr=lr, step=step)
+        if not math.isfinite(loss):
+            raise FloatingPointError(f"{self.spec.name}: loss became {loss} at epoch {epoch}, "
+                                     f"step {step} (lr {lr:g})")
+        self.step += 1
+        seconds = time.perf_counter() - t0
+        self.reporter.step(i, self.steps, loss, 1000 * seconds, cfg.batch_size / seconds)
+        if self.step % self.log_every == 0:
+            self.metrics.log({"event": "step", "step": self.step, "epoch": epoch, "loss": loss,
+                              "lr": lr, "images_per_s": cfg.batch_size / seconds})
+        return lr, loss
+
+    def _check_stop(self, stop: _StopFlag, position: Position) -> None:
+        """After a step: checkpoints when due; on a signal, a stop request or the memory
+        limit, checkpoints and raises."""
+        over = self.step % MEMORY_CHECK_EVERY == 0 and (rss := rss_mb()) > self.limit_mb
+        stopping = over or stop.signum is not None or (self.should_stop is not None
+                                                       and self.should_stop())
+        if stopping or (self.checkpoint_every and self.step % self.checkpoint_every == 0
+                        and position.batch < self.steps):
+            self.save(position)
+        if stopping:
+            self.reporter.close()
+            command = resume_command(self.run_dir) if self.run_dir else None
+            if over:
+                raise MemoryLimitReached(self.run_dir, self.step, command, rss, self.limit_mb)
+            raise TrainingInterrupted(self.run_dir, self.step, command)
+
+    def result(self) -> TrainResult:
+        final = self.stepper.params()
+        if not self.history or self.history[-1]["epoch"] != self.cfg.epochs:
+            # Resumed after the last epoch finished: evaluate what the checkpoint holds.
+            _, self.test_correct = _evaluate(self.spec, final, self.data.test_x,
+                                             self.data.test_y, backend=self.cfg.backend)
+        return TrainResult(final, self.history, self.run_dir, self.test_correct,
+                           len(self.data.test_x))
 
 
 def fit(spec: NetSpec, cfg: TrainConfig, data: MNIST,
@@ -493,8 +440,8 @@ def fit(spec: NetSpec, cfg: TrainConfig, data: MNIST,
 def train(spec: NetSpec, cfg: TrainConfig, data_dir: Path | str | None = None, *,
           dataset: str = "mnist", backend: str | None = None, run_dir: Path | str | None = None,
           resume: bool = False, train_limit: int | None = None, progress: bool = True,
-          recipe: str | None = None, log_every: int = 100, checkpoint_every: int | None = None,
-          ) -> TrainResult:
+          recipe: str | None = None, log_every: int = LOG_EVERY,
+          checkpoint_every: int | None = None) -> TrainResult:
     """Trains ``spec`` with ``cfg`` on ``dataset`` and records the run.
 
     ``data_dir=None`` is the data set's default cache (filled first if empty);
@@ -503,7 +450,7 @@ def train(spec: NetSpec, cfg: TrainConfig, data_dir: Path | str | None = None, *
     from lean_mlir.data import load, prepare
 
     if backend is not None:
-        cfg = TrainConfig(**{**asdict(cfg), "backend": backend})
+        cfg = replace(cfg, backend=backend)
     if resume and run_dir is None:
         raise RunError("resume=True needs the run_dir to resume")
     directory = prepare(dataset, Path(data_dir) if data_dir else None, quiet=not progress)
@@ -514,6 +461,3 @@ def train(spec: NetSpec, cfg: TrainConfig, data_dir: Path | str | None = None, *
     return run_training(spec, cfg, data, run_dir=run_dir, resume=resume,
                         train_limit=train_limit, reporter=Reporter(enabled=progress),
                         log_every=log_every, checkpoint_every=checkpoint_every, run_info=info)
-
-
-__all__ += ["CheckpointError", "Reporter", "default_run_dir", "read_metrics"]

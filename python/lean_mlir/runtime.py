@@ -1,4 +1,4 @@
-"""Running a network: predictions, gradients and train steps, all compiled with IREE.
+"""Compiled functions of a network: predictions, gradients, train steps, all run by IREE.
 
 Every number here comes from the StableHLO that lean-mlir's C++ passes derive
 (forward, loss, backward, optimizer update), compiled by IREE; nothing is
@@ -14,60 +14,14 @@ differentiated in Python.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
 from lean_mlir.compiler import compile_spec
+from lean_mlir.recipes import TrainConfig
 from lean_mlir.spec import NetSpec
 
-__all__ = ["Predictor", "TrainConfig", "TrainStepper", "evaluate_batch", "init_optimizer_state",
+__all__ = ["Predictor", "TrainStepper", "evaluate_batch", "init_optimizer_state",
            "predict", "train_step", "value_and_grad"]
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    """Training hyperparameters (defaults: the book's config as printed).
-
-    The optimizer semantics are PyTorch's: SGD ``g += wd * p; v = momentum * v + g;
-    p -= lr * v``; Adam (AdamW) with beta1 0.9, beta2 0.999, eps 1e-8, bias
-    correction and decoupled weight decay. Weight decay applies to every trainable parameter
-    (never to running statistics).
-    """
-
-    learning_rate: float = 0.1
-    batch_size: int = 128
-    epochs: int = 12
-    use_adam: bool = False
-    weight_decay: float = 0.0
-    cosine_decay: bool = False
-    warmup_epochs: int = 0
-    augment: bool = False
-    label_smoothing: float = 0.0
-    momentum: float = 0.0
-    seed: int = 0
-    backend: str = "llvm-cpu"
-
-    def __post_init__(self):
-        if self.learning_rate <= 0 or self.batch_size <= 0 or self.epochs < 0:
-            raise ValueError("learning_rate and batch_size must be positive, epochs >= 0")
-        if self.weight_decay < 0 or self.momentum < 0:
-            raise ValueError("weight_decay and momentum must be >= 0")
-        if not 0 <= self.label_smoothing < 1:
-            raise ValueError(f"label_smoothing must be in [0, 1), got {self.label_smoothing}")
-
-    def lowering_options(self) -> dict:
-        """The netspec-to-stablehlo options for this config's train step."""
-        return {"optimizer": "adam" if self.use_adam else "sgd",
-                "momentum": 0.0 if self.use_adam else float(self.momentum),
-                "weight_decay": float(self.weight_decay),
-                "label_smoothing": float(self.label_smoothing)}
-
-    def state_suffixes(self) -> tuple[str, ...]:
-        """Names of the per-parameter optimizer state tensors."""
-        if self.use_adam:
-            return ("m", "v")
-        return ("velocity",) if self.momentum != 0 else ()
 
 
 def init_optimizer_state(spec: NetSpec, params: dict[str, np.ndarray],
@@ -77,13 +31,18 @@ def init_optimizer_state(spec: NetSpec, params: dict[str, np.ndarray],
     Only trainable parameters have optimizer state.
     """
     _check_params(spec, params)
-    return {name: np.zeros(p.shape, np.float32) for name, p in _state_names(spec, cfg)}
+    return {name: np.zeros(shape, np.float32) for name, shape in cfg.state_shapes(spec).items()}
 
 
-def _state_names(spec: NetSpec, cfg: TrainConfig) -> list[tuple[str, object]]:
-    """(name, ParamSpec) of each optimizer state tensor, in the train step's order."""
-    return [(f"{p.name}.{suffix}", p) for suffix in cfg.state_suffixes()
-            for p in spec.trainable_params]
+def _check_state(spec: NetSpec, opt_state: dict[str, np.ndarray], cfg: TrainConfig
+                 ) -> tuple[list[str], list[np.ndarray]]:
+    """The optimizer state's names and arrays in the train step's order; ValueError if
+    ``opt_state`` does not hold exactly the tensors ``cfg`` needs."""
+    names = list(cfg.state_shapes(spec))
+    if sorted(opt_state) != sorted(names):
+        raise ValueError(f"{spec.name}: optimizer state does not match the config "
+                         f"(expected {names[:2]}...; use lm.init_optimizer_state)")
+    return names, [np.ascontiguousarray(opt_state[n], dtype=np.float32) for n in names]
 
 
 def _check_params(spec: NetSpec, params: dict[str, np.ndarray]) -> list[np.ndarray]:
@@ -224,11 +183,7 @@ def train_step(spec: NetSpec, params: dict[str, np.ndarray], opt_state: dict[str
     """
     values = _check_params(spec, params)
     x, y = _check_batch(spec, x, y)
-    names = [name for name, _ in _state_names(spec, cfg)]
-    if sorted(opt_state) != sorted(names):
-        raise ValueError(f"{spec.name}: optimizer state does not match the config "
-                         f"(expected {names[:2]}...; use lm.init_optimizer_state)")
-    state = [np.ascontiguousarray(opt_state[n], dtype=np.float32) for n in names]
+    names, state = _check_state(spec, opt_state, cfg)
     module = compile_spec(spec, "train_step", x.shape[0], cfg.backend, cfg.lowering_options())
     out = module.call("train_step", *values, *state, x, y, np.float32(lr), np.int32(step))
     n = len(values)
@@ -255,11 +210,7 @@ class TrainStepper:
     def __init__(self, spec: NetSpec, params: dict[str, np.ndarray],
                  opt_state: dict[str, np.ndarray], cfg: TrainConfig):
         values = _check_params(spec, params)
-        self._names = [name for name, _ in _state_names(spec, cfg)]
-        if sorted(opt_state) != sorted(self._names):
-            raise ValueError(f"{spec.name}: optimizer state does not match the config "
-                             f"(expected {self._names[:2]}...; use lm.init_optimizer_state)")
-        state = [np.ascontiguousarray(opt_state[n], dtype=np.float32) for n in self._names]
+        self._names, state = _check_state(spec, opt_state, cfg)
         self.spec, self.cfg = spec, cfg
         module = compile_spec(spec, "train_step", cfg.batch_size, cfg.backend,
                               cfg.lowering_options())

@@ -1,9 +1,8 @@
-"""The networks of the LeanMlir book's MNIST chapters, as data."""
+"""The built-in networks: those of the LeanMlir book's MNIST chapters, as data."""
 
 from __future__ import annotations
 
-from lean_mlir.spec import (
-    NetSpec,
+from lean_mlir.layers import (
     conv2d,
     conv_bn,
     dense,
@@ -12,6 +11,7 @@ from lean_mlir.spec import (
     max_pool,
     residual_block,
 )
+from lean_mlir.spec import NetSpec
 
 __all__ = ["MODELS", "mnist_cnn", "mnist_cnn_bn", "mnist_mlp", "mnist_resnet"]
 

@@ -1,0 +1,50 @@
+"""This machine: its CPU's name and features, and the memory this process holds."""
+
+from __future__ import annotations
+
+import os
+import platform
+
+__all__ = ["cpu_name", "cpu_signature", "memory_limit_mb", "rss_mb"]
+
+
+def _cpuinfo_lines(*keys: str) -> list[str]:
+    """The lines of ``/proc/cpuinfo`` that start with one of ``keys`` (none off Linux)."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            return [line for line in f if line.startswith(keys)]
+    except OSError:
+        return []
+
+
+def cpu_name() -> str:
+    """The CPU's model name (``AMD EPYC ...``), or what the platform says."""
+    for line in _cpuinfo_lines("model name"):
+        return line.split(":", 1)[1].strip()
+    return platform.processor() or platform.machine()
+
+
+def cpu_signature() -> str:
+    """The CPU's model and feature flags: what code compiled for the host CPU depends on."""
+    return "".join(_cpuinfo_lines("model name", "flags"))[:4096] or platform.processor()
+
+
+def rss_mb() -> float:
+    """This process's resident memory in MB (0 where /proc is not there)."""
+    try:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 1e6
+    except OSError:
+        return 0.0
+
+
+def memory_limit_mb() -> float:
+    """``LEAN_MLIR_MEMORY_LIMIT_MB``, or 80% of the machine's memory."""
+    value = os.environ.get("LEAN_MLIR_MEMORY_LIMIT_MB")
+    if value:
+        try:
+            return float(value)
+        except ValueError:
+            raise ValueError(f"LEAN_MLIR_MEMORY_LIMIT_MB must be a number of MB, got "
+                             f"{value!r}") from None
+    return 0.8 * os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 1e6
