@@ -66,12 +66,12 @@ public:
   /// lowered logits.
   Value emitForward(LayerLowering &lowering, ValueRange paramValues,
                     Value x) {
-    StablehloBuilder &b = lowering.b;
     for (auto [param, value] : llvm::zip_equal(params, paramValues))
       mapping.map(param.getResult(), value);
     mapping.map(model.getInputOp().getResult(), x);
     for (LayerOpInterface layer : layers) {
-      b.setLoc(layer->getLoc());
+      lowering.setOwner(layer->getLoc());
+      auto part = lowering.part("forward");
       SmallVector<Value> operands = lowered(layer->getOperands());
       lowering.stateUpdates.clear();
       mapping.map(layer.getLayerOutput(),
@@ -79,7 +79,7 @@ public:
       for (auto [index, value] : lowering.stateUpdates)
         updatedState[layer->getOperand(index)] = value;
     }
-    b.setLoc(model.getOutputOp().getLoc());
+    lowering.setOwner(model.getOutputOp().getLoc());
     return mapping.lookup(model.getOutputOp().getLogits());
   }
 
@@ -93,7 +93,8 @@ public:
       Value grad = cotangents.lookup(layer.getLayerOutput());
       if (!grad)
         continue;
-      b.setLoc(layer->getLoc());
+      lowering.setOwner(layer->getLoc());
+      auto part = lowering.part("backward");
       // The model input needs no cotangent; every other activation does.
       bool needInputGrad = !layer.getLayerInput().getDefiningOp<InputOp>();
       SmallVector<Value> operandGrads;
@@ -302,17 +303,22 @@ private:
     if (name == "predict") {
       results.push_back(logits);
     } else if (name == "eval") {
+      auto part = lowering.part("loss");
       results.push_back(emitSoftmaxCrossEntropy(b, logits, y, 0.0));
       results.push_back(emitCorrectCount(b, logits, y));
     } else {
-      Value dlogits;
-      Value loss =
-          emitSoftmaxCrossEntropy(b, logits, y, labelSmoothing, &dlogits);
+      Value dlogits, loss;
+      {
+        auto part = lowering.part("loss");
+        loss = emitSoftmaxCrossEntropy(b, logits, y, labelSmoothing, &dlogits);
+      }
       SmallVector<Value> grads = emitter.emitBackward(lowering, dlogits);
       if (!train) {
         results.push_back(loss);
         results.append(grads);
       } else {
+        lowering.setOwner(model.getLoc());
+        auto part = lowering.part("optimizer");
         StepScalars scalars =
             emitStepScalars(b, config, args[next], args[next + 1]);
         // All gradients first, then one barrier over them, then the
@@ -333,6 +339,8 @@ private:
           SmallVector<Value> state, updated;
           for (unsigned s = 0; s < numState; ++s)
             state.push_back(stateArgs[s * nt + t]);
+          lowering.setOwner(params[i]->getLoc());
+          auto update = lowering.part("optimizer");
           newParams.push_back(emitOptimizerUpdate(
               b, config, scalars, paramArgs[i], grads[t], state, updated));
           for (unsigned s = 0; s < numState; ++s)

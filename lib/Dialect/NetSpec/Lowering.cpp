@@ -45,7 +45,7 @@ lean_mlir::netspec::symbolizeLoweringTarget(llvm::StringRef name) {
 //===----------------------------------------------------------------------===//
 
 // Why each choice (IREE 3.13; the measurements are in docs/performance.md
-// and the README's GPU section):
+// and docs/gpu.md):
 //
 // * channelsLast: NHWC convolutions with HWIO filters run at the CPU's GEMM
 //   peak (book CNN conv2 forward 58 -> 9.8 ms); on an H100 the NHWC
@@ -90,14 +90,18 @@ const TargetForms &lean_mlir::netspec::formsFor(LoweringTarget target) {
 //===----------------------------------------------------------------------===//
 
 Value LayerLowering::enter(Value boundary) {
-  if (forms.channelsLast && StablehloBuilder::shape(boundary).size() == 4)
+  if (forms.channelsLast && StablehloBuilder::shape(boundary).size() == 4) {
+    auto layout = part("layout");
     return b.transpose(boundary, kToNHWC);
+  }
   return boundary;
 }
 
 Value LayerLowering::leave(Value computed) {
-  if (forms.channelsLast && StablehloBuilder::shape(computed).size() == 4)
+  if (forms.channelsLast && StablehloBuilder::shape(computed).size() == 4) {
+    auto layout = part("layout");
     return b.transpose(computed, kToNCHW);
+  }
   return computed;
 }
 
@@ -140,6 +144,7 @@ Value LayerLowering::parameterRelayout(
     builder.setInsertionPointAfter(prologueEnd);
   else
     builder.setInsertionPointToStart(entry);
+  auto layout = part("layout");
   Value hoisted = b.optimizationBarrier(relayout(param));
   prologueEnd = hoisted.getDefiningOp();
   return hoisted;

@@ -108,6 +108,37 @@ public:
 
   bool isChannelsLast() const { return forms.channelsLast; }
 
+  /// The ops built while a Part is alive carry `loc("<part>"(<layer loc>))`:
+  /// a NameLoc naming the part of the program ("forward", "backward",
+  /// "input gradient", "weight gradient", "bias gradient", "layout", "loss",
+  /// "optimizer") around the location of the layer (or parameter, or model
+  /// output) they belong to. Nothing depends on them but the tools that say
+  /// which layer and part an op, or a dispatch IREE built, holds.
+  class Part {
+  public:
+    Part(StablehloBuilder &b, mlir::Location loc) : b(b), saved(b.getLoc()) {
+      b.setLoc(loc);
+    }
+    ~Part() { b.setLoc(saved); }
+    Part(const Part &) = delete;
+    Part &operator=(const Part &) = delete;
+
+  private:
+    StablehloBuilder &b;
+    mlir::Location saved;
+  };
+  /// Sets what the following parts belong to (a layer's, a parameter's or
+  /// the model output's location).
+  void setOwner(mlir::Location loc) { owner = loc; }
+  [[nodiscard]] Part part(llvm::StringRef name) {
+    return Part(b, partLoc(name));
+  }
+  mlir::Location partLoc(llvm::StringRef name) const {
+    mlir::Location of = owner ? *owner : b.getLoc();
+    return mlir::NameLoc::get(mlir::StringAttr::get(of->getContext(), name),
+                              of);
+  }
+
   /// An activation from the rule boundary's layout (NCHW or [N, C]) into
   /// the one the target computes in, and back.
   mlir::Value enter(mlir::Value boundary);
@@ -138,6 +169,7 @@ public:
 
 private:
   mlir::Block *entry;
+  std::optional<mlir::Location> owner;
   /// The last op of the hoisted re-layouts at the function's start.
   mlir::Operation *prologueEnd = nullptr;
 };

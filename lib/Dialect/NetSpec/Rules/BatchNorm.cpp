@@ -144,12 +144,20 @@ void BatchNormOp::emitVJP(LayerLowering &lowering, ValueRange operands,
 
   Value g = emitActivationVJP(b, getActivation(), lowering.enter(result),
                               lowering.enter(resultGrad));
-  Value dshift = pc.sum(g);
-  Value dscale = pc.sum(b.mul(g, xhat));
+  Value dshift, dscale;
+  {
+    auto part = lowering.part("bias gradient");
+    dshift = pc.sum(g);
+  }
+  {
+    auto part = lowering.part("weight gradient");
+    dscale = pc.sum(b.mul(g, xhat));
+  }
   operandGrads[1] = dscale;
   operandGrads[2] = dshift;
   if (!needInputGrad)
     return;
+  auto part = lowering.part("input gradient");
   Value a = pc.bcast(b.mul(scale, inv));
   Value dx;
   if (lowering.training) {

@@ -158,8 +158,10 @@ void vjpGeneric(Conv2dOp op, LayerLowering &lowering, ValueRange operands,
   ArrayRef<int64_t> gs = b.shape(g);
 
   // Bias: the upstream gradient summed over batch and space.
-  if (biasOf(operands))
+  if (biasOf(operands)) {
+    auto part = lowering.part("bias gradient");
     operandGrads[2] = lowering.channelSum(g);
+  }
 
   // Weight: dw[o,i,u,v] = sum_{n,r,c} xpad[n,i,r*s+u,c*s+v] * g[n,o,r,c],
   // a convolution of the saved input with the upstream gradient: the batch
@@ -168,15 +170,19 @@ void vjpGeneric(Conv2dOp op, LayerLowering &lowering, ValueRange operands,
   // [o, i, kh, kw] exactly when the input is covered exactly by the windows.
   SmallVector<int64_t, 4> wpad(pad);
   SmallVector<int64_t, 2> kernel{ws[2], ws[3]};
-  Value xin = coverExactly(b, x, {gs[2], gs[3]}, kernel, s, wpad);
-  operandGrads[1] = b.convolution(
-      xin, g, {"[f, b, 0, 1]", "[i, o, 0, 1]", "[f, b, 0, 1]"}, {1, 1}, wpad,
-      {1, 1}, {s, s});
+  {
+    auto part = lowering.part("weight gradient");
+    Value xin = coverExactly(b, x, {gs[2], gs[3]}, kernel, s, wpad);
+    operandGrads[1] = b.convolution(
+        xin, g, {"[f, b, 0, 1]", "[i, o, 0, 1]", "[f, b, 0, 1]"}, {1, 1},
+        wpad, {1, 1}, {s, s});
+  }
 
   // Input: dx = conv(g dilated by s, w reversed along both spatial axes with
   // its channel axes swapped). The swap is expressed in the dimension
   // numbers ([i, o, 0, 1] reads OIHW's O as the input feature), so no
   // transpose is materialised.
+  auto part = lowering.part("input gradient");
   if (needInputGrad)
     operandGrads[0] = b.convolution(
         g, lowering.parameterRelayout(
@@ -254,8 +260,10 @@ void vjpChannelsLast(Conv2dOp op, LayerLowering &lowering, ValueRange operands,
   SmallVector<int64_t, 2> outSpatial{gs[1], gs[2]};
 
   // Bias: a sum over N, H, W.
-  if (biasOf(operands))
+  if (biasOf(operands)) {
+    auto part = lowering.part("bias gradient");
     operandGrads[2] = lowering.channelSum(g);
+  }
 
   // Weight (cpu), one tap at a time: dw[:, :, u, v] =
   // (xpad_tap(u, v)^T . g)^T, a product contracting N*Ho*Wo. As GEMMs these
@@ -268,6 +276,8 @@ void vjpChannelsLast(Conv2dOp op, LayerLowering &lowering, ValueRange operands,
   // still mean nine passes over the input (about 1 ms each at 12.8 MB); one
   // im2col matrix for all of them measured slower (its packing is a second
   // pass over 9x the input).
+  std::optional<LayerLowering::Part> weightPart;
+  weightPart.emplace(b, lowering.partLoc("weight gradient"));
   Value xpad = padNHWC(b, b.transpose(x, kToNHWC), pad);
   SmallVector<Value> taps;
   for (int64_t u = 0; u < ws[2]; ++u)
@@ -297,9 +307,12 @@ void vjpChannelsLast(Conv2dOp op, LayerLowering &lowering, ValueRange operands,
                                  : b.transpose(dw, {1, 0, 2, 3});
   }
 
+  weightPart.reset();
+
   // Input: the generic form's convolution, channels-last, with the filter
   // reversed and laid out HWIO ([kh, kw, O, C]: the forward's output
   // channels are this convolution's input features).
+  auto inputPart = lowering.part("input gradient");
   if (needInputGrad) {
     Value filter = lowering.parameterRelayout(w, [&](Value p) {
       return b.transpose(b.reverse(p, {2, 3}), {2, 3, 0, 1});

@@ -58,8 +58,15 @@ void DenseOp::emitVJP(LayerLowering &lowering, ValueRange operands,
   StablehloBuilder &b = lowering.b;
   operandGrads.assign(3, Value());
   Value g = emitActivationVJP(b, getActivation(), result, resultGrad);
-  operandGrads[2] = b.reduceSumStaged(g, {0});                    // [out]
-  operandGrads[1] = b.dotGeneral(operands[0], g, {0}, {0});       // x^T g
+  {
+    auto part = lowering.part("bias gradient");
+    operandGrads[2] = b.reduceSumStaged(g, {0}); // [out]
+  }
+  {
+    auto part = lowering.part("weight gradient");
+    operandGrads[1] = b.dotGeneral(operands[0], g, {0}, {0}); // x^T g
+  }
+  auto part = lowering.part("input gradient");
   if (needInputGrad)
-    operandGrads[0] = b.dotGeneral(g, operands[1], {1}, {1});     // g w^T
+    operandGrads[0] = b.dotGeneral(g, operands[1], {1}, {1}); // g w^T
 }
