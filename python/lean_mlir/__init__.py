@@ -67,6 +67,14 @@ from lean_mlir.training import train
 from lean_mlir.zoo import MODELS, mnist_cnn, mnist_cnn_bn, mnist_mlp, mnist_resnet
 
 
+def explain(spec, out_dir, **options):
+    """A page of ``spec``: its graph, its derived backward pass, each layer's kernels and
+    time (see :mod:`lean_mlir.explanation`); returns the report."""
+    from lean_mlir.explanation import explain as run
+
+    return run(spec, out_dir, **options)
+
+
 def sweep(arms, seeds=1, address=None, out=None, **options):
     """Ablation arms x seeds as Ray tasks (see :mod:`lean_mlir.sweeps`); one result per run."""
     from lean_mlir.sweeps import sweep as run
@@ -107,6 +115,7 @@ __all__ = [
     "conv_bn",
     "dense",
     "evaluate_batch",
+    "explain",
     "flatten",
     "global_avg_pool",
     "init_optimizer_state",

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import os
 import platform
+import time
 
-__all__ = ["cpu_name", "cpu_signature", "memory_limit_mb", "rss_mb"]
+__all__ = ["cpu_name", "cpu_signature", "gemm_peak_gflops", "memory_limit_mb", "rss_mb"]
 
 
 def _cpuinfo_lines(*keys: str) -> list[str]:
@@ -48,3 +49,17 @@ def memory_limit_mb() -> float:
             raise ValueError(f"LEAN_MLIR_MEMORY_LIMIT_MB must be a number of MB, got "
                              f"{value!r}") from None
     return 0.8 * os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 1e6
+
+
+def gemm_peak_gflops(n: int = 2048, repeats: int = 5) -> float:
+    """Best float32 GFLOP/s of an ``n x n`` NumPy matmul: the machine's practical peak."""
+    import numpy as np
+
+    a = np.random.default_rng(0).random((n, n), dtype=np.float32)
+    a @ a
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        a @ a
+        best = min(best, time.perf_counter() - start)
+    return 2 * n ** 3 / best / 1e9

@@ -1,4 +1,4 @@
-"""Where the installed native tools are: ``lean-mlir-opt`` and the mlir-opt plugin."""
+"""Where the native tools are: ``lean-mlir-opt``, the mlir-opt plugin, IREE's tools, Graphviz."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import shutil
 import sys
 from pathlib import Path
 
-__all__ = ["lean_mlir_opt_path", "plugin_path"]
+__all__ = ["dot_path", "iree_tool_path", "lean_mlir_opt_path", "plugin_path"]
 
 
 def plugin_path() -> Path:
@@ -27,3 +27,23 @@ def lean_mlir_opt_path() -> Path:
         return Path(found)
     raise FileNotFoundError("lean-mlir-opt is not installed; run scripts/setup.sh "
                             f"(looked in {candidate.parent} and PATH={os.environ.get('PATH')})")
+
+
+def iree_tool_path(name: str) -> Path:
+    """One of IREE's tools (``iree-benchmark-module``, ``iree-profile``) installed beside
+    this Python by the IREE wheels."""
+    candidate = Path(sys.executable).parent / name
+    found = candidate if candidate.exists() else shutil.which(name)
+    if not found:
+        raise FileNotFoundError(f"{name} is not installed; it comes with the IREE wheels "
+                                "(run scripts/setup.sh)")
+    return Path(found)
+
+
+def dot_path() -> Path:
+    """Graphviz's ``dot``; FileNotFoundError naming the Debian package otherwise."""
+    found = shutil.which("dot")
+    if not found:
+        raise FileNotFoundError("Graphviz's dot is not installed: apt-get install graphviz "
+                                "(scripts/setup.sh installs it)")
+    return Path(found)

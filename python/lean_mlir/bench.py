@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from lean_mlir._host import cpu_name, rss_mb
+from lean_mlir._host import cpu_name, gemm_peak_gflops, rss_mb
 from lean_mlir.compiler import (
     TARGETS,
     bind_parameters,
@@ -49,7 +49,7 @@ from lean_mlir.pipeline import run_pipeline
 from lean_mlir.recipes import TrainConfig
 from lean_mlir.runtime import Predictor, TrainStepper
 from lean_mlir.spec import NetSpec
-from lean_mlir.zoo import MODELS
+from lean_mlir.zoo import resolve
 
 #: Each (model, function, system) is called for at least this long per round.
 MIN_ROUND_SECONDS = 0.25
@@ -93,14 +93,6 @@ def forward_flops_per_sample(spec: NetSpec) -> int:
     run_pipeline(module, "builtin.module(netspec-model-summary)", "model summary")
     model = next(op for op in module.operation.walk() if op.name == "netspec.model")
     return int(model.attributes["netspec.flops_per_sample"])
-
-
-def gemm_peak_gflops(n: int = 2048, repeats: int = 5) -> float:
-    """Best float32 GFLOP/s of an ``n x n`` NumPy matmul: the machine's practical peak."""
-    a = np.random.default_rng(0).random((n, n), dtype=np.float32)
-    a @ a
-    best = min(_seconds(lambda: a @ a) for _ in range(repeats))
-    return 2 * n ** 3 / best / 1e9
 
 
 def _seconds(fn: Callable[[], object]) -> float:
@@ -398,9 +390,9 @@ def _time_model(model: str, rounds: int, calls: int, batch: int, makers: list[st
                 threads: int, log: Callable[[str], None]) -> dict:
     """Times one model's functions on every system, interleaved in rounds (in this process)."""
     rng = np.random.default_rng(0)
-    x = rng.random((batch, 1, 28, 28), dtype=np.float32)
-    y = rng.integers(0, 10, batch).astype(np.int32)
-    spec = MODELS[model]()
+    spec = resolve(model)
+    x = rng.random((batch, *spec.input_shape), dtype=np.float32)
+    y = rng.integers(0, spec.output_shape[0], batch).astype(np.int32)
     params = spec.init_params(0)
     compile_times: dict = {}
     skipped: dict[str, str] = {}

@@ -11,6 +11,7 @@
     lean-mlir data fashion-mnist  # prepare a data set
     lean-mlir sweep A B --seeds 3 # arms x seeds as Ray tasks, locally or on a cluster
     lean-mlir bench               # train step and predict against PyTorch (and JAX), one run
+    lean-mlir explain cnn -o DIR  # a page: the network, its derived VJP, each layer's time
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from lean_mlir.data import DATASETS
 from lean_mlir.pipeline import run_pipeline
 from lean_mlir.rundir import LOG_EVERY, RunError
 from lean_mlir.training import MemoryLimitReached, TrainingInterrupted
-from lean_mlir.zoo import MODELS
+from lean_mlir.zoo import MODELS, resolve
 
 __all__ = ["main"]
 
@@ -43,7 +44,7 @@ def _comma_list(text: str, choices, option: str) -> list[str] | None:
 
 def _summary(names: list[str], show_ir: bool) -> int:
     for name in names:
-        spec = MODELS[name]()
+        spec = resolve(name)
         module = spec.to_mlir()
         run_pipeline(module, "builtin.module(netspec-model-summary)", "model summary")
         model = next(op for op in module.operation.walk() if op.name == "netspec.model")
@@ -70,7 +71,7 @@ def _compile(args) -> int:
         lowering_pipeline,
     )
 
-    spec = MODELS[args.model]()
+    spec = resolve(args.model)
     backends = _comma_list(args.backend, TARGETS, "--backend")
     if backends is None:
         return 2
@@ -196,7 +197,7 @@ def _train(args) -> int:
                     train_limit=config.get("train_limit"))
     if args.model is None:
         raise RunError(f"train needs a model ({', '.join(MODELS)}) or --resume RUN_DIR")
-    spec = MODELS[args.model]()
+    spec = resolve(args.model)
     overrides = {k: v for k, v in (("epochs", args.epochs), ("backend", args.backend))
                  if v is not None}
     cfg = get(args.recipe, **overrides)
@@ -288,6 +289,23 @@ def _sweep(args) -> int:
     return 0 if all(r["status"] == "finished" for r in results) else 1
 
 
+def _explain(args) -> int:
+    from lean_mlir.explanation import explain
+
+    spec = resolve(args.model)
+    if args.batch_size < 1 or args.calls < 1:
+        print("error: --batch-size and --calls must be >= 1", file=sys.stderr)
+        return 2
+    report = explain(spec, args.output, function=args.function, batch_size=args.batch_size,
+                     recipe=args.recipe, backend=args.backend, profile=not args.no_profile,
+                     calls=args.calls, log=lambda line: print(line, flush=True))
+    if "dispatches" in report:
+        print(f"{len(report['dispatches'])} dispatches, {report['dispatch_ms']:.1f} ms a call, "
+              f"{100 * report['attributed_fraction']:.1f}% attributed to layers")
+    print(f"wrote {Path(args.output) / 'index.html'} (and report.json, the graphs, the IR)")
+    return 0
+
+
 def _data(args) -> int:
     from lean_mlir.data import load, prepare
 
@@ -301,9 +319,9 @@ def _data(args) -> int:
 def _bench(args) -> int:
     from lean_mlir.bench import run_bench, write_json
 
-    models = _comma_list(args.models, MODELS, "--models")
-    if models is None:
-        return 2
+    models = [m.strip() for m in args.models.split(",") if m.strip()]
+    for model in models:
+        resolve(model)    # an unknown model fails here, in one line
     if args.rounds < 1 or args.calls < 1:
         print("error: --rounds and --calls must be >= 1", file=sys.stderr)
         return 2
@@ -316,15 +334,19 @@ def _bench(args) -> int:
     return 0
 
 
+MODEL_HELP = f"a built-in network ({', '.join(MODELS)}) or FILE.py:NAME (a NetSpec, or a " \
+             "function returning one, in that file)"
+
+
 def _add_model_commands(sub) -> None:
     """summary, show, compile: a built-in network as data, IR and compiled code."""
     p_sum = sub.add_parser("summary", help="print layers, shapes and parameter counts")
-    p_sum.add_argument("models", nargs="+", choices=sorted(MODELS))
+    p_sum.add_argument("models", nargs="+", metavar="MODEL", help=MODEL_HELP)
     p_sum.add_argument("--ir", action="store_true", help="also print the annotated IR")
     p_show = sub.add_parser("show", help="print a model's netspec IR")
-    p_show.add_argument("model", choices=sorted(MODELS))
+    p_show.add_argument("model", metavar="MODEL", help=MODEL_HELP)
     p_comp = sub.add_parser("compile", help="lower a model to StableHLO and compile it with IREE")
-    p_comp.add_argument("model", choices=sorted(MODELS))
+    p_comp.add_argument("model", metavar="MODEL", help=MODEL_HELP)
     p_comp.add_argument("--function", default="train_step", choices=list(FUNCTIONS))
     p_comp.add_argument("--batch-size", type=int, default=128)
     p_comp.add_argument("--backend", default="llvm-cpu",
@@ -333,6 +355,19 @@ def _add_model_commands(sub) -> None:
     p_comp.add_argument("--adam", action="store_true")
     p_comp.add_argument("-o", "--output", help="write the .vmfb here")
     p_comp.add_argument("--emit-stablehlo", help="write the StableHLO here")
+
+
+def _add_explain_command(sub) -> None:
+    p = sub.add_parser("explain", help="a page of the network, its derived backward pass "
+                                       "and each layer's kernels and time")
+    p.add_argument("model", metavar="MODEL", help=MODEL_HELP)
+    p.add_argument("-o", "--output", required=True, help="the directory to write")
+    p.add_argument("--function", default="train_step", choices=list(FUNCTIONS))
+    p.add_argument("--batch-size", type=int, default=128)
+    p.add_argument("--recipe", default="s4tf-baseline", help="the train step's optimizer")
+    p.add_argument("--backend", default="llvm-cpu", help="llvm-cpu, rocm or cuda")
+    p.add_argument("--calls", type=int, default=10, help="calls profiled")
+    p.add_argument("--no-profile", action="store_true", help="IR and graphs only, no run")
 
 
 def _add_run_options(p, recipe: bool = True) -> None:
@@ -359,7 +394,7 @@ def _add_run_options(p, recipe: bool = True) -> None:
 def _add_run_commands(sub) -> None:
     """train, ablation, sweep, plot, export, predict, data: runs and what they produce."""
     p_train = sub.add_parser("train", help="train a model; writes a run directory")
-    p_train.add_argument("model", nargs="?", choices=sorted(MODELS))
+    p_train.add_argument("model", nargs="?", metavar="MODEL", help=MODEL_HELP)
     p_train.add_argument("--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR")
     p_train.add_argument("--backend")
     _add_run_options(p_train)
@@ -398,7 +433,7 @@ def _add_run_commands(sub) -> None:
 def _add_bench_command(sub) -> None:
     p_bench = sub.add_parser("bench", help="time train step and predict against PyTorch/JAX")
     p_bench.add_argument("--models", default=",".join(MODELS),
-                         help=f"comma-separated: {', '.join(MODELS)}")
+                         help=f"comma-separated MODELs: {', '.join(MODELS)} or FILE.py:NAME")
     p_bench.add_argument("--rounds", type=int, default=5,
                          help="interleaved rounds (min and median are over rounds)")
     p_bench.add_argument("--calls", type=int, default=5, help="calls timed per round")
@@ -413,13 +448,15 @@ def _parser() -> argparse.ArgumentParser:
     _add_model_commands(sub)
     _add_run_commands(sub)
     _add_bench_command(sub)
+    _add_explain_command(sub)
     return parser
 
 
 _COMMANDS = {"summary": lambda args: _summary(args.models, args.ir), "compile": _compile,
              "train": _train, "bench": _bench, "ablation": _ablation, "plot": _plot,
              "export": _export, "predict": _predict, "data": _data, "sweep": _sweep,
-             "show": lambda args: print(MODELS[args.model]().to_mlir()) or 0}
+             "show": lambda args: print(resolve(args.model).to_mlir()) or 0,
+             "explain": _explain}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -32,14 +32,27 @@ import numpy as np
 from lean_mlir._errors import Diagnostic, MLIRError
 from lean_mlir._files import atomic_write
 from lean_mlir._host import cpu_signature
-from lean_mlir._mlir import Context
+from lean_mlir._mlir import Context, Module
 from lean_mlir.pipeline import run_pipeline
 from lean_mlir.spec import NetSpec
 
-__all__ = ["BACKENDS", "PARAMETER_SCOPE", "TARGETS", "CompiledModule", "bind_parameters",
-           "bound_parameters", "compile_cache_dir", "compile_flags", "compile_spec",
-           "compile_stablehlo", "externalize_transients", "lower_to_stablehlo",
-           "lowering_pipeline", "verify_stablehlo"]
+__all__ = [
+    "BACKENDS",
+    "PARAMETER_SCOPE",
+    "TARGETS",
+    "CompiledModule",
+    "bind_parameters",
+    "bound_parameters",
+    "compile_cache_dir",
+    "compile_flags",
+    "compile_spec",
+    "compile_stablehlo",
+    "externalize_transients",
+    "lower_module",
+    "lower_to_stablehlo",
+    "lowering_pipeline",
+    "verify_stablehlo",
+]
 
 #: iree-compile flags per backend, for every network. On the CPU (figures:
 #: the book's CNN train step, batch 128, 2-core AVX-512 machine, IREE 3.13):
@@ -120,13 +133,19 @@ def lowering_pipeline(function: str, batch_size: int, options: dict | None = Non
 
 def lower_to_stablehlo(spec: NetSpec, pipeline: str) -> str:
     """Runs ``pipeline`` on the spec's IR and returns the verified StableHLO text."""
+    return str(lower_module(spec, pipeline))
+
+
+def lower_module(spec: NetSpec, pipeline: str) -> Module:
+    """Runs ``pipeline`` on the spec's IR; returns the lowered module, verified by
+    StableHLO. Its ops keep the locations the lowering attaches (print it with
+    ``get_asm(enable_debug_info=True)`` to see them; ``str()`` leaves them out)."""
     ctx = Context()
     ctx.allow_unregistered_dialects = True
     module = spec.to_mlir(ctx)
     run_pipeline(module, pipeline, f"lowering {spec.name}")
-    text = str(module)
-    verify_stablehlo(text)
-    return text
+    verify_stablehlo(str(module))
+    return module
 
 
 def verify_stablehlo(text: str) -> None:
@@ -228,7 +247,7 @@ WORKSPACE_BACKENDS = ("llvm-cpu",)
 _WORKSPACE_SIZE_SUFFIX = "_transients_size"
 
 
-def externalize_transients(text: str, function: str) -> str:
+def externalize_transients(text: str, function: str, debug_info: bool = False) -> str:
     """Makes ``function`` of StableHLO ``text`` take its transient memory from a buffer
     the caller passes as a last argument (``!hal.buffer_view``).
 
@@ -264,7 +283,10 @@ def externalize_transients(text: str, function: str) -> str:
                 annotated = ir.Operation.create("hal.tensor.transients", results=[value.type],
                                                 operands=[value, workspace])
                 ret.operands[i] = annotated.result
-        return str(module)
+        # With debug_info the ops keep their locations (lean-mlir explain reads
+        # them); without, the text is the compile cache's key, which a layer
+        # moving in its source file must not change.
+        return module.operation.get_asm(enable_debug_info=debug_info)
 
 
 def _check_backend(backend: str) -> None:

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from lean_mlir import _dot
 from lean_mlir._errors import MLIRError, SpecError
 from lean_mlir._mlir import Context, Location, Module
 from lean_mlir.dialects.netspec import ModelBuilder
@@ -190,6 +191,38 @@ class NetSpec:
             rows.append(f"  {i:>2} {self.layer_names[i]:<18} {shape:<12} {n:>10,} params")
         rows.append(f"  total {self.param_count():,} parameters")
         return "\n".join(rows)
+
+    def to_dot(self) -> str:
+        """The network as a Graphviz graph: one node per layer (name, kind, output
+        shape, parameters), edges labelled with the activation shapes."""
+        def dims(shape) -> str:
+            return "x".join(map(str, shape))
+
+        title = f"{self.name}: {self.param_count():,} parameters"
+        lines = [f"digraph {_dot.quote(self.name)} {{",
+                 f"  graph [rankdir=LR, {_dot.FONT}, labelloc=t, label={_dot.quote(title)}];",
+                 (f'  node [shape=box, style="rounded,filled", fillcolor="#e8eef9", {_dot.FONT}, '
+                 "fontsize=10];"),
+                 f"  edge [{_dot.FONT}, fontsize=9];",
+                 (f'  input [shape=ellipse, fillcolor="#ffffff", '
+                 f'label={_dot.label("input", dims(self.input_shape))}];')]
+        previous = "input"
+        shapes = [self.input_shape, *self.layer_output_shapes]
+        for i, (layer, lname) in enumerate(zip(self.layers, self.layer_names, strict=True)):
+            count = sum(p.size for p in self.params if p.layer_index == i and p.trainable)
+            node = _dot.label(lname, layer.kind, dims(shapes[i + 1]), f"{count:,} params")
+            lines.append(f"  layer{i} [label={node}];")
+            lines.append(f"  {previous} -> layer{i} [label={_dot.quote(dims(shapes[i]))}];")
+            previous = f"layer{i}"
+        lines.append(f'  logits [shape=ellipse, fillcolor="#ffffff", '
+                     f'label={_dot.label("logits", dims(self.output_shape))}];')
+        lines.append(f"  {previous} -> logits;")
+        lines.append("}")
+        return "\n".join(lines) + "\n"
+
+    def _repr_svg_(self) -> str:
+        """The graph of :meth:`to_dot` as SVG, which notebooks display (needs Graphviz)."""
+        return _dot.render_svg(self.to_dot())
 
     def __repr__(self) -> str:
         return (f"NetSpec({self.name!r}, input_shape={self.input_shape}, "

@@ -1,6 +1,9 @@
-"""The built-in networks: those of the LeanMlir book's MNIST chapters, as data."""
+"""The built-in networks (the LeanMlir book's MNIST chapters, as data) and networks by name."""
 
 from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
 
 from lean_mlir.layers import (
     conv2d,
@@ -13,7 +16,7 @@ from lean_mlir.layers import (
 )
 from lean_mlir.spec import NetSpec
 
-__all__ = ["MODELS", "mnist_cnn", "mnist_cnn_bn", "mnist_mlp", "mnist_resnet"]
+__all__ = ["MODELS", "mnist_cnn", "mnist_cnn_bn", "mnist_mlp", "mnist_resnet", "resolve"]
 
 
 def mnist_cnn() -> NetSpec:
@@ -75,3 +78,39 @@ def mnist_resnet() -> NetSpec:
 
 #: Models by the names the command line accepts.
 MODELS = {"cnn": mnist_cnn, "mlp": mnist_mlp, "cnn-bn": mnist_cnn_bn, "resnet": mnist_resnet}
+
+
+def resolve(ref: str) -> NetSpec:
+    """A network by reference: a built-in name (a key of :data:`MODELS`), or
+    ``path/to/file.py:NAME`` naming a NetSpec, or a function returning one, in a
+    file of the user's. ValueError with one line saying what is wrong otherwise."""
+    if ref in MODELS:
+        return MODELS[ref]()
+    path, sep, name = ref.rpartition(":")
+    if not sep or not path.endswith(".py") or not name:
+        raise ValueError(f"unknown model {ref!r}; expected one of {', '.join(MODELS)} "
+                         "or FILE.py:NAME")
+    file = Path(path)
+    if not file.is_file():
+        raise ValueError(f"{file}: no such file (model {ref!r})")
+    loader = importlib.util.spec_from_file_location(f"_lean_mlir_user_{file.stem}", file)
+    module = importlib.util.module_from_spec(loader)
+    try:
+        loader.loader.exec_module(module)
+    except Exception as e:
+        first = str(e).splitlines()[0] if str(e) else ""
+        raise ValueError(f"{file}: running it failed: {type(e).__name__}: {first}") from e
+    if not hasattr(module, name):
+        raise ValueError(f"{file}: defines no {name!r}")
+    found = getattr(module, name)
+    if callable(found) and not isinstance(found, NetSpec):
+        try:
+            found = found()
+        except Exception as e:
+            first = str(e).splitlines()[0] if str(e) else ""
+            raise ValueError(f"{file}:{name}(): {type(e).__name__}: {first}") from e
+    if not isinstance(found, NetSpec):
+        raise ValueError(  # noqa: TRY004 - the command line reports ValueErrors in one line
+            f"{file}:{name} is a {type(found).__name__}, not a lean_mlir NetSpec (or a "
+            "function returning one)")
+    return found

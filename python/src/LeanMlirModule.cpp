@@ -27,6 +27,7 @@
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Pass/PassRegistry.h"
 #include "mlir/Transforms/Passes.h"
+#include "llvm/ADT/DenseMap.h"
 #include "llvm/Support/raw_ostream.h"
 
 #include <nanobind/nanobind.h>
@@ -261,6 +262,63 @@ std::string typeToString(Type type) {
   type.print(os);
   return text;
 }
+
+/// The names of a location's NameLoc chain, outermost first
+/// (loc("forward"("conv2d_0"(file:1:0))) -> ["forward", "conv2d_0"]), one
+/// chain per location a FusedLoc fuses.
+nb::list locationNames(Location loc) {
+  nb::list chains;
+  if (auto fused = dyn_cast<FusedLoc>(loc)) {
+    for (Location part : fused.getLocations())
+      for (nb::handle chain : locationNames(part))
+        chains.append(chain);
+    return chains;
+  }
+  nb::list chain;
+  while (auto name = dyn_cast<NameLoc>(loc)) {
+    chain.append(nb::str(name.getName().str().c_str()));
+    loc = name.getChildLoc();
+  }
+  chains.append(chain);
+  return chains;
+}
+
+/// The ops of an op's first block as data: for each, its name, location
+/// names (locationNames), result types, and where each operand comes from:
+/// ("op", index of the producing op in the block) or ("arg", argument
+/// number); ("outer", -1) for a value defined outside the block.
+nb::list blockOps(Operation *parent) {
+  nb::list out;
+  if (parent->getNumRegions() == 0 || parent->getRegion(0).empty())
+    return out;
+  Block &block = parent->getRegion(0).front();
+  llvm::DenseMap<Operation *, int64_t> index;
+  for (Operation &op : block) {
+    int64_t i = static_cast<int64_t>(index.size());
+    index[&op] = i;
+    nb::dict entry;
+    entry["name"] = op.getName().getStringRef().str();
+    entry["locations"] = locationNames(op.getLoc());
+    std::vector<std::string> types;
+    for (Type t : op.getResultTypes())
+      types.push_back(typeToString(t));
+    entry["results"] = types;
+    nb::list operands;
+    for (Value v : op.getOperands()) {
+      if (auto arg = dyn_cast<BlockArgument>(v); arg && arg.getOwner() == &block)
+        operands.append(nb::make_tuple("arg", arg.getArgNumber()));
+      else if (Operation *def = v.getDefiningOp(); def && index.count(def))
+        operands.append(nb::make_tuple("op", index[def],
+                                       cast<OpResult>(v).getResultNumber()));
+      else
+        operands.append(nb::make_tuple("outer", -1));
+    }
+    entry["operands"] = operands;
+    out.append(entry);
+  }
+  return out;
+}
+
 
 /// Builds one `netspec.model` op by op. Each layer is verified the moment it
 /// is added, so a shape error is reported at the layer that causes it, with
@@ -595,6 +653,11 @@ NB_MODULE(_mlir, m) {
                        types.push_back(typeToString(t));
                      return types;
                    })
+      .def("block_ops", [](LmOperation &o) { return blockOps(o.op); },
+           "The ops of the first block of this op's first region, as dicts: "
+           "name, locations (NameLoc name chains, outermost first), results "
+           "(types) and operands (('op', index, result) | ('arg', n) | "
+           "('outer', -1)).")
       .def(
           "walk",
           [](LmOperation &o) {

@@ -16,12 +16,13 @@ import netgen
 import numpy as np
 import pytest
 import reference
-from lean_mlir import bench
+from lean_mlir import bench, explanation
 from lean_mlir.layers import layer_from_dict, layer_to_dict
 
 TABLES = {
     "lean_mlir.bench.TORCH_LAYERS": bench.TORCH_LAYERS,
     "lean_mlir.bench.JAX_LAYERS (None: not modelled)": bench.JAX_LAYERS,
+    "lean_mlir.explanation.VJP_RULES": explanation.VJP_RULES,
     "test/python/reference.py FORWARD": reference.FORWARD,
     "test/python/netgen.py GENERATORS": netgen.GENERATORS,
 }

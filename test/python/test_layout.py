@@ -19,6 +19,7 @@ PACKAGE = Path(lean_mlir.__file__).parent
 LAYERS = [
     ["_mlir"],   # the C++ extension
     ["_errors", "_files", "_host", "_native", "_version"],
+    ["_dot"],
     ["ir", "passmanager", "dialects", "dialects.netspec", "pipeline"],
     ["layers"],
     ["spec"],
@@ -28,7 +29,7 @@ LAYERS = [
     ["data", "checkpoint"],
     ["rundir"],
     ["training"],
-    ["export", "plot"],
+    ["export", "plot", "explanation"],
     ["bench", "sweeps"],
     ["cli"],
     [""],   # the package itself, lean_mlir/__init__.py

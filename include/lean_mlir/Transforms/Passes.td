@@ -60,6 +60,22 @@ def NetSpecModelSummary : Pass<"netspec-model-summary", "::mlir::ModuleOp"> {
   ];
 }
 
+def NetSpecPrintGraph : Pass<"netspec-print-graph", "::mlir::ModuleOp"> {
+  let summary = "Print each netspec model as a Graphviz graph of its layers";
+  let description = [{
+    Writes one DOT `digraph` per `netspec.model` to stderr (as MLIR's own
+    `--view-op-graph` does), the module unchanged: the input, one node per
+    layer (its name from its location, its op, its output shape and the
+    trainable parameters it reads) and the output, with an edge per
+    activation a layer reads, labelled with its shape. A residual `add`
+    reads two. `--view-op-graph` draws any IR, every op and value of it
+    (StableHLO included); this pass draws the network as its author wrote it.
+
+        lean-mlir-opt model.mlir --netspec-print-graph -o /dev/null 2> model.dot
+        dot -Tsvg model.dot -o model.svg
+  }];
+}
+
 def NetSpecToStableHLO : Pass<"netspec-to-stablehlo", "::mlir::ModuleOp"> {
   let summary = "Lower a netspec model to StableHLO functions: inference, "
                 "evaluation, gradients and one fused train step";
