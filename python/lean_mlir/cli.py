@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 
 from lean_mlir._errors import MLIRError, SpecError
-from lean_mlir.compiler import FUNCTIONS
+from lean_mlir.compiler import FUNCTIONS, TARGETS
 from lean_mlir.data import DATASETS
 from lean_mlir.pipeline import run_pipeline
 from lean_mlir.rundir import LOG_EVERY, RunError
@@ -301,7 +301,8 @@ def _explain(args) -> int:
                      calls=args.calls, log=lambda line: print(line, flush=True))
     if "dispatches" in report:
         print(f"{len(report['dispatches'])} dispatches, {report['dispatch_ms']:.1f} ms a call, "
-              f"{100 * report['attributed_fraction']:.1f}% attributed to layers")
+              f"{100 * report['attributed_fraction']:.1f}% attributed "
+              f"({report['layer_ms']:.1f} ms to layers, the rest to the loss and step scalars)")
     print(f"wrote {Path(args.output) / 'index.html'} (and report.json, the graphs, the IR)")
     return 0
 
@@ -320,8 +321,12 @@ def _bench(args) -> int:
     from lean_mlir.bench import run_bench, write_json
 
     models = [m.strip() for m in args.models.split(",") if m.strip()]
-    for model in models:
-        resolve(model)    # an unknown model fails here, in one line
+    try:
+        for model in models:
+            resolve(model)    # an unknown model fails here, before anything runs
+    except ValueError as e:
+        print(f"error: --models: {e}", file=sys.stderr)
+        return 2
     if args.rounds < 1 or args.calls < 1:
         print("error: --rounds and --calls must be >= 1", file=sys.stderr)
         return 2
@@ -365,7 +370,8 @@ def _add_explain_command(sub) -> None:
     p.add_argument("--function", default="train_step", choices=list(FUNCTIONS))
     p.add_argument("--batch-size", type=int, default=128)
     p.add_argument("--recipe", default="s4tf-baseline", help="the train step's optimizer")
-    p.add_argument("--backend", default="llvm-cpu", help="llvm-cpu, rocm or cuda")
+    p.add_argument("--backend", default="llvm-cpu", choices=list(TARGETS),
+                   help="profiling runs on llvm-cpu; the others take --no-profile")
     p.add_argument("--calls", type=int, default=10, help="calls profiled")
     p.add_argument("--no-profile", action="store_true", help="IR and graphs only, no run")
 

@@ -92,7 +92,7 @@ CPU_FORMS_FLAGS: dict[str, list[str]] = {
 #: ``target``): the forms measured fast on IREE's CPU backend; for CUDA the same
 #: with long reductions split (the book CNN's train step on an H100: generic
 #: forms 17.5 ms, cpu forms 135 ms, gpu forms 5.2-5.9 ms; ``predict`` 7.0, 3.6
-#: and 1.3 ms; README "On an NVIDIA GPU"); the textbook forms for ROCm, where
+#: and 1.3 ms; docs/gpu.md); the textbook forms for ROCm, where
 #: nothing has been measured.
 TARGETS: dict[str, str] = {"llvm-cpu": "cpu", "rocm": "generic", "cuda": "gpu"}
 

@@ -34,8 +34,9 @@ from pathlib import Path
 import numpy as np
 
 from lean_mlir import _dot
+from lean_mlir._files import atomic_write
 from lean_mlir._host import cpu_name, gemm_peak_gflops
-from lean_mlir._native import iree_tool_path
+from lean_mlir._native import dot_path, iree_tool_path
 from lean_mlir.compiler import (
     FUNCTIONS,
     TARGETS,
@@ -49,7 +50,7 @@ from lean_mlir.recipes import TrainConfig
 from lean_mlir.recipes import get as get_recipe
 from lean_mlir.spec import NetSpec
 
-__all__ = ["PARTS", "VJP_RULES", "Dispatch", "explain", "profile_dispatches"]
+__all__ = ["PARTS", "VJP_RULES", "Dispatch", "ExplainError", "explain", "profile_dispatches"]
 
 #: The parts of a derived function, in the order a train step runs them.
 PARTS = ("forward", "layout", "loss", "backward", "input gradient", "weight gradient",
@@ -71,12 +72,16 @@ VJP_RULES = {
 }
 
 #: What every activation adds to a rule, as the clusters say it.
-ACTIVATION_VJP = "relu: g masked where y <= 0, first"
+ACTIVATION_VJP = "relu: g masked where y <= 0"
 
 PART_COLOURS = {"forward": "#dbe8fb", "layout": "#eeeeee", "loss": "#fde2c8",
                 "backward": "#f9d6d5", "input gradient": "#f9d6d5",
                 "weight gradient": "#f4c2c0", "bias gradient": "#f7dcdb",
                 "optimizer": "#d9f0d3"}
+
+
+class ExplainError(ValueError):
+    """A tool explain runs (IREE's compiler, its profiler) failed; says which and why."""
 
 
 @dataclass
@@ -206,7 +211,7 @@ def _edges(ops: list[Op], group_of: dict, ids: dict, arguments: list[str]) -> di
 def _clusters(spec: NetSpec, members: dict, ids: dict) -> list[str]:
     """The groups' nodes, in a cluster per layer's forward, per layer's backward (titled
     with its VJP rule), the loss and the optimizer."""
-    kinds = dict(zip(spec.layer_names, (layer.kind for layer in spec.layers), strict=True))
+    layers = dict(zip(spec.layer_names, spec.layers, strict=True))
     clusters: dict[str, list[str]] = defaultdict(list)
     for (owner, part), counts in members.items():
         top = ", ".join(f"{n} {k}" for k, n in counts.most_common(3))
@@ -223,11 +228,11 @@ def _clusters(spec: NetSpec, members: dict, ids: dict) -> list[str]:
     lines = []
     for i, (title, nodes) in enumerate(clusters.items()):
         phase, _, owner = title.partition(" ")
-        kind = kinds.get(owner, "")
-        if phase == "backward" and kind:
-            label = _dot.label(f"{owner} ({kind}) VJP", *_wrap(VJP_RULES[kind], 60))
-        elif phase == "forward" and kind:
-            label = _dot.label(f"{owner} ({kind})")
+        layer = layers.get(owner)
+        if phase == "backward" and layer is not None:
+            label = _dot.label(f"{owner} ({layer.kind}) VJP", *_wrap(_vjp_rule(layer), 60))
+        elif phase == "forward" and layer is not None:
+            label = _dot.label(f"{owner} ({layer.kind})")
         else:
             label = _dot.label(phase)
         lines.append(f"  subgraph cluster_{i} {{ label={label}; style=rounded; "
@@ -291,6 +296,8 @@ def _owners(chains: set, spec: NetSpec) -> list[tuple[str, str]]:
     """(owner, part) pairs of a set of location chains, in layer order."""
     names = set(spec.layer_names)
     found = {_owner_and_part([list(chain)], names, spec.name) for chain in chains}
+    # An op with no part outside any layer (the function's own) says nothing.
+    found = {(owner, part) for owner, part in found if part or owner in names}
     order = {name: i for i, name in enumerate(spec.layer_names)}
     return sorted(found, key=lambda op: (order.get(op[0], len(order)), op[1]))
 
@@ -424,11 +431,28 @@ def _compile_with_sources(text: str, flags: list[str], work: Path) -> tuple[byte
 # -- the report ---------------------------------------------------------------------------
 
 def _layer_flops(spec: NetSpec) -> list[int]:
-    """Forward FLOPs per sample of each layer, as ``netspec-model-summary`` counts them."""
+    """Forward FLOPs per sample of each layer, as ``netspec-model-summary`` counts them:
+    the sum over the netspec ops the layer built (a conv_bn is a conv2d and a
+    batch_norm), which carry the layer's name as their location."""
     module = spec.to_mlir()
     run_pipeline(module, "builtin.module(netspec-model-summary)", "model summary")
-    return [int(op.attributes["netspec.flops_per_sample"]) for op in module.operation.walk()
-            if "netspec.flops_per_sample" in op.attributes and op.name != "netspec.model"]
+    model = next(op for op in module.operation.walk() if op.name == "netspec.model")
+    flops: Counter = Counter()
+    for op in model.block_ops():
+        if "netspec.flops_per_sample" in op["attributes"]:
+            flops[op["locations"][0][0]] += op["attributes"]["netspec.flops_per_sample"]
+    unknown = set(flops) - set(spec.layer_names)
+    if unknown:
+        raise ValueError(f"{spec.name}: netspec ops located at no layer: {sorted(unknown)}")
+    return [flops[name] for name in spec.layer_names]
+
+
+def _vjp_rule(layer) -> str:
+    """The layer's VJP rule, with the activation's mask where it has one."""
+    rule = VJP_RULES[layer.kind]
+    if str(getattr(layer, "activation", "identity")) == "relu":
+        rule = f"{ACTIVATION_VJP}; then {rule}"
+    return rule
 
 
 def _layers(spec: NetSpec, function: str, batch: int, ops: list[Op],
@@ -456,7 +480,7 @@ def _layers(spec: NetSpec, function: str, batch: int, ops: list[Op],
         row = {"index": i, "name": name, "kind": layer.kind,
                "output_shape": list(spec.layer_output_shapes[i]), "params": params,
                "forward_flops": forward, "backward_flops": back,
-               "vjp": VJP_RULES[layer.kind] if backward else None,
+               "vjp": _vjp_rule(layer) if backward else None,
                "ops": {part: dict(c.most_common()) for part, c in by_part.items()}}
         if dispatches is not None:
             charged = defaultdict(float)
@@ -498,6 +522,9 @@ def explain(spec: NetSpec, out_dir: Path | str, *, function: str = "train_step",
         raise ValueError(f"unknown function {function!r}; expected one of {FUNCTIONS}")
     if profile and backend != "llvm-cpu":
         raise ValueError(f"profiling runs on this machine's CPU; for {backend} use --no-profile")
+    dot_path()   # the graphs need Graphviz: say so before anything is compiled
+    if Path(out_dir).exists() and not Path(out_dir).is_dir():
+        raise ValueError(f"{out_dir}: exists and is not a directory")
     cfg = get_recipe(recipe, batch_size=batch_size, backend=backend)
     pipeline = lowering_pipeline(function, batch_size, _options(function, cfg, backend))
     log(f"lowering {spec.name} {function} (batch {batch_size}, {backend})...")
@@ -509,32 +536,57 @@ def explain(spec: NetSpec, out_dir: Path | str, *, function: str = "train_step",
              "network.dot": spec.to_dot(),
              "derived.dot": derived_dot(spec, function, ops, cfg)}
     report = {"network": spec.name, "function": function, "batch_size": batch_size,
-              "backend": backend, "recipe": recipe if function == "train_step" else None,
+              "backend": backend,
+              "recipe": recipe if function in ("train_step", "value_and_grad") else None,
               "pipeline": pipeline, "param_count": spec.param_count(),
               "cpu": cpu_name(), "ops": len(ops)}
     dispatches, total_ms, peak = None, 0.0, 0.0
     if profile:
-        dispatches, wall_ms, sources = _measure(spec, function, stablehlo, cfg, calls, log)
+        try:
+            dispatches, wall_ms, sources = _measure(spec, function, stablehlo, cfg, calls, log)
+        except (RuntimeError, OSError, subprocess.SubprocessError) as e:
+            # IREE's compiler or profiler failed: one line saying which and why.
+            first = str(e).strip().splitlines()[-1] if str(e).strip() else type(e).__name__
+            raise ExplainError(f"profiling {spec.name} {function} failed: {first}") from e
         files["dispatches.mlir"] = sources
         total_ms = sum(d.ms for d in dispatches)
         attributed = sum(sum(d.charges.values()) for d in dispatches)
+        names = set(spec.layer_names)
+        in_layers = sum(ms for d in dispatches for (owner, _), ms in d.charges.items()
+                        if owner in names)
         peak = gemm_peak_gflops()
         report |= {"calls": calls, "wall_ms": wall_ms, "dispatch_ms": total_ms,
-                   "attributed_ms": attributed,
+                   "attributed_ms": attributed, "layer_ms": in_layers,
                    "attributed_fraction": attributed / total_ms if total_ms else 0.0,
                    "gemm_peak_gflops": peak,
                    "dispatches": [_dispatch_row(d, total_ms) for d in dispatches]}
     report["layers"] = _layers(spec, function, batch_size, ops, dispatches, total_ms, peak)
     for name in ("network", "derived"):
         files[f"{name}.svg"] = _dot.render_svg(files[f"{name}.dot"])
+    report["files"] = sorted([*files, "report.json"])
     files["report.json"] = json.dumps(report, indent=1) + "\n"
     files["index.html"] = _page(report, files["network.svg"], files["derived.svg"])
-    out = Path(out_dir)
+    _write(Path(out_dir), files)
+    return report
+
+
+#: Every file explain may write; the ones a run does not write are removed, so
+#: a directory never mixes two runs.
+OUTPUTS = ("index.html", "report.json", "network.dot", "network.svg", "derived.dot",
+           "derived.svg", "netspec.mlir", "stablehlo.mlir", "dispatches.mlir")
+
+
+def _write(out: Path, files: dict[str, str]) -> None:
+    """Writes ``files`` into ``out``, each atomically, and removes an earlier run's
+    files this run does not write; nothing else in ``out`` is touched."""
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"{out}: exists and is not a directory")
     out.mkdir(parents=True, exist_ok=True)
     for name, content in files.items():
-        (out / name).write_text(content)
-    report["files"] = sorted(files)
-    return report
+        atomic_write(out / name, content.encode())
+    for name in OUTPUTS:
+        if name not in files:
+            (out / name).unlink(missing_ok=True)
 
 
 def profile_dispatches(spec: NetSpec, function: str = "train_step", batch_size: int = 128,
@@ -543,8 +595,11 @@ def profile_dispatches(spec: NetSpec, function: str = "train_step", batch_size: 
                        ) -> tuple[list[Dispatch], float]:
     """Where ``function``'s time goes on this CPU: its dispatches, largest first, each
     with its ms per call and whose ops it holds, and the wall ms per call.
-    ``options`` are netspec-to-stablehlo's (default: the CPU's target and the
-    recipe's optimizer); ``flags`` replace :func:`~lean_mlir.compiler.compile_flags`."""
+    ``options`` are netspec-to-stablehlo's but the optimizer's (default: the CPU's
+    target; ``recipe`` gives the optimizer); ``flags`` replace
+    :func:`~lean_mlir.compiler.compile_flags`."""
+    if set(options or {}) & {"optimizer", "momentum", "weight_decay", "label_smoothing"}:
+        raise ValueError("profile_dispatches: the recipe gives the optimizer, not options")
     cfg = get_recipe(recipe, batch_size=batch_size)
     options = {**_options(function, cfg, "llvm-cpu"), **(options or {})}
     module = lower_module(spec, lowering_pipeline(function, batch_size, options))
@@ -665,8 +720,9 @@ def _page(report: dict, network_svg: str, derived_svg: str) -> str:
         timing = (f"<p class=facts>{len(report['dispatches'])} dispatches, "
                   f"{report['dispatch_ms']:.2f} ms of dispatch time a call "
                   f"({report['wall_ms']:.2f} ms wall), {100 * report['attributed_fraction']:.1f}% "
-                  f"attributed to layers; float32 GEMM peak {report['gemm_peak_gflops']:.0f} "
-                  f"GFLOP/s (NumPy, same run)</p>")
+                  f"attributed (to layers {report['layer_ms']:.2f} ms, the rest to the loss "
+                  f"and the optimizer's step scalars); float32 GEMM peak "
+                  f"{report['gemm_peak_gflops']:.0f} GFLOP/s (NumPy, same run)</p>")
         head += ["ms", "share (by part, ms)", "GFLOP/s", "of peak", "dispatches"]
     layer_table = ("<table><tr>" + "".join(f"<th>{h}</th>" for h in head) + "</tr>"
                    + "".join(_layer_rows(report)) + "</table>")
@@ -676,6 +732,7 @@ def _page(report: dict, network_svg: str, derived_svg: str) -> str:
                           "<th>share</th><th>per call</th><th>dispatch</th>"
                           "<th>layer: part (whose ops it holds)</th><th>kernels</th></tr>"
                           + "".join(_dispatch_rows(report)) + "</table>")
+    links = ", ".join(f'<a href="{name}">{name}</a>' for name in report["files"])
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <title>{esc(report['network'])}: {esc(report['function'])} explained</title>
@@ -691,9 +748,6 @@ them (the parameters and optimizer state, read nearly everywhere, are not drawn)
 <div class=graph id=derived>{_svg(derived_svg)}</div>
 <h2>Layers</h2>{layer_table}
 {dispatch_table}
-<h2>Files</h2><p class=facts><a href="report.json">report.json</a>,
-<a href="netspec.mlir">netspec.mlir</a>, <a href="stablehlo.mlir">stablehlo.mlir</a>,
-<a href="dispatches.mlir">dispatches.mlir</a>, <a href="network.dot">network.dot</a>,
-<a href="derived.dot">derived.dot</a></p>
+<h2>Files</h2><p class=facts>{links}</p>
 </body></html>
 """

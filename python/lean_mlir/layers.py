@@ -23,8 +23,9 @@ Layouts (the same in IR, in ``init_params`` and in checkpoints):
   :meth:`NetSpec.param_count` leaves them out (as PyTorch's ``parameters()``).
 
 :data:`LAYERS` is the one list of kinds. What else knows a kind (the PyTorch
-and JAX peers in :mod:`lean_mlir.bench`, the tests' float64 reference and
-random-network generator) keys its table by ``kind``, and
+and JAX peers in :mod:`lean_mlir.bench`, the VJP rules ``lean-mlir explain``
+titles its clusters with, the tests' float64 reference and random-network
+generator) keys its table by ``kind``, and
 ``test/python/test_layer_registry.py`` names any table that lacks one. Adding
 a kind means a class and a function here, its op and rules in C++, and an
 entry in each of those tables.

@@ -457,7 +457,8 @@ def train(spec: NetSpec, cfg: TrainConfig, data_dir: Path | str | None = None, *
     data = load(dataset, directory)
     run_dir = Path(run_dir) if run_dir else default_run_dir(spec, recipe)
     info = {"recipe": recipe, "dataset": dataset,
-            "data_dir": str(data_dir) if data_dir else None}
+            "data_dir": str(data_dir) if data_dir else None,
+            "log_every": log_every, "checkpoint_every": checkpoint_every}
     return run_training(spec, cfg, data, run_dir=run_dir, resume=resume,
                         train_limit=train_limit, reporter=Reporter(enabled=progress),
                         log_every=log_every, checkpoint_every=checkpoint_every, run_info=info)

@@ -303,6 +303,10 @@ nb::list blockOps(Operation *parent) {
     for (Type t : op.getResultTypes())
       types.push_back(typeToString(t));
     entry["results"] = types;
+    nb::dict attrs;
+    for (NamedAttribute attr : op.getAttrs())
+      attrs[attr.getName().str().c_str()] = attributeToPython(attr.getValue());
+    entry["attributes"] = attrs;
     nb::list operands;
     for (Value v : op.getOperands()) {
       if (auto arg = dyn_cast<BlockArgument>(v); arg && arg.getOwner() == &block)
@@ -656,8 +660,8 @@ NB_MODULE(_mlir, m) {
       .def("block_ops", [](LmOperation &o) { return blockOps(o.op); },
            "The ops of the first block of this op's first region, as dicts: "
            "name, locations (NameLoc name chains, outermost first), results "
-           "(types) and operands (('op', index, result) | ('arg', n) | "
-           "('outer', -1)).")
+           "(types), attributes (as Python values) and operands (('op', index, "
+           "result) | ('arg', n) | ('outer', -1)).")
       .def(
           "walk",
           [](LmOperation &o) {

@@ -73,7 +73,12 @@ def test_report_holds_every_layer_and_the_time(explained, network_file):
     assert report["attributed_fraction"] >= 0.9
     assert report["attributed_ms"] <= report["dispatch_ms"] + 1e-9
     charged = sum(layer["ms"] for layer in report["layers"])
-    assert charged <= report["attributed_ms"] + 1e-6
+    assert abs(charged - report["layer_ms"]) < 1e-6
+    assert report["layer_ms"] >= 0.5 * report["dispatch_ms"]   # the loss is not most of it
+    # Each layer's FLOPs are its own: they add up to the network's forward count.
+    total = sum(layer["forward_flops"] for layer in report["layers"])
+    assert total == report["batch_size"] * _forward_flops(spec)
+    assert report["layers"][2]["forward_flops"] > report["layers"][1]["forward_flops"]
     assert all(d["ms"] >= 0 for d in report["dispatches"])
     names = [d["ms"] for d in report["dispatches"]]
     assert names == sorted(names, reverse=True)
@@ -104,6 +109,13 @@ def test_page_draws_every_layer_in_a_browser(explained, network_file, tmp_path):
     assert pixels.shape == (1600, 1280)
     assert pixels.std() > 10, "the page renders blank"
     assert (pixels < 128).mean() > 0.005, "almost nothing dark on the page"
+
+
+def _forward_flops(spec) -> int:
+    module = spec.to_mlir()
+    lm.run_pipeline(module, "builtin.module(netspec-model-summary)")
+    model = next(op for op in module.operation.walk() if op.name == "netspec.model")
+    return model.attributes["netspec.flops_per_sample"]
 
 
 def test_without_profile_writes_ir_and_graphs(tmp_path):
@@ -150,3 +162,14 @@ def test_netspec_draws_itself_in_notebooks():
     assert svg.lstrip().startswith("<?xml") or "<svg" in svg
     for name in lm.mnist_cnn().layer_names:
         assert f">{name}</text>" in svg
+
+
+def test_other_backends_explain_without_a_run(tmp_path):
+    out = tmp_path / "gpu"
+    report = lm.explain(lm.mnist_cnn_bn(), out, backend="cuda", batch_size=4, profile=False,
+                        log=lambda line: None)
+    assert "target=gpu" in report["pipeline"]
+    assert {"input gradient", "weight gradient", "optimizer"} <= set(report["layers"][1]["ops"])
+    with pytest.raises(ValueError, match="use --no-profile"):
+        lm.explain(lm.mnist_mlp(), tmp_path / "x", backend="cuda", log=lambda line: None)
+    assert not (tmp_path / "x").exists()

@@ -65,11 +65,11 @@ def NetSpecPrintGraph : Pass<"netspec-print-graph", "::mlir::ModuleOp"> {
   let description = [{
     Writes one DOT `digraph` per `netspec.model` to stderr (as MLIR's own
     `--view-op-graph` does), the module unchanged: the input, one node per
-    layer (its name from its location, its op, its output shape and the
-    trainable parameters it reads) and the output, with an edge per
-    activation a layer reads, labelled with its shape. A residual `add`
-    reads two. `--view-op-graph` draws any IR, every op and value of it
-    (StableHLO included); this pass draws the network as its author wrote it.
+    layer op (its location's name where it has one, its op, its output shape
+    and the trainable parameters it reads) and the output, with an edge per
+    activation an op reads, labelled with its shape; a residual `add` reads
+    two. `--view-op-graph` draws any IR, every op and value of it (StableHLO
+    included); this pass draws only the network's layers.
 
         lean-mlir-opt model.mlir --netspec-print-graph -o /dev/null 2> model.dot
         dot -Tsvg model.dot -o model.svg
