@@ -173,3 +173,15 @@ def test_other_backends_explain_without_a_run(tmp_path):
     with pytest.raises(ValueError, match="use --no-profile"):
         lm.explain(lm.mnist_mlp(), tmp_path / "x", backend="cuda", log=lambda line: None)
     assert not (tmp_path / "x").exists()
+
+
+def test_missing_graphviz_is_one_error_line_naming_the_package(tmp_path):
+    env = {"PATH": str(Path(sys.executable).parent), "HOME": str(Path.home())}
+    proc = subprocess.run([LEAN_MLIR, "explain", "mlp", "-o", str(tmp_path / "out"),
+                           "--no-profile"], capture_output=True, text=True, timeout=120,
+                          check=False, env=env)
+    assert proc.returncode == 1
+    assert proc.stderr.strip().splitlines() == [
+        ("error: Graphviz's dot is not installed: apt-get install graphviz "
+        "(scripts/setup.sh installs it)")]
+    assert not (tmp_path / "out").exists()
