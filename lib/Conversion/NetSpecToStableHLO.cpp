@@ -217,6 +217,15 @@ private:
     if (!symbolizeLoweringTarget(target))
       return fail("unknown target '" + target +
                   "'; expected generic, cpu or gpu");
+    if (!convWeightGradient.empty()) {
+      if (convWeightGradient != "taps" && convWeightGradient != "batched-im2col")
+        return fail("unknown conv-weight-gradient '" + convWeightGradient +
+                    "'; expected taps or batched-im2col");
+      if (!formsFor(*symbolizeLoweringTarget(target)).channelsLast)
+        return fail("conv-weight-gradient chooses among the channels-last "
+                    "forms (target=cpu or gpu), not target=" +
+                    target);
+    }
     if (labelSmoothing < 0 || labelSmoothing >= 1)
       return fail("label-smoothing must be in [0, 1), got " +
                   std::to_string(labelSmoothing.getValue()));
@@ -288,6 +297,11 @@ private:
     OpBuilder body = OpBuilder::atBlockBegin(entry);
     StablehloBuilder b(body, model.getLoc());
     LayerLowering lowering(b, *symbolizeLoweringTarget(target), entry);
+    if (convWeightGradient == "taps")
+      lowering.forms.convWeightGradient = TargetForms::WeightGradient::Taps;
+    else if (convWeightGradient == "batched-im2col")
+      lowering.forms.convWeightGradient =
+          TargetForms::WeightGradient::BatchedIm2col;
     lowering.training = labels && name != "eval";
 
     ValueRange args = entry->getArguments();

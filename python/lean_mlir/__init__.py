@@ -64,6 +64,7 @@ from lean_mlir.runtime import (
 )
 from lean_mlir.spec import NetSpec, ParamSpec
 from lean_mlir.training import train
+from lean_mlir.tuning import tune
 from lean_mlir.zoo import MODELS, mnist_cnn, mnist_cnn_bn, mnist_mlp, mnist_resnet
 
 
@@ -135,5 +136,6 @@ __all__ = [
     "sweep",
     "train",
     "train_step",
+    "tune",
     "value_and_grad",
 ]

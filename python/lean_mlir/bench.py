@@ -44,6 +44,7 @@ from lean_mlir.compiler import (
     externalize_transients,
     lower_to_stablehlo,
     lowering_pipeline,
+    tuned_choice,
 )
 from lean_mlir.pipeline import run_pipeline
 from lean_mlir.recipes import TrainConfig
@@ -430,7 +431,20 @@ def _time_model(model: str, rounds: int, calls: int, batch: int, makers: list[st
     kept_per_call = {key: mb / (rounds * counts[key]) for key, mb in kept.items()}
     return {"flops": forward_flops_per_sample(spec) * batch, "ms": ms, "counts": counts,
             "kept_mb": kept_per_call, "peaks": peaks, "skipped": skipped,
-            "compile": compile_times}
+            "compile": compile_times, "tuned": _tuned(spec, batch)}
+
+
+def _tuned(spec: NetSpec, batch: int) -> dict[str, str]:
+    """What ``lean-mlir tune`` chose on this machine for the timed functions, if it did:
+    lean-mlir's figures are those of the chosen forms and flags."""
+    cfg = TrainConfig(batch_size=batch)
+    found = {}
+    for function, options in (("train_step", cfg.lowering_options()), ("predict", {})):
+        choice = tuned_choice(spec, function, batch, "llvm-cpu",
+                              {"target": TARGETS["llvm-cpu"], **options})
+        if choice is not None:
+            found[function] = choice.get("candidate", "tuned")
+    return found
 
 
 def _model_process(queue, *args) -> None:
@@ -498,11 +512,14 @@ def run_bench(models: list[str], rounds: int = 5, calls: int = 5, batch: int = 1
     timings: dict[tuple[str, str, str], Timing] = {}
     counts: dict[tuple[str, str, str], int] = {}
     compile_times: dict = {}
+    tuned: dict[str, str] = {}
     peaks: list[float] = []
     for model in models:
         result = _in_own_process(model, (rounds, calls, batch, makers, threads), log)
         skipped.update(result["skipped"])
         compile_times.update(result["compile"])
+        tuned.update({f"{model} {function}": choice
+                      for function, choice in result["tuned"].items()})
         peaks += result["peaks"]
         for (function, system), ms in result["ms"].items():
             timings[(model, function, system)] = Timing(
@@ -518,6 +535,7 @@ def run_bench(models: list[str], rounds: int = 5, calls: int = 5, batch: int = 1
               "calls_per_round": {"/".join(k): n for k, n in counts.items()},
               "gemm_peak_gflops": round(peak, 1), "versions": versions, "skipped": skipped,
               "results": rows, "speedups": ratios,
+              "tuned": tuned,
               "compile": [{"model": m, "function": f, **v}
                           for (m, f), v in compile_times.items()]}
     log(format_report(report))
@@ -575,6 +593,8 @@ def format_report(report: dict) -> str:
     for s in report["speedups"]:
         lines.append(f"{s['model']} {s['function']}: lean-mlir runs {s['speedup_median']:.2f}x "
                      f"the speed of {s['peer']} (medians; {s['speedup_min']:.2f}x on minima)")
+    for what, choice in report.get("tuned", {}).items():
+        lines.append(f"{what}: lean-mlir tune's choice on this machine: {choice}")
     for c in report["compile"]:
         lines.append(f"{c['model']} {c['function']}: lowered in {c['lower_s']:.2f} s "
                      f"({c['stablehlo_chars']:,} chars of StableHLO), compiled in "

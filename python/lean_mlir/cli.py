@@ -12,6 +12,7 @@
     lean-mlir sweep A B --seeds 3 # arms x seeds as Ray tasks, locally or on a cluster
     lean-mlir bench               # train step and predict against PyTorch (and JAX), one run
     lean-mlir explain cnn -o DIR  # a page: the network, its derived VJP, each layer's time
+    lean-mlir tune resnet         # time the candidate forms and flags here; keep the fastest
 """
 
 from __future__ import annotations
@@ -307,6 +308,30 @@ def _explain(args) -> int:
     return 0
 
 
+def _tune(args) -> int:
+    from lean_mlir.compiler import forget_tuned
+    from lean_mlir.tuning import tune
+
+    spec = resolve(args.model)
+    if args.forget:
+        print(f"{spec.name}: dropped {forget_tuned(spec)} tuned choices")
+        return 0
+    functions = _comma_list(args.functions, FUNCTIONS, "--functions")
+    if functions is None:
+        return 2
+    if args.batch_size < 1 or args.rounds < 1:
+        print("error: --batch-size and --rounds must be >= 1", file=sys.stderr)
+        return 2
+    for row in tune(spec, functions, args.batch_size, args.recipe, args.rounds,
+                    log=lambda line: print(line, flush=True)):
+        print(f"{spec.name} {row['function']} (batch {args.batch_size}):")
+        for m in row["measured"]:
+            mark = "  <- chosen" if m["candidate"] == row["choice"] else ""
+            print(f"  {m['median_ms']:9.2f} ms  {m['candidate']}{mark}")
+        print(f"  {row['speedup']:.2f}x the target's forms; kept in {row['path']}")
+    return 0
+
+
 def _data(args) -> int:
     from lean_mlir.data import load, prepare
 
@@ -374,6 +399,18 @@ def _add_explain_command(sub) -> None:
                    help="profiling runs on llvm-cpu; the others take --no-profile")
     p.add_argument("--calls", type=int, default=10, help="calls profiled")
     p.add_argument("--no-profile", action="store_true", help="IR and graphs only, no run")
+
+
+def _add_tune_command(sub) -> None:
+    p = sub.add_parser("tune", help="time the candidate forms and flags on this machine; "
+                                    "every later compile uses the fastest")
+    p.add_argument("model", metavar="MODEL", help=MODEL_HELP)
+    p.add_argument("--functions", default="train_step,predict",
+                   help="comma-separated: train_step, predict, eval, value_and_grad")
+    p.add_argument("--batch-size", type=int, default=128)
+    p.add_argument("--recipe", default="s4tf-baseline", help="the train step's optimizer")
+    p.add_argument("--rounds", type=int, default=5, help="interleaved timing rounds")
+    p.add_argument("--forget", action="store_true", help="drop the model's choices instead")
 
 
 def _add_run_options(p, recipe: bool = True) -> None:
@@ -455,6 +492,7 @@ def _parser() -> argparse.ArgumentParser:
     _add_run_commands(sub)
     _add_bench_command(sub)
     _add_explain_command(sub)
+    _add_tune_command(sub)
     return parser
 
 
@@ -462,7 +500,7 @@ _COMMANDS = {"summary": lambda args: _summary(args.models, args.ir), "compile": 
              "train": _train, "bench": _bench, "ablation": _ablation, "plot": _plot,
              "export": _export, "predict": _predict, "data": _data, "sweep": _sweep,
              "show": lambda args: print(resolve(args.model).to_mlir()) or 0,
-             "explain": _explain}
+             "explain": _explain, "tune": _tune}
 
 
 def main(argv: list[str] | None = None) -> int:

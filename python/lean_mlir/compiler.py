@@ -22,6 +22,7 @@ calls never recompile.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import threading
 from dataclasses import dataclass, field
@@ -48,9 +49,13 @@ __all__ = [
     "compile_spec",
     "compile_stablehlo",
     "externalize_transients",
+    "forget_tuned",
     "lower_module",
     "lower_to_stablehlo",
     "lowering_pipeline",
+    "save_tuned_choice",
+    "tuned_choice",
+    "tuned_dir",
     "verify_stablehlo",
 ]
 
@@ -294,16 +299,96 @@ def _check_backend(backend: str) -> None:
         raise ValueError(f"unknown backend {backend!r}; expected one of {sorted(BACKENDS)}")
 
 
-def compile_flags(backend: str, target: str | None = None) -> list[str]:
+def compile_flags(backend: str, target: str | None = None,
+                  data_tiling: bool | None = None) -> list[str]:
     """The ``iree-compile`` flags for ``backend``, for a module in ``target``'s forms
-    (default: the backend's, TARGETS)."""
+    (default: the backend's, TARGETS). ``data_tiling`` overrides whether GEMM
+    operands are packed for the kernels (default: on for the cpu forms)."""
     _check_backend(backend)
     if target is not None and target not in ("generic", "cpu", "gpu"):
         raise ValueError(f"unknown target {target!r}; expected generic, cpu or gpu")
     flags = list(BACKENDS[backend])
     if (target or TARGETS[backend]) == "cpu":
         flags += CPU_FORMS_FLAGS.get(backend, [])
+    if data_tiling is not None:
+        flags = [f for f in flags if not f.startswith("--iree-opt-data-tiling")]
+        flags.append(f"--iree-opt-data-tiling={'true' if data_tiling else 'false'}")
     return flags
+
+
+#: The netspec-to-stablehlo options ``lean-mlir tune`` chooses (with data tiling).
+TUNED_OPTIONS = ("conv_weight_gradient",)
+
+
+def tuned_dir() -> Path | None:
+    """Where ``lean-mlir tune`` keeps its choices: ``tuned/`` in the compile cache
+    (:func:`compile_cache_dir`); None when the cache is off."""
+    cache = compile_cache_dir()
+    return cache / "tuned" if cache is not None else None
+
+
+def _tuning_path(spec: NetSpec, function: str, batch_size: int, backend: str,
+                 options: dict) -> Path | None:
+    """The file of the choice for this network, function, batch, backend and options
+    (those tune does not choose), on this CPU with this IREE."""
+    directory = tuned_dir()
+    if directory is None:
+        return None
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        iree = version("iree-base-compiler")
+    except PackageNotFoundError:
+        iree = "unknown"
+    fixed = {k: v for k, v in sorted(options.items()) if k not in TUNED_OPTIONS}
+    what = json.dumps([spec.fingerprint(), function, batch_size, backend, fixed,
+                       cpu_signature(), iree])
+    return directory / f"{hashlib.sha256(what.encode()).hexdigest()}.json"
+
+
+def tuned_choice(spec: NetSpec, function: str, batch_size: int, backend: str,
+                 options: dict) -> dict | None:
+    """What ``lean-mlir tune`` chose for this compile (``options``: the fixed
+    netspec-to-stablehlo options, target included), or None: ``{"options": {...},
+    "data_tiling": bool, ...}``."""
+    path = _tuning_path(spec, function, batch_size, backend, options)
+    if path is None or not path.exists():
+        return None
+    try:
+        choice = json.loads(path.read_text())
+        return {"options": dict(choice["options"]), "data_tiling": bool(choice["data_tiling"]),
+                **choice}
+    except (OSError, json.JSONDecodeError, KeyError, TypeError):
+        return None   # unreadable: compile as untuned (tune again to replace it)
+
+
+def save_tuned_choice(spec: NetSpec, function: str, batch_size: int, backend: str,
+                      options: dict, choice: dict) -> Path:
+    """Keeps ``choice`` (``options``, ``data_tiling`` and what was measured) for this
+    compile; :func:`compile_spec` uses it from then on."""
+    path = _tuning_path(spec, function, batch_size, backend, options)
+    if path is None:
+        raise ValueError("the compile cache is off (LEAN_MLIR_COMPILE_CACHE): tune keeps its "
+                         "choices there")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write(path, (json.dumps({"network": spec.name, "fingerprint": spec.fingerprint(),
+                                    "function": function, "batch_size": batch_size,
+                                    "backend": backend, **choice}, indent=1) + "\n").encode())
+    return path
+
+
+def forget_tuned(spec: NetSpec) -> int:
+    """Removes every choice ``lean-mlir tune`` kept for ``spec``; returns how many."""
+    directory = tuned_dir()
+    removed = 0
+    for path in sorted(directory.glob("*.json")) if directory and directory.exists() else []:
+        try:
+            if json.loads(path.read_text()).get("fingerprint") == spec.fingerprint():
+                path.unlink()
+                removed += 1
+        except (OSError, json.JSONDecodeError):
+            continue
+    return removed
 
 
 def compile_cache_dir() -> Path | None:
@@ -591,15 +676,21 @@ def compile_spec(spec: NetSpec, function: str, batch_size: int, backend: str = "
 
     ``options`` are netspec-to-stablehlo's (``optimizer``, ``momentum``, ...);
     ``target`` defaults to the backend's (TARGETS). ``flags`` replace
-    :func:`compile_flags`. ``bind_params`` (``predict``, ``eval``) compiles a
+    :func:`compile_flags`; without them, what ``lean-mlir tune`` chose for this
+    compile on this machine (:func:`tuned_choice`) applies. ``bind_params`` (``predict``, ``eval``) compiles a
     module that reads the parameters at load (:func:`bind_parameters`): call
     ``.with_parameters(params)`` on it, then its function with the batch alone.
     """
     _check_backend(backend)
     options = {"target": TARGETS[backend], **(options or {})}
-    pipeline = lowering_pipeline(function, batch_size, options)
     if flags is None:
-        flags = compile_flags(backend, options["target"])
+        choice = tuned_choice(spec, function, batch_size, backend, options)
+        if choice is not None and not set(TUNED_OPTIONS) & set(options):
+            options = {**options, **choice["options"]}
+            flags = compile_flags(backend, options["target"], choice["data_tiling"])
+        else:
+            flags = compile_flags(backend, options["target"])
+    pipeline = lowering_pipeline(function, batch_size, options)
     flags = list(flags)
     key = (spec.fingerprint(), pipeline, backend, tuple(flags), bind_params)
     if key not in _CACHE:

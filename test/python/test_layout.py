@@ -25,7 +25,7 @@ LAYERS = [
     ["spec"],
     ["zoo", "recipes"],
     ["compiler"],
-    ["runtime"],
+    ["runtime", "tuning"],
     ["data", "checkpoint"],
     ["rundir"],
     ["training"],

@@ -181,6 +181,13 @@ def NetSpecToStableHLO : Pass<"netspec-to-stablehlo", "::mlir::ModuleOp"> {
            "convolutions, as the book writes them), cpu (the forms IREE's "
            "llvm-cpu backend runs fast) or gpu (the cpu forms with long "
            "contractions split, for IREE's CUDA backend)">,
+    Option<"convWeightGradient", "conv-weight-gradient", "std::string",
+           /*default=*/"\"\"",
+           "How the channels-last forms (cpu, gpu) take a convolution's "
+           "weight gradient, in place of the target's choice: taps (one "
+           "product per kernel tap) or batched-im2col (one product of each "
+           "sample's im2col rows, batched over N, then summed); empty: the "
+           "target's. lean-mlir tune picks it by measurement">,
   ];
   let dependentDialects = ["::mlir::func::FuncDialect"];
 }

@@ -95,7 +95,9 @@ public:
       : b(b), forms(formsFor(target)), entry(entry) {}
 
   StablehloBuilder &b;
-  const TargetForms &forms;
+  /// The target's forms (a copy: an option of the pass may override a choice
+  /// the forms leave open, such as convWeightGradient).
+  TargetForms forms;
   /// Whether the function being emitted trains (value_and_grad,
   /// train_step): layers with a train/inference difference (batch norm)
   /// then use the batch's statistics.
