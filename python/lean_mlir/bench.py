@@ -439,9 +439,10 @@ def _tuned(spec: NetSpec, batch: int) -> dict[str, str]:
     lean-mlir's figures are those of the chosen forms and flags."""
     cfg = TrainConfig(batch_size=batch)
     found = {}
-    for function, options in (("train_step", cfg.lowering_options()), ("predict", {})):
+    for function, options, bind in (("train_step", cfg.lowering_options(), False),
+                                    ("predict", {}, True)):
         choice = tuned_choice(spec, function, batch, "llvm-cpu",
-                              {"target": TARGETS["llvm-cpu"], **options})
+                              {"target": TARGETS["llvm-cpu"], **options}, bind)
         if choice is not None:
             found[function] = choice.get("candidate", "tuned")
     return found

@@ -34,6 +34,7 @@ from lean_mlir._errors import Diagnostic, MLIRError
 from lean_mlir._files import atomic_write
 from lean_mlir._host import cpu_signature
 from lean_mlir._mlir import Context, Module
+from lean_mlir._version import __version__
 from lean_mlir.pipeline import run_pipeline
 from lean_mlir.spec import NetSpec
 
@@ -316,21 +317,26 @@ def compile_flags(backend: str, target: str | None = None,
     return flags
 
 
-#: The netspec-to-stablehlo options ``lean-mlir tune`` chooses (with data tiling).
-TUNED_OPTIONS = ("conv_weight_gradient",)
+#: The netspec-to-stablehlo options ``lean-mlir tune`` chooses (with data tiling),
+#: and the values each may take.
+TUNED_OPTIONS = {"conv_weight_gradient": ("taps", "batched-im2col")}
 
 
 def tuned_dir() -> Path | None:
     """Where ``lean-mlir tune`` keeps its choices: ``tuned/`` in the compile cache
-    (:func:`compile_cache_dir`); None when the cache is off."""
+    (:func:`compile_cache_dir`); None when the cache is off, or when
+    ``LEAN_MLIR_TUNED=off`` (compile as untuned, as the tests do)."""
     cache = compile_cache_dir()
-    return cache / "tuned" if cache is not None else None
+    if cache is None or os.environ.get("LEAN_MLIR_TUNED", "").lower() in ("off", "0", "no"):
+        return None
+    return cache / "tuned"
 
 
 def _tuning_path(spec: NetSpec, function: str, batch_size: int, backend: str,
-                 options: dict) -> Path | None:
-    """The file of the choice for this network, function, batch, backend and options
-    (those tune does not choose), on this CPU with this IREE."""
+                 options: dict, bind_params: bool) -> Path | None:
+    """The file of the choice for this network, function, batch, backend, options
+    (those tune does not choose) and binding, on this CPU with this IREE and this
+    lean-mlir (a new lowering is tuned anew)."""
     directory = tuned_dir()
     if directory is None:
         return None
@@ -341,39 +347,54 @@ def _tuning_path(spec: NetSpec, function: str, batch_size: int, backend: str,
     except PackageNotFoundError:
         iree = "unknown"
     fixed = {k: v for k, v in sorted(options.items()) if k not in TUNED_OPTIONS}
-    what = json.dumps([spec.fingerprint(), function, batch_size, backend, fixed,
-                       cpu_signature(), iree])
+    what = json.dumps([spec.fingerprint(), function, batch_size, backend, fixed, bind_params,
+                       cpu_signature(), iree, __version__])
     return directory / f"{hashlib.sha256(what.encode()).hexdigest()}.json"
 
 
+def _valid_choice(choice) -> dict | None:
+    """``choice`` with only what tune may choose, or None if it holds anything else."""
+    if not isinstance(choice, dict) or not isinstance(choice.get("options"), dict):
+        return None
+    options = choice["options"]
+    if any(TUNED_OPTIONS.get(k) is None or v not in TUNED_OPTIONS[k]
+           for k, v in options.items()):
+        return None
+    if choice.get("data_tiling") not in (True, False, None):
+        return None
+    return {**choice, "options": dict(options), "data_tiling": choice.get("data_tiling")}
+
+
 def tuned_choice(spec: NetSpec, function: str, batch_size: int, backend: str,
-                 options: dict) -> dict | None:
+                 options: dict, bind_params: bool = False) -> dict | None:
     """What ``lean-mlir tune`` chose for this compile (``options``: the fixed
     netspec-to-stablehlo options, target included), or None: ``{"options": {...},
-    "data_tiling": bool, ...}``."""
-    path = _tuning_path(spec, function, batch_size, backend, options)
+    "data_tiling": True | False | None (the target's), ...}``. A file that is
+    unreadable or holds anything tune does not choose counts as no choice."""
+    path = _tuning_path(spec, function, batch_size, backend, options, bind_params)
     if path is None or not path.exists():
         return None
     try:
-        choice = json.loads(path.read_text())
-        return {"options": dict(choice["options"]), "data_tiling": bool(choice["data_tiling"]),
-                **choice}
-    except (OSError, json.JSONDecodeError, KeyError, TypeError):
-        return None   # unreadable: compile as untuned (tune again to replace it)
+        return _valid_choice(json.loads(path.read_text()))
+    except (OSError, ValueError):
+        return None
 
 
 def save_tuned_choice(spec: NetSpec, function: str, batch_size: int, backend: str,
-                      options: dict, choice: dict) -> Path:
+                      options: dict, choice: dict, bind_params: bool = False) -> Path:
     """Keeps ``choice`` (``options``, ``data_tiling`` and what was measured) for this
     compile; :func:`compile_spec` uses it from then on."""
-    path = _tuning_path(spec, function, batch_size, backend, options)
+    if _valid_choice(choice) is None:
+        raise ValueError(f"not a choice tune makes: {choice}")
+    path = _tuning_path(spec, function, batch_size, backend, options, bind_params)
     if path is None:
-        raise ValueError("the compile cache is off (LEAN_MLIR_COMPILE_CACHE): tune keeps its "
-                         "choices there")
+        raise ValueError("tuned choices are kept in the compile cache, which is off "
+                         "(LEAN_MLIR_COMPILE_CACHE or LEAN_MLIR_TUNED)")
     path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write(path, (json.dumps({"network": spec.name, "fingerprint": spec.fingerprint(),
                                     "function": function, "batch_size": batch_size,
-                                    "backend": backend, **choice}, indent=1) + "\n").encode())
+                                    "backend": backend, "bind_params": bind_params, **choice},
+                                   indent=1) + "\n").encode())
     return path
 
 
@@ -383,10 +404,11 @@ def forget_tuned(spec: NetSpec) -> int:
     removed = 0
     for path in sorted(directory.glob("*.json")) if directory and directory.exists() else []:
         try:
-            if json.loads(path.read_text()).get("fingerprint") == spec.fingerprint():
+            kept = json.loads(path.read_text())
+            if isinstance(kept, dict) and kept.get("fingerprint") == spec.fingerprint():
                 path.unlink()
                 removed += 1
-        except (OSError, json.JSONDecodeError):
+        except (OSError, ValueError):
             continue
     return removed
 
@@ -461,6 +483,8 @@ class CompiledModule:
     stablehlo: str
     bound: dict[str, tuple[int, ...]] = field(default_factory=dict)
     parameters: object = field(default=None, repr=False)
+    #: The iree-compile flags it was compiled with (empty where not known).
+    flags: list[str] = field(default_factory=list)
     _context: object = field(default=None, repr=False)
     _functions: dict = field(default_factory=dict, repr=False)
 
@@ -515,7 +539,8 @@ class CompiledModule:
             if found[name] != (shape, "float32"):
                 raise ValueError(f"{where}: {name} should be float32 {shape}, found "
                                  f"{found[name][1]} {found[name][0]}")
-        return CompiledModule(self.vmfb, self.backend, self.stablehlo, dict(self.bound), source)
+        return CompiledModule(self.vmfb, self.backend, self.stablehlo, dict(self.bound), source,
+                              flags=list(self.flags))
 
     def function(self, name: str):
         """The runtime function ``name``: called with NumPy arrays or device arrays, it
@@ -684,8 +709,9 @@ def compile_spec(spec: NetSpec, function: str, batch_size: int, backend: str = "
     _check_backend(backend)
     options = {"target": TARGETS[backend], **(options or {})}
     if flags is None:
-        choice = tuned_choice(spec, function, batch_size, backend, options)
-        if choice is not None and not set(TUNED_OPTIONS) & set(options):
+        choice = None if set(TUNED_OPTIONS) & set(options) else tuned_choice(
+            spec, function, batch_size, backend, options, bind_params)
+        if choice is not None:
             options = {**options, **choice["options"]}
             flags = compile_flags(backend, options["target"], choice["data_tiling"])
         else:
@@ -701,5 +727,5 @@ def compile_spec(spec: NetSpec, function: str, batch_size: int, backend: str = "
         if backend in WORKSPACE_BACKENDS:
             text = externalize_transients(text, function)
         _CACHE[key] = CompiledModule(compile_stablehlo(text, backend, flags), backend, text,
-                                     bound)
+                                     bound, flags=flags)
     return _CACHE[key]

@@ -544,10 +544,10 @@ def explain(spec: NetSpec, out_dir: Path | str, *, function: str = "train_step",
     if profile:
         try:
             dispatches, wall_ms, sources = _measure(spec, function, stablehlo, cfg, calls, log)
-        except (RuntimeError, OSError, subprocess.SubprocessError) as e:
-            # IREE's compiler or profiler failed: one line saying which and why.
-            first = str(e).strip().splitlines()[-1] if str(e).strip() else type(e).__name__
-            raise ExplainError(f"profiling {spec.name} {function} failed: {first}") from e
+        except Exception as e:   # IREE's compiler or profiler: one line saying which, why
+            lines = str(e).strip().splitlines() or [type(e).__name__]
+            what = lines[0] if len(lines) == 1 else f"{lines[0]} ... {lines[-1]}"
+            raise ExplainError(f"profiling {spec.name} {function} failed: {what[:400]}") from e
         files["dispatches.mlir"] = sources
         total_ms = sum(d.ms for d in dispatches)
         attributed = sum(sum(d.charges.values()) for d in dispatches)
@@ -688,7 +688,9 @@ def _layer_rows(report: dict) -> list[str]:
                       f"{100 * layer['share']:.1f}%<br><small>{esc(parts)}</small></td>"),
                       f"<td class=num>{_num(layer['gflops'], 1)}</td>",
                       f"<td class=num>{_num(100 * layer['peak_fraction'], 0) if layer['peak_fraction'] else '-'}%</td>",
-                      f"<td class=num>{len(layer['dispatches'])}</td>"]
+                      f"<td><details><summary>{len(layer['dispatches'])}</summary><small>"
+                      + "<br>".join(esc(name) for name in layer["dispatches"])
+                      + "</small></details></td>"]
         rows.append("<tr>" + "".join(cells) + "</tr>")
     return rows
 

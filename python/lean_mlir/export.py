@@ -39,7 +39,6 @@ from lean_mlir.compiler import (
     TARGETS,
     CompiledModule,
     bind_parameters,
-    compile_flags,
     compile_spec,
     compile_stablehlo,
     verify_stablehlo,
@@ -85,7 +84,7 @@ def export_model(run_dir: Path | str, out_dir: Path | str) -> Path:
     manifest = {"format": FORMAT, "name": spec.name, "batch_size": EXPORT_BATCH,
                 "input_shape": list(spec.input_shape), "classes": spec.output_shape[0],
                 "class_names": CLASS_NAMES.get(dataset), "dataset": dataset,
-                "backend": "llvm-cpu", "compile_flags": compile_flags("llvm-cpu"),
+                "backend": "llvm-cpu", "compile_flags": module.flags,
                 "parameters": "bound",
                 "trained_epochs": position.epoch - 1, "steps": position.step,
                 "source_run": str(run_dir), "versions": config.get("versions", {})}

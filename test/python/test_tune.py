@@ -25,6 +25,7 @@ from lean_mlir.compiler import (
 @pytest.fixture
 def cache(tmp_path, monkeypatch):
     monkeypatch.setenv("LEAN_MLIR_COMPILE_CACHE", str(tmp_path / "compiled"))
+    monkeypatch.setenv("LEAN_MLIR_TUNED", "on")
     return tmp_path / "compiled"
 
 
@@ -80,9 +81,34 @@ def test_tune_times_every_candidate_and_keeps_one(cache, capsys):
     chosen = next(m for m in row["measured"] if m["candidate"] == row["choice"])
     target = row["measured"][0]["median_ms"]
     assert chosen["median_ms"] <= target    # never slower than the target's own
-    assert tuned_choice(spec, "predict", 8, "llvm-cpu", {"target": "cpu"}) is not None
+    # predict is tuned as Predictor runs it, its parameters bound at load.
+    assert tuned_choice(spec, "predict", 8, "llvm-cpu", {"target": "cpu"},
+                        bind_params=True) is not None
+    assert tuned_choice(spec, "predict", 8, "llvm-cpu", {"target": "cpu"}) is None
     options = {"target": "cpu", **lm.TrainConfig().lowering_options()}
     assert tuned_choice(spec, "train_step", 8, "llvm-cpu", options)["candidate"] == row["choice"]
+
+
+def test_a_choice_file_tune_did_not_write_is_no_choice(cache):
+    spec = small()
+    options = {"target": "cpu"}
+    path = save_tuned_choice(spec, "predict", 8, "llvm-cpu", options,
+                             {"options": {}, "data_tiling": False})
+    assert tuned_choice(spec, "predict", 8, "llvm-cpu", options)["data_tiling"] is False
+    for text in ("{not json", '{"options": {"target": "generic"}, "data_tiling": false}',
+                 '{"options": {"conv_weight_gradient": "rows"}, "data_tiling": true}',
+                 '{"options": {}, "data_tiling": "false"}', '["options"]'):
+        path.write_text(text)
+        assert tuned_choice(spec, "predict", 8, "llvm-cpu", options) is None, text
+    with pytest.raises(ValueError, match="not a choice tune makes"):
+        save_tuned_choice(spec, "predict", 8, "llvm-cpu", options,
+                          {"options": {"optimizer": "adam"}, "data_tiling": True})
+
+
+def test_tuning_needs_the_compile_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("LEAN_MLIR_COMPILE_CACHE", "off")
+    with pytest.raises(lm.tuning.TuneError, match="compile cache, which is off"):
+        lm.tune(small(), functions=("predict",), batch_size=8, log=lambda line: None)
 
 
 def test_an_mlp_has_no_convolution_candidates(cache):
