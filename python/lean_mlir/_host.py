@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import platform
 import time
@@ -25,8 +26,10 @@ def cpu_name() -> str:
     return platform.processor() or platform.machine()
 
 
+@functools.cache
 def cpu_signature() -> str:
-    """The CPU's model and feature flags: what code compiled for the host CPU depends on."""
+    """The CPU's model and feature flags: what code compiled for the host CPU depends on
+    (read once a process)."""
     return "".join(_cpuinfo_lines("model name", "flags"))[:4096] or platform.processor()
 
 

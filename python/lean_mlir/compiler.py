@@ -21,6 +21,7 @@ calls never recompile.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -340,16 +341,21 @@ def _tuning_path(spec: NetSpec, function: str, batch_size: int, backend: str,
     directory = tuned_dir()
     if directory is None:
         return None
+    fixed = {k: v for k, v in sorted(options.items()) if k not in TUNED_OPTIONS}
+    what = json.dumps([spec.fingerprint(), function, batch_size, backend, fixed, bind_params,
+                       cpu_signature(), _iree_version(), __version__])
+    return directory / f"{hashlib.sha256(what.encode()).hexdigest()}.json"
+
+
+@functools.cache
+def _iree_version() -> str:
+    """The installed IREE compiler's version (read once a process)."""
     from importlib.metadata import PackageNotFoundError, version
 
     try:
-        iree = version("iree-base-compiler")
+        return version("iree-base-compiler")
     except PackageNotFoundError:
-        iree = "unknown"
-    fixed = {k: v for k, v in sorted(options.items()) if k not in TUNED_OPTIONS}
-    what = json.dumps([spec.fingerprint(), function, batch_size, backend, fixed, bind_params,
-                       cpu_signature(), iree, __version__])
-    return directory / f"{hashlib.sha256(what.encode()).hexdigest()}.json"
+        return "unknown"
 
 
 def _valid_choice(choice) -> dict | None:
@@ -425,12 +431,7 @@ def compile_cache_dir() -> Path | None:
 def _cache_key(text: str, flags: list[str]) -> str:
     """SHA-256 of everything the module depends on: the StableHLO, the flags, the IREE
     compiler's version and, for ``target-cpu=host``, this CPU's model and features."""
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        iree = version("iree-base-compiler")
-    except PackageNotFoundError:
-        iree = "unknown"
+    iree = _iree_version()
     cpu = cpu_signature() if any(f.endswith("target-cpu=host") for f in flags) else ""
     h = hashlib.sha256()
     for part in (text, "\0".join(flags), iree, cpu):
@@ -702,9 +703,10 @@ def compile_spec(spec: NetSpec, function: str, batch_size: int, backend: str = "
     ``options`` are netspec-to-stablehlo's (``optimizer``, ``momentum``, ...);
     ``target`` defaults to the backend's (TARGETS). ``flags`` replace
     :func:`compile_flags`; without them, what ``lean-mlir tune`` chose for this
-    compile on this machine (:func:`tuned_choice`) applies. ``bind_params`` (``predict``, ``eval``) compiles a
-    module that reads the parameters at load (:func:`bind_parameters`): call
-    ``.with_parameters(params)`` on it, then its function with the batch alone.
+    compile on this machine (:func:`tuned_choice`) applies. ``bind_params``
+    (``predict``, ``eval``) compiles a module that reads the parameters at load
+    (:func:`bind_parameters`): call ``.with_parameters(params)`` on it, then its
+    function with the batch alone.
     """
     _check_backend(backend)
     options = {"target": TARGETS[backend], **(options or {})}
