@@ -37,6 +37,7 @@ from lean_mlir._host import cpu_signature
 from lean_mlir._mlir import Context, Module
 from lean_mlir._version import __version__
 from lean_mlir.pipeline import run_pipeline
+from lean_mlir.recipes import TrainConfig
 from lean_mlir.spec import NetSpec
 
 __all__ = [
@@ -50,6 +51,7 @@ __all__ = [
     "compile_flags",
     "compile_spec",
     "compile_stablehlo",
+    "example_arguments",
     "externalize_transients",
     "forget_tuned",
     "lower_module",
@@ -689,6 +691,25 @@ def bound_parameters(text: str) -> dict[str, tuple[int, ...]]:
                 tuple(ir.RankedTensorType(ir.TypeAttr(op.attributes["type"]).value).shape)
                 for op in module.body.operations
                 if op.operation.name == "util.global" and "netspec.param" in op.attributes}
+
+
+def example_arguments(spec: NetSpec, function: str, batch_size: int,
+                      cfg: TrainConfig) -> list[np.ndarray]:
+    """Arguments for ``function`` in its signature's order (Passes.td): the initial
+    parameters (seed 0), zero optimizer state for ``cfg``, a random batch (seed 0),
+    and for a train step ``cfg``'s learning rate and step 0. What tools that time
+    or profile a function call it with."""
+    rng = np.random.default_rng(0)
+    params = spec.init_params(0)
+    args = [params[p.name] for p in spec.params]
+    if function == "train_step":
+        args += [np.zeros(shape, np.float32) for shape in cfg.state_shapes(spec).values()]
+    args.append(rng.random((batch_size, *spec.input_shape), dtype=np.float32))
+    if function != "predict":
+        args.append(rng.integers(0, spec.output_shape[0], batch_size).astype(np.int32))
+    if function == "train_step":
+        args += [np.float32(cfg.learning_rate), np.int32(0)]
+    return args
 
 
 _CACHE: dict[tuple, CompiledModule] = {}

@@ -41,6 +41,7 @@ from lean_mlir.compiler import (
     FUNCTIONS,
     TARGETS,
     compile_flags,
+    example_arguments,
     externalize_transients,
     lower_module,
     lowering_pipeline,
@@ -344,22 +345,6 @@ def _executables(sources: str, spec: NetSpec) -> dict[str, dict]:
     return exports
 
 
-def _inputs(spec: NetSpec, function: str, batch: int, cfg: TrainConfig) -> list[np.ndarray]:
-    """Arguments for ``function`` in signature order: initial parameters, zero
-    optimizer state, a random batch, lr and step."""
-    rng = np.random.default_rng(0)
-    params = spec.init_params(0)
-    inputs = [params[p.name] for p in spec.params]
-    if function == "train_step":
-        inputs += [np.zeros(shape, np.float32) for shape in cfg.state_shapes(spec).values()]
-    inputs.append(rng.random((batch, *spec.input_shape), dtype=np.float32))
-    if function != "predict":
-        inputs.append(rng.integers(0, spec.output_shape[0], batch).astype(np.int32))
-    if function == "train_step":
-        inputs += [np.float32(cfg.learning_rate), np.int32(0)]
-    return inputs
-
-
 def _profile(vmfb: bytes, text: str, function: str, inputs: list[np.ndarray], calls: int,
              work: Path) -> tuple[list[dict], float]:
     """Runs ``function`` ``calls`` times under IREE's host-execution profiler; returns
@@ -620,9 +605,8 @@ def _measure(spec, function, stablehlo, cfg, calls, log, flags=None):
         vmfb, sources = _compile_with_sources(text, flags, work)
         exports = _executables(sources, spec)
         log(f"profiling {calls} calls (IREE's host-execution profiler)...")
-        rows, wall_ms = _profile(vmfb, text, function, _inputs(spec, function,
-                                                             cfg.batch_size, cfg),
-                                 calls, work)
+        inputs = example_arguments(spec, function, cfg.batch_size, cfg)
+        rows, wall_ms = _profile(vmfb, text, function, inputs, calls, work)
     return _dispatches(rows, exports, calls), wall_ms, sources
 
 

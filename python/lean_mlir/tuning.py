@@ -37,6 +37,7 @@ from lean_mlir.compiler import (
     TARGETS,
     compile_flags,
     compile_spec,
+    example_arguments,
     save_tuned_choice,
     tuned_dir,
 )
@@ -74,20 +75,6 @@ CANDIDATES = (
 
 def _has_convolutions(spec: NetSpec) -> bool:
     return any(op.name == "netspec.conv2d" for op in spec.to_mlir().operation.walk())
-
-
-def _arguments(spec: NetSpec, function: str, batch: int, cfg) -> list[np.ndarray]:
-    rng = np.random.default_rng(0)
-    params = spec.init_params(0)
-    args = [params[p.name] for p in spec.params]
-    if function == "train_step":
-        args += [np.zeros(shape, np.float32) for shape in cfg.state_shapes(spec).values()]
-    args.append(rng.random((batch, *spec.input_shape), dtype=np.float32))
-    if function != "predict":
-        args.append(rng.integers(0, spec.output_shape[0], batch).astype(np.int32))
-    if function == "train_step":
-        args += [np.float32(cfg.learning_rate), np.int32(0)]
-    return args
 
 
 def _runner(spec, function, batch, options, candidate, args,
@@ -163,7 +150,7 @@ def _tune_function(spec, function, cfg, convolutions, rounds, min_seconds, log) 
     elif function == "value_and_grad":
         options["label_smoothing"] = float(cfg.label_smoothing)   # as lm.value_and_grad
     params = spec.init_params(0)
-    args = _arguments(spec, function, batch, cfg)
+    args = example_arguments(spec, function, batch, cfg)
     log(f"{spec.name} {function}: compiling {len(candidates)} candidates...")
     runners, kept, reference = [], [], None
     for candidate in candidates:
