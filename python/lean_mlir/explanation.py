@@ -485,12 +485,7 @@ def _layers(spec: NetSpec, function: str, batch: int, ops: list[Op],
 
 
 def _options(function: str, cfg: TrainConfig, backend: str) -> dict:
-    options = {"target": TARGETS[backend]}
-    if function == "train_step":
-        options |= cfg.lowering_options()
-    elif function == "value_and_grad":
-        options["label_smoothing"] = float(cfg.label_smoothing)
-    return options
+    return {"target": TARGETS[backend], **cfg.function_options(function)}
 
 
 def explain(spec: NetSpec, out_dir: Path | str, *, function: str = "train_step",

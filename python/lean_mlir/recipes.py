@@ -60,6 +60,16 @@ class TrainConfig:
                 "weight_decay": float(self.weight_decay),
                 "label_smoothing": float(self.label_smoothing)}
 
+    def function_options(self, function: str) -> dict:
+        """The netspec-to-stablehlo options ``function`` takes from this config: the
+        train step's optimizer and loss, value_and_grad's label smoothing, nothing
+        for predict and eval."""
+        if function == "train_step":
+            return self.lowering_options()
+        if function == "value_and_grad":
+            return {"label_smoothing": float(self.label_smoothing)}
+        return {}
+
     def state_suffixes(self) -> tuple[str, ...]:
         """Names of the per-parameter optimizer state tensors."""
         if self.use_adam:

@@ -144,11 +144,7 @@ def _tune_function(spec, function, cfg, convolutions, rounds, min_seconds, log) 
     batch = cfg.batch_size
     gradients = convolutions and function in ("train_step", "value_and_grad")
     candidates = [c for c in CANDIDATES if gradients or not c.weight_gradients_only]
-    options = {"target": TARGETS["llvm-cpu"]}
-    if function == "train_step":
-        options |= cfg.lowering_options()
-    elif function == "value_and_grad":
-        options["label_smoothing"] = float(cfg.label_smoothing)   # as lm.value_and_grad
+    options = {"target": TARGETS["llvm-cpu"], **cfg.function_options(function)}
     params = spec.init_params(0)
     args = example_arguments(spec, function, batch, cfg)
     log(f"{spec.name} {function}: compiling {len(candidates)} candidates...")
