@@ -69,7 +69,9 @@ Attribute StablehloBuilder::opaque(StringRef body) {
 
 Value StablehloBuilder::create(StringRef name, ValueRange operands,
                                Type result, ArrayRef<NamedAttribute> attrs) {
-  OperationState state(loc, ("stablehlo." + name).str());
+  // A name with a dialect prefix (chlo.erf) is taken as it is.
+  OperationState state(loc, name.contains('.') ? name.str()
+                                               : ("stablehlo." + name).str());
   state.addOperands(operands);
   state.addTypes(result);
   state.addAttributes(attrs);
@@ -116,11 +118,16 @@ Value StablehloBuilder::div(Value a, Value c) { return binary("divide", a, c); }
 Value StablehloBuilder::max(Value a, Value c) {
   return binary("maximum", a, c);
 }
+Value StablehloBuilder::min(Value a, Value c) {
+  return binary("minimum", a, c);
+}
 Value StablehloBuilder::pow(Value a, Value c) { return binary("power", a, c); }
 Value StablehloBuilder::neg(Value a) { return unary("negate", a); }
 Value StablehloBuilder::exp(Value a) { return unary("exponential", a); }
 Value StablehloBuilder::log(Value a) { return unary("log", a); }
 Value StablehloBuilder::sqrt(Value a) { return unary("sqrt", a); }
+Value StablehloBuilder::logistic(Value a) { return unary("logistic", a); }
+Value StablehloBuilder::erf(Value a) { return unary("chlo.erf", a); }
 Value StablehloBuilder::logicalAnd(Value a, Value c) {
   return binary("and", a, c);
 }

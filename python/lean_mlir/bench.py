@@ -177,7 +177,7 @@ class _TorchParts:
         self.padded_conv2d = PaddedConv2d
 
     def act(self, activation) -> object:
-        return {"relu": self.nn.ReLU, "identity": self.nn.Identity}[str(activation)]()
+        return ACTIVATIONS[str(activation)](self.nn)()
 
     def conv(self, i, o, k, stride, padding, size, bias=True):
         nn = self.nn
@@ -329,6 +329,26 @@ def _jax_max_pool(jax, layer, p, names, h):
                                  "VALID")
 
 
+#: The PyTorch module of each activation (``lean_mlir.layers.Activation``).
+ACTIVATIONS: dict[str, Callable] = {
+    "identity": lambda nn: nn.Identity,
+    "relu": lambda nn: nn.ReLU,
+    "relu6": lambda nn: nn.ReLU6,
+    "silu": lambda nn: nn.SiLU,
+    "gelu": lambda nn: nn.GELU,          # approximate="none": the erf form
+    "sigmoid": lambda nn: nn.Sigmoid,
+}
+
+#: The JAX function of each activation.
+JAX_ACTIVATIONS: dict[str, Callable] = {
+    "identity": lambda jax, h: h,
+    "relu": lambda jax, h: jax.nn.relu(h),
+    "relu6": lambda jax, h: jax.nn.relu6(h),
+    "silu": lambda jax, h: jax.nn.silu(h),
+    "gelu": lambda jax, h: jax.nn.gelu(h, approximate=False),
+    "sigmoid": lambda jax, h: jax.nn.sigmoid(h),
+}
+
 #: The JAX peer of each layer kind (``lean_mlir.layers.LAYERS``):
 #: ``(jax, layer, params, the layer's parameter names, h) -> h`` before the
 #: layer's activation; None where the JAX peer does not model the kind (batch
@@ -360,8 +380,7 @@ def _jax(spec, params, x, y):
         h = xb
         for layer, pn in zip(spec.layers, names, strict=True):
             h = JAX_LAYERS[layer.kind](jax, layer, p, pn, h)
-            if str(getattr(layer, "activation", "")) == "relu":
-                h = jax.nn.relu(h)
+            h = JAX_ACTIVATIONS[str(getattr(layer, "activation", "identity"))](jax, h)
         return h
 
     def loss_fn(p, xb, yb):

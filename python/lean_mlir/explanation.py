@@ -72,8 +72,15 @@ VJP_RULES = {
     "residual_block": "both paths' cotangents summed at x; each convBn's VJP; relu masks",
 }
 
-#: What every activation adds to a rule, as the clusters say it.
-ACTIVATION_VJP = "relu: g masked where y <= 0"
+#: What each activation adds to a rule's VJP, as the clusters say it (z: the
+#: value before the activation, y: after it).
+ACTIVATION_VJPS = {
+    "relu": "relu: g masked where y <= 0",
+    "relu6": "relu6: g masked where y <= 0 or y >= 6",
+    "sigmoid": "sigmoid: g y (1 - y)",
+    "silu": "silu: g s (1 + z (1 - s)), s = sigmoid(z), z kept from the forward pass",
+    "gelu": "gelu: g (Phi(z) + z phi(z)), z kept from the forward pass",
+}
 
 PART_COLOURS = {"forward": "#dbe8fb", "layout": "#eeeeee", "loss": "#fde2c8",
                 "backward": "#f9d6d5", "input gradient": "#f9d6d5",
@@ -435,8 +442,9 @@ def _layer_flops(spec: NetSpec) -> list[int]:
 def _vjp_rule(layer) -> str:
     """The layer's VJP rule, with the activation's mask where it has one."""
     rule = VJP_RULES[layer.kind]
-    if str(getattr(layer, "activation", "identity")) == "relu":
-        rule = f"{ACTIVATION_VJP}; then {rule}"
+    activation = str(getattr(layer, "activation", "identity"))
+    if activation in ACTIVATION_VJPS:
+        rule = f"{ACTIVATION_VJPS[activation]}; then {rule}"
     return rule
 
 

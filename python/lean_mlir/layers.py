@@ -72,8 +72,15 @@ class Padding(_StrEnum):
 
 
 class Activation(_StrEnum):
+    """What a layer applies to its result (PyTorch's functions of the same names;
+    ``gelu`` is the exact, erf form, PyTorch's default)."""
+
     IDENTITY = "identity"
     RELU = "relu"
+    RELU6 = "relu6"
+    SILU = "silu"
+    GELU = "gelu"
+    SIGMOID = "sigmoid"
 
 
 class Init(_StrEnum):

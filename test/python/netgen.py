@@ -43,6 +43,10 @@ def random_net(rng: random.Random, max_convs: int = 2):
     return (c, size, size), layers
 
 
+#: Every activation a layer takes.
+ACTIVATIONS = [a.value for a in lm.Activation]
+
+
 def _spatial(shape):
     return len(shape) == 3
 
@@ -52,7 +56,7 @@ def _conv(rng, shape):
     k = rng.randint(1, min(3, h))
     return {"in_channels": c, "out_channels": rng.randint(1, 3), "kernel_size": k,
             "stride": rng.randint(1, 2), "padding": rng.choice(["same", "valid"]),
-            "activation": rng.choice(["relu", "identity"])}
+            "activation": rng.choice(ACTIVATIONS)}
 
 
 #: A random layer of each kind (``lm.LAYERS``) taking ``shape`` (one sample's),
@@ -63,9 +67,9 @@ GENERATORS = {
     if _spatial(shape) and shape[1] >= 2 else None,
     "flatten": lambda rng, shape: lm.flatten() if _spatial(shape) else None,
     "dense": lambda rng, shape: None if _spatial(shape) else lm.dense(
-        shape[0], rng.randint(2, 5), rng.choice(["relu", "identity"])),
+        shape[0], rng.randint(2, 5), rng.choice(ACTIVATIONS)),
     "relu": lambda rng, shape: lm.relu(),
-    "batch_norm": lambda rng, shape: lm.batch_norm(shape[0], rng.choice(["relu", "identity"])),
+    "batch_norm": lambda rng, shape: lm.batch_norm(shape[0], rng.choice(ACTIVATIONS)),
     "conv_bn": lambda rng, shape: lm.conv_bn(**_conv(rng, shape)) if _spatial(shape) else None,
     "global_avg_pool": lambda rng, shape: lm.global_avg_pool() if _spatial(shape) else None,
     "residual_block": lambda rng, shape: lm.residual_block(

@@ -45,8 +45,26 @@ def max_pool(x, window, stride):
     return y
 
 
+_erf = np.vectorize(math.erf, otypes=[np.float64])
+
+
+def _sigmoid(y):
+    return 1.0 / (1.0 + np.exp(-y))
+
+
+#: Each activation (``lm.Activation``) in float64, from its definition.
+ACTIVATIONS = {
+    "identity": lambda y: y,
+    "relu": lambda y: np.maximum(y, 0),
+    "relu6": lambda y: np.clip(y, 0, 6),
+    "sigmoid": _sigmoid,
+    "silu": lambda y: y * _sigmoid(y),
+    "gelu": lambda y: y * 0.5 * (1 + _erf(y / math.sqrt(2))),
+}
+
+
 def act(y, activation):
-    return np.maximum(y, 0) if activation in (lm.Activation.RELU, "relu") else y
+    return ACTIVATIONS[str(activation)](y)
 
 
 def batch_norm(x, p, prefix, training, stats, eps=1e-5, momentum=0.1):

@@ -61,11 +61,18 @@ public:
   mlir::Value mul(mlir::Value a, mlir::Value c);
   mlir::Value div(mlir::Value a, mlir::Value c);
   mlir::Value max(mlir::Value a, mlir::Value c);
+  mlir::Value min(mlir::Value a, mlir::Value c);
   mlir::Value pow(mlir::Value a, mlir::Value c);
   mlir::Value neg(mlir::Value a);
   mlir::Value exp(mlir::Value a);
   mlir::Value log(mlir::Value a);
   mlir::Value sqrt(mlir::Value a);
+  /// 1 / (1 + exp(-a)).
+  mlir::Value logistic(mlir::Value a);
+  /// The error function, `chlo.erf`: StableHLO has no op for it, and CHLO
+  /// (the client ops StableHLO consumers such as IREE and XLA expand into
+  /// StableHLO) has; its expansion is a float32 rational approximation.
+  mlir::Value erf(mlir::Value a);
   mlir::Value logicalAnd(mlir::Value a, mlir::Value c);
   mlir::Value logicalOr(mlir::Value a, mlir::Value c);
   mlir::Value logicalNot(mlir::Value a);

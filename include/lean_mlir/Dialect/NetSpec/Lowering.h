@@ -23,6 +23,7 @@
 
 #include "lean_mlir/StableHLO/Builder.h"
 
+#include "llvm/ADT/DenseMap.h"
 #include "llvm/ADT/STLFunctionalExtras.h"
 #include "llvm/ADT/SmallVector.h"
 #include "llvm/ADT/StringRef.h"
@@ -107,6 +108,12 @@ public:
   /// returns in place of the old ones. The model walk clears it before
   /// each layer.
   llvm::SmallVector<std::pair<unsigned, mlir::Value>, 2> stateUpdates;
+
+  /// What a layer's forward pass keeps for its own VJP, by layer op: the
+  /// input of an activation whose derivative needs it (silu, gelu), in the
+  /// layout the rule computes in. One LayerLowering emits a training
+  /// function's forward and backward passes, so the VJP finds it here.
+  llvm::DenseMap<mlir::Operation *, mlir::Value> keptForVJP;
 
   bool isChannelsLast() const { return forms.channelsLast; }
 

@@ -49,9 +49,15 @@ def NetSpec_PaddingAttr : EnumAttr<NetSpec_Dialect, NetSpec_PaddingKind, "paddin
   let assemblyFormat = "`<` $value `>`";
 }
 
+// What a layer applies to its result; the forms and VJPs are in
+// lib/Dialect/NetSpec/Rules/Activation.h (gelu is the exact, erf form).
 def NetSpec_ActivationKind : I32Enum<"Activation", "layer activation", [
   I32EnumCase<"Identity", 0, "identity">,
-  I32EnumCase<"Relu", 1, "relu">
+  I32EnumCase<"Relu", 1, "relu">,
+  I32EnumCase<"Relu6", 2, "relu6">,
+  I32EnumCase<"Silu", 3, "silu">,
+  I32EnumCase<"Gelu", 4, "gelu">,
+  I32EnumCase<"Sigmoid", 5, "sigmoid">
 ]> {
   let cppNamespace = "::lean_mlir::netspec";
 }

@@ -2,33 +2,118 @@
 //
 // Part of lean-mlir.
 //
+// The activations a layer may apply to its result (conv2d, dense,
+// batch_norm; the standalone relu), with z the value before it:
+//
+//   identity  z
+//   relu      max(z, 0)
+//   relu6     min(max(z, 0), 6)
+//   sigmoid   s(z) = 1 / (1 + exp(-z))
+//   silu      z * s(z)                                    (swish)
+//   gelu      z * Phi(z) = z / 2 * (1 + erf(z / sqrt 2))   (the exact form,
+//                                                           PyTorch's default)
+//
+// and the cotangent of z from the output y and its cotangent g:
+//
+//   relu      g where y > 0, else 0 (0 at 0, as PyTorch and JAX)
+//   relu6     g where 0 < y < 6, else 0 (0 at both ends, as PyTorch)
+//   sigmoid   g * y * (1 - y)
+//   silu      g * s(z) * (1 + z * (1 - s(z)))
+//   gelu      g * (Phi(z) + z * phi(z)),  phi(z) = exp(-z^2 / 2) / sqrt(2 pi)
+//
+// silu's and gelu's derivatives need z, which y does not determine: the
+// forward pass of a training function keeps it (LayerLowering::keptForVJP)
+// for the same layer's VJP, in the layout the rule computes in.
+//
 //===----------------------------------------------------------------------===//
 
 #ifndef LEAN_MLIR_LIB_DIALECT_NETSPEC_RULES_ACTIVATION_H
 #define LEAN_MLIR_LIB_DIALECT_NETSPEC_RULES_ACTIVATION_H
 
+#include "lean_mlir/Dialect/NetSpec/Lowering.h"
 #include "lean_mlir/Dialect/NetSpec/NetSpecOps.h"
 #include "lean_mlir/StableHLO/Builder.h"
 
 namespace lean_mlir::netspec {
 
-/// relu(x) = max(x, 0); identity(x) = x.
-inline mlir::Value emitActivation(StablehloBuilder &b, Activation act,
-                                  mlir::Value x) {
-  if (act == Activation::Identity)
-    return x;
-  return b.max(x, b.splatLike(0.0f, x));
+/// Whether the activation's derivative needs its input, not only its output.
+inline bool derivativeNeedsInput(Activation act) {
+  return act == Activation::Silu || act == Activation::Gelu;
 }
 
-/// Cotangent of the activation's input. ReLU masks by its output: the
-/// gradient passes where the output is positive (at 0 it is 0, as in
-/// PyTorch and JAX).
-inline mlir::Value emitActivationVJP(StablehloBuilder &b, Activation act,
+/// Phi(z) = (1 + erf(z / sqrt 2)) / 2, the standard normal CDF.
+inline mlir::Value normalCdf(StablehloBuilder &b, mlir::Value z) {
+  mlir::Value erf = b.erf(b.mul(z, b.splatLike(0.70710678118654752f, z)));
+  return b.mul(b.add(erf, b.splatLike(1.0f, z)), b.splatLike(0.5f, z));
+}
+
+/// act(z) for `layer`; in a training function, z is kept for
+/// emitActivationVJP when the derivative needs it.
+inline mlir::Value emitActivation(LayerLowering &lowering,
+                                  mlir::Operation *layer, Activation act,
+                                  mlir::Value z) {
+  StablehloBuilder &b = lowering.b;
+  if (lowering.training && derivativeNeedsInput(act))
+    lowering.keptForVJP[layer] = z;
+  switch (act) {
+  case Activation::Identity:
+    return z;
+  case Activation::Relu:
+    return b.max(z, b.splatLike(0.0f, z));
+  case Activation::Relu6:
+    return b.min(b.max(z, b.splatLike(0.0f, z)), b.splatLike(6.0f, z));
+  case Activation::Sigmoid:
+    return b.logistic(z);
+  case Activation::Silu:
+    return b.mul(z, b.logistic(z));
+  case Activation::Gelu:
+    return b.mul(z, normalCdf(b, z));
+  }
+  llvm_unreachable("unknown activation");
+}
+
+/// Cotangent of `layer`'s activation input, from its output `out` and the
+/// output's cotangent `grad` (and, for silu and gelu, the input the forward
+/// pass kept).
+inline mlir::Value emitActivationVJP(LayerLowering &lowering,
+                                     mlir::Operation *layer, Activation act,
                                      mlir::Value out, mlir::Value grad) {
-  if (act == Activation::Identity)
+  StablehloBuilder &b = lowering.b;
+  auto splat = [&](float v) { return b.splatLike(v, out); };
+  mlir::Value z;
+  if (derivativeNeedsInput(act)) {
+    z = lowering.keptForVJP.lookup(layer);
+    assert(z && "the layer's forward pass keeps its activation input");
+  }
+  switch (act) {
+  case Activation::Identity:
     return grad;
-  mlir::Value zero = b.splatLike(0.0f, out);
-  return b.select(b.compare(out, zero, Cmp::GT), grad, zero);
+  case Activation::Relu: {
+    mlir::Value zero = splat(0.0f);
+    return b.select(b.compare(out, zero, Cmp::GT), grad, zero);
+  }
+  case Activation::Relu6: {
+    mlir::Value zero = splat(0.0f), six = splat(6.0f);
+    mlir::Value above = b.compare(out, zero, Cmp::GT);
+    mlir::Value below = b.compare(out, six, Cmp::LT);
+    return b.select(b.logicalAnd(above, below), grad, zero);
+  }
+  case Activation::Sigmoid:
+    return b.mul(grad, b.mul(out, b.sub(splat(1.0f), out)));
+  case Activation::Silu: {
+    mlir::Value s = b.logistic(z);
+    mlir::Value slope = b.mul(s, b.add(splat(1.0f),
+                                       b.mul(z, b.sub(splat(1.0f), s))));
+    return b.mul(grad, slope);
+  }
+  case Activation::Gelu: {
+    mlir::Value density =
+        b.mul(b.exp(b.mul(b.mul(z, z), splat(-0.5f))),
+              splat(0.39894228040143268f));
+    return b.mul(grad, b.add(normalCdf(b, z), b.mul(z, density)));
+  }
+  }
+  llvm_unreachable("unknown activation");
 }
 
 } // namespace lean_mlir::netspec

@@ -117,7 +117,7 @@ Value BatchNormOp::emitForward(LayerLowering &lowering, ValueRange operands) {
   Value a = b.mul(scale, inverseStd(b, var, eps));
   Value c = b.sub(shift, b.mul(mean, a));
   Value y = b.add(b.mul(x, pc.bcast(a)), pc.bcast(c));
-  return lowering.leave(emitActivation(b, getActivation(), y));
+  return lowering.leave(emitActivation(lowering, *this, getActivation(), y));
 }
 
 void BatchNormOp::emitVJP(LayerLowering &lowering, ValueRange operands,
@@ -142,7 +142,8 @@ void BatchNormOp::emitVJP(LayerLowering &lowering, ValueRange operands,
   // fusing it into the variance's sum (ResNet train step about 5% faster).
   Value xhat = b.mul(b.add(x, pc.bcast(b.neg(mean))), pc.bcast(inv));
 
-  Value g = emitActivationVJP(b, getActivation(), lowering.enter(result),
+  Value g = emitActivationVJP(lowering, *this, getActivation(),
+                              lowering.enter(result),
                               lowering.enter(resultGrad));
   Value dshift, dscale;
   {

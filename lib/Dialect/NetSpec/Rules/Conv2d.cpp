@@ -131,7 +131,9 @@ Value biasOf(ValueRange operands) {
   return operands.size() > 2 ? operands[2] : Value();
 }
 
-Value forwardGeneric(Conv2dOp op, StablehloBuilder &b, ValueRange operands) {
+Value forwardGeneric(Conv2dOp op, LayerLowering &lowering,
+                     ValueRange operands) {
+  StablehloBuilder &b = lowering.b;
   Value x = operands[0], w = operands[1], bias = biasOf(operands);
   ArrayRef<int64_t> ws = b.shape(w);
   ArrayRef<int64_t> outShape = op.getType().getShape();
@@ -141,7 +143,7 @@ Value forwardGeneric(Conv2dOp op, StablehloBuilder &b, ValueRange operands) {
   Value y = b.convolution(x, w, kForward, {s, s}, pad, {1, 1}, {1, 1});
   if (bias)
     y = b.add(y, b.broadcastInDim(bias, b.shape(y), {1}));
-  return emitActivation(b, op.getActivation(), y);
+  return emitActivation(lowering, op, op.getActivation(), y);
 }
 
 void vjpGeneric(Conv2dOp op, LayerLowering &lowering, ValueRange operands,
@@ -154,7 +156,8 @@ void vjpGeneric(Conv2dOp op, LayerLowering &lowering, ValueRange operands,
   SmallVector<int64_t, 4> pad = forwardPadding(op, xs, ws);
 
   // Cotangent before the activation: g[n,o,r,c].
-  Value g = emitActivationVJP(b, op.getActivation(), result, resultGrad);
+  Value g = emitActivationVJP(lowering, op, op.getActivation(), result,
+                              resultGrad);
   ArrayRef<int64_t> gs = b.shape(g);
 
   // Bias: the upstream gradient summed over batch and space.
@@ -238,7 +241,7 @@ Value forwardChannelsLast(Conv2dOp op, LayerLowering &lowering,
   }
   if (bias)
     y = b.add(y, b.broadcastInDim(bias, outShape, {3}));
-  y = emitActivation(b, op.getActivation(), y);
+  y = emitActivation(lowering, op, op.getActivation(), y);
   return b.transpose(y, kToNCHW);
 }
 
@@ -254,7 +257,7 @@ void vjpChannelsLast(Conv2dOp op, LayerLowering &lowering, ValueRange operands,
   // Everything in NHWC; these transposes fold into the forward result and
   // the next layer's input gradient.
   Value out = b.transpose(result, kToNHWC);
-  Value g = emitActivationVJP(b, op.getActivation(), out,
+  Value g = emitActivationVJP(lowering, op, op.getActivation(), out,
                               b.transpose(resultGrad, kToNHWC));
   ArrayRef<int64_t> gs = b.shape(g);
   SmallVector<int64_t, 2> outSpatial{gs[1], gs[2]};
@@ -328,7 +331,7 @@ void vjpChannelsLast(Conv2dOp op, LayerLowering &lowering, ValueRange operands,
 Value Conv2dOp::emitForward(LayerLowering &lowering, ValueRange operands) {
   if (lowering.isChannelsLast())
     return forwardChannelsLast(*this, lowering, operands);
-  return forwardGeneric(*this, lowering.b, operands);
+  return forwardGeneric(*this, lowering, operands);
 }
 
 void Conv2dOp::emitVJP(LayerLowering &lowering, ValueRange operands,

@@ -49,7 +49,7 @@ Value DenseOp::emitForward(LayerLowering &lowering, ValueRange operands) {
   Value y = chunks > 1 ? chunkedProduct(b, operands[0], operands[1], chunks)
                        : b.dotGeneral(operands[0], operands[1], {1}, {0});
   y = b.add(y, b.broadcastInDim(operands[2], b.shape(y), {1}));
-  return emitActivation(b, getActivation(), y);
+  return emitActivation(lowering, *this, getActivation(), y);
 }
 
 void DenseOp::emitVJP(LayerLowering &lowering, ValueRange operands,
@@ -57,7 +57,8 @@ void DenseOp::emitVJP(LayerLowering &lowering, ValueRange operands,
                       SmallVectorImpl<Value> &operandGrads) {
   StablehloBuilder &b = lowering.b;
   operandGrads.assign(3, Value());
-  Value g = emitActivationVJP(b, getActivation(), result, resultGrad);
+  Value g =
+      emitActivationVJP(lowering, *this, getActivation(), result, resultGrad);
   {
     auto part = lowering.part("bias gradient");
     operandGrads[2] = b.reduceSumStaged(g, {0}); // [out]

@@ -14,7 +14,7 @@ using namespace lean_mlir::netspec;
 // on cpu and gpu it does not break the NHWC chain between the layers around
 // it.
 Value ReluOp::emitForward(LayerLowering &lowering, ValueRange operands) {
-  Value y = emitActivation(lowering.b, Activation::Relu,
+  Value y = emitActivation(lowering, *this, Activation::Relu,
                            lowering.enter(operands[0]));
   return lowering.leave(y);
 }
@@ -25,7 +25,7 @@ void ReluOp::emitVJP(LayerLowering &lowering, ValueRange operands,
   operandGrads.assign(1, Value());
   if (!needInputGrad)
     return;
-  Value g = emitActivationVJP(lowering.b, Activation::Relu,
+  Value g = emitActivationVJP(lowering, *this, Activation::Relu,
                               lowering.enter(result),
                               lowering.enter(resultGrad));
   operandGrads[0] = lowering.leave(g);
