@@ -284,7 +284,9 @@ Value StablehloBuilder::convolution(Value lhs, Value rhs, ConvDims dims,
                                     ArrayRef<int64_t> strides,
                                     ArrayRef<int64_t> padding,
                                     ArrayRef<int64_t> lhsDilation,
-                                    ArrayRef<int64_t> rhsDilation) {
+                                    ArrayRef<int64_t> rhsDilation,
+                                    int64_t featureGroups,
+                                    int64_t batchGroups) {
   // Each dims string lists, per tensor dimension, its role: batch/feature
   // (b, f), output/input feature (o, i) or spatial index (0, 1).
   auto roles = [](StringRef spec) {
@@ -302,7 +304,7 @@ Value StablehloBuilder::convolution(Value lhs, Value rhs, ConvDims dims,
   };
   ArrayRef<int64_t> ls = shape(lhs), rs = shape(rhs);
   SmallVector<int64_t, 4> out(4);
-  out[find(outRoles, 'b')] = ls[find(lhsRoles, 'b')];
+  out[find(outRoles, 'b')] = ls[find(lhsRoles, 'b')] / batchGroups;
   out[find(outRoles, 'f')] = rs[find(rhsRoles, 'o')];
   for (int s = 0; s < 2; ++s) {
     char role = '0' + s;
@@ -323,8 +325,9 @@ Value StablehloBuilder::convolution(Value lhs, Value rhs, ConvDims dims,
                       DenseIntElementsAttr::get(padType, padding)),
        b.getNamedAttr("lhs_dilation", b.getDenseI64ArrayAttr(lhsDilation)),
        b.getNamedAttr("rhs_dilation", b.getDenseI64ArrayAttr(rhsDilation)),
-       b.getNamedAttr("feature_group_count", b.getI64IntegerAttr(1)),
-       b.getNamedAttr("batch_group_count", b.getI64IntegerAttr(1))});
+       b.getNamedAttr("feature_group_count",
+                      b.getI64IntegerAttr(featureGroups)),
+       b.getNamedAttr("batch_group_count", b.getI64IntegerAttr(batchGroups))});
 }
 
 //===----------------------------------------------------------------------===//

@@ -179,19 +179,21 @@ class _TorchParts:
     def act(self, activation) -> object:
         return ACTIVATIONS[str(activation)](self.nn)()
 
-    def conv(self, i, o, k, stride, padding, size, bias=True):
+    def conv(self, i, o, k, stride, padding, size, bias=True, groups=1):
         nn = self.nn
         if self.exact_padding and str(padding) == "same":
             (top, bottom), (left, right) = (_same_padding(d, k, stride) for d in size)
             if (top, left) != (bottom, right):
-                return self.padded_conv2d(i, o, k, stride, bias=bias,
+                return self.padded_conv2d(i, o, k, stride, bias=bias, groups=groups,
                                           pads=(left, right, top, bottom))
-            return nn.Conv2d(i, o, k, stride, (top, left), bias=bias)
-        return nn.Conv2d(i, o, k, stride, _torch_padding(k, stride, str(padding)), bias=bias)
+            return nn.Conv2d(i, o, k, stride, (top, left), bias=bias, groups=groups)
+        return nn.Conv2d(i, o, k, stride, _torch_padding(k, stride, str(padding)), bias=bias,
+                         groups=groups)
 
-    def conv_bn(self, i, o, k, stride, padding, activation, size):
+    def conv_bn(self, i, o, k, stride, padding, activation, size, groups=1):
         seq = self.nn.Sequential()
-        seq.add_module("conv", self.conv(i, o, k, stride, padding, size, bias=False))
+        seq.add_module("conv", self.conv(i, o, k, stride, padding, size, bias=False,
+                                         groups=groups))
         seq.add_module("bn", self.nn.BatchNorm2d(o))
         seq.add_module("act", self.act(activation))
         return seq
@@ -225,7 +227,7 @@ def _torch_residual(t: _TorchParts, layer, shape):
 TORCH_LAYERS: dict[str, Callable] = {
     "conv2d": lambda t, layer, shape: t.nn.Sequential(
         t.conv(layer.in_channels, layer.out_channels, layer.kernel_size, layer.stride,
-               layer.padding, shape[1:]), t.act(layer.activation)),
+               layer.padding, shape[1:], layer.bias, layer.groups), t.act(layer.activation)),
     "max_pool2d": lambda t, layer, shape: t.nn.MaxPool2d(layer.window, layer.stride),
     "flatten": lambda t, layer, shape: t.nn.Flatten(),
     "dense": lambda t, layer, shape: t.nn.Sequential(
@@ -236,7 +238,7 @@ TORCH_LAYERS: dict[str, Callable] = {
         t.act(layer.activation)),
     "conv_bn": lambda t, layer, shape: t.conv_bn(
         layer.in_channels, layer.out_channels, layer.kernel_size, layer.stride, layer.padding,
-        layer.activation, shape[1:]),
+        layer.activation, shape[1:], layer.groups),
     "global_avg_pool": lambda t, layer, shape: t.nn.Sequential(t.nn.AdaptiveAvgPool2d(1),
                                                                t.nn.Flatten()),
     "residual_block": _torch_residual,
@@ -319,8 +321,9 @@ def _torch(spec, params, x, y, threads):
 def _jax_conv2d(jax, layer, p, names, h):
     pad = "SAME" if str(layer.padding) == "same" else "VALID"
     h = jax.lax.conv_general_dilated(h, p[names[0]], (layer.stride,) * 2, pad,
-                                     dimension_numbers=("NCHW", "OIHW", "NCHW"))
-    return h + p[names[1]][None, :, None, None]
+                                     dimension_numbers=("NCHW", "OIHW", "NCHW"),
+                                     feature_group_count=layer.groups)
+    return h + p[names[1]][None, :, None, None] if layer.bias else h
 
 
 def _jax_max_pool(jax, layer, p, names, h):

@@ -142,6 +142,20 @@ BN_EPSILON = 1e-5
 BN_MOMENTUM = 0.1
 
 
+def _check_conv(layer) -> None:
+    for what in ("in_channels", "out_channels", "kernel_size", "stride", "groups"):
+        positive_int(getattr(layer, what), what)
+    if layer.in_channels % layer.groups or layer.out_channels % layer.groups:
+        raise ValueError(f"groups={layer.groups} must divide in_channels={layer.in_channels} "
+                         f"and out_channels={layer.out_channels}")
+
+
+def _conv_weight(layer) -> tuple[int, ...]:
+    """OIHW: ``[out, in / groups, k, k]``."""
+    k = layer.kernel_size
+    return (layer.out_channels, layer.in_channels // layer.groups, k, k)
+
+
 @dataclass(frozen=True)
 class Conv2d(Layer):
     kind: ClassVar[str] = "conv2d"
@@ -152,19 +166,21 @@ class Conv2d(Layer):
     stride: int = 1
     padding: Padding = Padding.SAME
     activation: Activation = Activation.IDENTITY
+    groups: int = 1
+    bias: bool = True
 
     def check(self) -> None:
-        for what in ("in_channels", "out_channels", "kernel_size", "stride"):
-            positive_int(getattr(self, what), what)
+        _check_conv(self)
+        if not isinstance(self.bias, bool):
+            raise ValueError(f"bias must be True or False, got {self.bias!r}")  # noqa: TRY004
 
     def param_shapes(self):
-        k = self.kernel_size
-        return [("weight", (self.out_channels, self.in_channels, k, k), Init.HE_NORMAL),
-                ("bias", (self.out_channels,), Init.ZEROS)]
+        shapes = [("weight", _conv_weight(self), Init.HE_NORMAL)]
+        return shapes + ([("bias", (self.out_channels,), Init.ZEROS)] if self.bias else [])
 
     def build(self, b, x, params, loc):
-        return b.conv2d(x, params[0], params[1], self.stride, self.padding.value,
-                        self.activation.value, loc)
+        return b.conv2d(x, params[0], params[1] if self.bias else None, self.stride,
+                        self.padding.value, self.activation.value, loc, groups=self.groups)
 
 
 @dataclass(frozen=True)
@@ -184,8 +200,8 @@ class BatchNorm(Layer):
         return b.batch_norm(x, *params, BN_EPSILON, BN_MOMENTUM, self.activation.value, loc)
 
 
-def _conv_bn(b, x, weight, bn, stride, padding, activation, loc):
-    y = b.conv2d(x, weight, None, stride, padding, "identity", loc)
+def _conv_bn(b, x, weight, bn, stride, padding, activation, loc, groups=1):
+    y = b.conv2d(x, weight, None, stride, padding, "identity", loc, groups=groups)
     return b.batch_norm(y, *bn, BN_EPSILON, BN_MOMENTUM, activation, loc)
 
 
@@ -201,19 +217,18 @@ class ConvBN(Layer):
     stride: int = 1
     padding: Padding = Padding.SAME
     activation: Activation = Activation.RELU
+    groups: int = 1
 
     def check(self) -> None:
-        for what in ("in_channels", "out_channels", "kernel_size", "stride"):
-            positive_int(getattr(self, what), what)
+        _check_conv(self)
 
     def param_shapes(self):
-        k = self.kernel_size
-        return [("conv.weight", (self.out_channels, self.in_channels, k, k), Init.HE_NORMAL),
+        return [("conv.weight", _conv_weight(self), Init.HE_NORMAL),
                 *_bn_params("bn.", self.out_channels)]
 
     def build(self, b, x, params, loc):
         return _conv_bn(b, x, params[0], params[1:], self.stride, self.padding.value,
-                        self.activation.value, loc)
+                        self.activation.value, loc, self.groups)
 
 
 @dataclass(frozen=True)
@@ -322,11 +337,13 @@ class ReLU(Layer):
 
 def conv2d(in_channels: int, out_channels: int, kernel_size: int, stride: int = 1,
            padding: str | Padding = "same", activation: str | Activation = "identity",
-           *, name: str | None = None) -> Conv2d:
-    """2-D convolution + bias + activation; weight OIHW, He-normal init, zero bias."""
+           *, groups: int = 1, bias: bool = True, name: str | None = None) -> Conv2d:
+    """2-D convolution + bias + activation; weight OIHW ``[out, in / groups, k, k]``,
+    He-normal init, zero bias. ``groups`` convolves that many channel groups apart
+    (``groups == in_channels == out_channels``: depthwise); ``bias=False`` has none."""
     return Conv2d(in_channels, out_channels, kernel_size, stride,
                   Padding.parse(padding, "padding"), Activation.parse(activation, "activation"),
-                  name=name, source=_caller_location())
+                  groups, bias, name=name, source=_caller_location())
 
 
 def max_pool(window: int, stride: int | None = None, *, name: str | None = None) -> MaxPool:
@@ -361,11 +378,12 @@ def batch_norm(channels: int, activation: str | Activation = "identity", *,
 
 def conv_bn(in_channels: int, out_channels: int, kernel_size: int, stride: int = 1,
             padding: str | Padding = "same", activation: str | Activation = "relu", *,
-            name: str | None = None) -> ConvBN:
-    """A convolution without bias, then batch norm, then the activation (``convBn``)."""
+            groups: int = 1, name: str | None = None) -> ConvBN:
+    """A convolution without bias (``groups`` as :func:`conv2d`'s), then batch norm,
+    then the activation (``convBn``)."""
     return ConvBN(in_channels, out_channels, kernel_size, stride,
                   Padding.parse(padding, "padding"), Activation.parse(activation, "activation"),
-                  name=name, source=_caller_location())
+                  groups, name=name, source=_caller_location())
 
 
 def global_avg_pool(*, name: str | None = None) -> GlobalAvgPool:

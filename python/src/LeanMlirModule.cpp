@@ -447,14 +447,15 @@ public:
   nb::object conv2d(const LmValue &x, const LmValue &w,
                     const std::optional<LmValue> &b, int64_t stride,
                     const std::string &padding, const std::string &activation,
-                    LmLocation &loc) {
+                    LmLocation &loc, int64_t groups) {
     auto pad = parseEnum<ns::Padding>(padding, "padding");
     auto act = parseEnum<ns::Activation>(activation, "activation");
     return addLayer<ns::Conv2dOp>(loc, get(x), get(w),
                                   b ? get(*b) : Value(),
                                   builder.getI64IntegerAttr(stride),
                                   ns::PaddingAttr::get(ctx(), pad),
-                                  ns::ActivationAttr::get(ctx(), act));
+                                  ns::ActivationAttr::get(ctx(), act),
+                                  builder.getI64IntegerAttr(groups));
   }
 
   nb::object maxPool2d(const LmValue &x, int64_t window, int64_t stride,
@@ -761,7 +762,8 @@ NB_MODULE(_mlir, m) {
            nb::keep_alive<0, 1>())
       .def("conv2d", &LmModelBuilder::conv2d, nb::arg("x"), nb::arg("weight"),
            nb::arg("bias").none(), nb::arg("stride"), nb::arg("padding"),
-           nb::arg("activation"), nb::arg("loc"), nb::keep_alive<0, 1>())
+           nb::arg("activation"), nb::arg("loc"), nb::arg("groups") = 1,
+           nb::keep_alive<0, 1>())
       .def("max_pool2d", &LmModelBuilder::maxPool2d, nb::arg("x"),
            nb::arg("window"), nb::arg("stride"), nb::arg("loc"), nb::keep_alive<0, 1>())
       .def("flatten", &LmModelBuilder::flatten, nb::arg("x"), nb::arg("loc"), nb::keep_alive<0, 1>())

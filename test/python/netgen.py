@@ -52,11 +52,14 @@ def _spatial(shape):
 
 
 def _conv(rng, shape):
+    """A random convolution on ``shape``: plain, grouped (when the channels allow)
+    or depthwise."""
     c, h = shape[0], shape[1]
     k = rng.randint(1, min(3, h))
-    return {"in_channels": c, "out_channels": rng.randint(1, 3), "kernel_size": k,
+    groups = rng.choice([g for g in (1, 2, c) if c % g == 0])
+    return {"in_channels": c, "out_channels": groups * rng.randint(1, 2), "kernel_size": k,
             "stride": rng.randint(1, 2), "padding": rng.choice(["same", "valid"]),
-            "activation": rng.choice(ACTIVATIONS)}
+            "activation": rng.choice(ACTIVATIONS), "groups": groups}
 
 
 #: A random layer of each kind (``lm.LAYERS``) taking ``shape`` (one sample's),

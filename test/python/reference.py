@@ -16,7 +16,13 @@ def same_padding(size: int, kernel: int, stride: int) -> tuple[int, int]:
     return total // 2, total - total // 2
 
 
-def conv2d(x, w, b, stride, padding):
+def conv2d(x, w, b, stride, padding, groups=1):
+    """``torch.nn.Conv2d`` (``groups`` as its) with TF/XLA 'same' padding, in float64."""
+    if groups > 1:
+        cin, cout = x.shape[1] // groups, w.shape[0] // groups
+        return np.concatenate([
+            conv2d(x[:, j * cin:(j + 1) * cin], w[j * cout:(j + 1) * cout],
+                   b[j * cout:(j + 1) * cout], stride, padding) for j in range(groups)], axis=1)
     n, _, h, wd = x.shape
     o, _, kh, kw = w.shape
     if padding == "same":
@@ -91,9 +97,9 @@ def batch_norm(x, p, prefix, training, stats, eps=1e-5, momentum=0.1):
     return xhat * get("weight").reshape(shape) + get("bias").reshape(shape)
 
 
-def conv_bn(x, p, prefix, stride, padding, activation, training, stats):
+def conv_bn(x, p, prefix, stride, padding, activation, training, stats, groups=1):
     w = np.asarray(p[prefix + "conv.weight"], np.float64)
-    y = conv2d(x, w, np.zeros(w.shape[0]), stride, padding)
+    y = conv2d(x, w, np.zeros(w.shape[0]), stride, padding, groups)
     return act(batch_norm(y, p, prefix + "bn.", training, stats), activation)
 
 
@@ -116,7 +122,9 @@ def _weights(params, prefix):
 
 def _conv2d_layer(h, layer, params, prefix, training, stats):
     w, b = _weights(params, prefix)
-    return act(conv2d(h, w, b, layer.stride, layer.padding.value), layer.activation)
+    b = np.zeros(w.shape[0]) if b is None else b
+    return act(conv2d(h, w, b, layer.stride, layer.padding.value, layer.groups),
+               layer.activation)
 
 
 def _dense_layer(h, layer, params, prefix, training, stats):
@@ -135,7 +143,8 @@ FORWARD = {
     "batch_norm": lambda h, layer, params, prefix, training, stats: act(
         batch_norm(h, params, prefix, training, stats), layer.activation),
     "conv_bn": lambda h, layer, params, prefix, training, stats: conv_bn(
-        h, params, prefix, layer.stride, layer.padding.value, layer.activation, training, stats),
+        h, params, prefix, layer.stride, layer.padding.value, layer.activation, training, stats,
+        layer.groups),
     "global_avg_pool": lambda h, *_: h.mean(axis=(2, 3)),
     "residual_block": lambda h, layer, params, prefix, training, stats: residual_block(
         h, params, prefix, layer, training, stats),

@@ -118,12 +118,17 @@ public:
                          llvm::ArrayRef<int64_t> rhsContracting,
                          llvm::ArrayRef<int64_t> lhsBatching = {},
                          llvm::ArrayRef<int64_t> rhsBatching = {});
-  /// 2-D convolution. `padding` is {lo0, hi0, lo1, hi1}.
+  /// 2-D convolution. `padding` is {lo0, hi0, lo1, hi1}. `featureGroups`
+  /// splits the lhs features (and the output features) into that many
+  /// groups convolved apart; `batchGroups` splits the lhs batch (and the
+  /// output features) instead, which is how a grouped convolution's weight
+  /// gradient contracts the batch.
   mlir::Value convolution(mlir::Value lhs, mlir::Value rhs, ConvDims dims,
                           llvm::ArrayRef<int64_t> strides,
                           llvm::ArrayRef<int64_t> padding,
                           llvm::ArrayRef<int64_t> lhsDilation,
-                          llvm::ArrayRef<int64_t> rhsDilation);
+                          llvm::ArrayRef<int64_t> rhsDilation,
+                          int64_t featureGroups = 1, int64_t batchGroups = 1);
 
   // Reductions (f32 or i32 by the operand's element type).
   mlir::Value reduceSum(mlir::Value a, llvm::ArrayRef<int64_t> dims);

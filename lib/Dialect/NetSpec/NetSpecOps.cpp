@@ -299,11 +299,29 @@ LogicalResult Conv2dOp::inferReturnTypes(MLIRContext *ctx,
   auto input = cast<RankedTensorType>(inputType);
   ArrayRef<int64_t> in = input.getShape();
   ArrayRef<int64_t> w = weight.getShape();
+  // conv2d_c7: groups divide the channels.
+  // Read as an attribute: while parsing, a default-valued one is not filled
+  // in yet.
+  IntegerAttr groupsAttr = adaptor.getGroupsAttr();
+  int64_t groups = groupsAttr ? groupsAttr.getInt() : 1;
+  if (failed(checkPositive(loc, name, "groups", groups)))
+    return failure();
+  if (in[1] % groups != 0 || w[0] % groups != 0)
+    return emitOptionalError(loc, "'", name, "' op groups(", groups,
+                             ") must divide the input's ", in[1],
+                             " channels and the weight's ", w[0],
+                             " output channels");
   // conv2d_c3: channels agree.
-  if (w[1] != in[1])
+  if (w[1] * groups != in[1] && groups == 1)
     return emitOptionalError(loc, "'", name, "' op input has ", in[1],
                              " channels but the weight expects ", w[1],
                              " (weight ", weightType, " is OIHW)");
+  if (w[1] * groups != in[1])
+    return emitOptionalError(loc, "'", name, "' op input has ", in[1],
+                             " channels but the weight expects ", w[1] * groups,
+                             " (weight ", weightType, " is OIHW: ", w[1],
+                             " input channels in each of ", groups,
+                             " groups)");
   // conv2d_c4: one bias per output channel (if there is a bias).
   if (adaptor.getBias() &&
       failed(checkParamShape(loc, name, "bias", adaptor.getBias().getType(),

@@ -158,11 +158,15 @@ def NetSpec_Conv2dOp : NetSpec_LayerOp<"conv2d"> {
   let summary = "2-D convolution with bias and activation";
   let description = [{
     `act(conv(input, weight) + bias)` on NCHW activations with an OIHW weight
-    of shape `[out_channels, in_channels, kh, kw]` and an optional bias of
-    shape `[out_channels]` (a convolution followed by batch norm has none). `stride` applies to both spatial axes. Padding `same`
-    gives `ceil(in / stride)` outputs per axis, padding `(total) / 2` before
-    and the rest after (XLA's and TensorFlow's convention); `valid` pads
-    nothing.
+    of shape `[out_channels, in_channels / groups, kh, kw]` and an optional
+    bias of shape `[out_channels]` (a convolution followed by batch norm has
+    none). `stride` applies to both spatial axes. Padding `same` gives
+    `ceil(in / stride)` outputs per axis, padding `(total) / 2` before and
+    the rest after (XLA's and TensorFlow's convention); `valid` pads
+    nothing. With `groups` G (default 1, then not printed) the channels are
+    split into G groups of `in_channels / G` inputs and `out_channels / G`
+    outputs, each convolved on its own (`torch.nn.Conv2d`'s `groups`);
+    G = in_channels = out_channels is a depthwise convolution.
 
     ```mlir
     %y = netspec.conv2d %x, %w, %b stride(1) padding(same) activation(relu)
@@ -170,16 +174,20 @@ def NetSpec_Conv2dOp : NetSpec_LayerOp<"conv2d"> {
     // %y : tensor<?x32x28x28xf32>
     %z = netspec.conv2d %y, %w2 stride(1) padding(same) activation(identity)
         : tensor<?x32x28x28xf32>, tensor<32x32x3x3xf32>
+    %d = netspec.conv2d %z, %w3 stride(2) groups(32) padding(same) activation(relu6)
+        : tensor<?x32x28x28xf32>, tensor<32x1x3x3xf32>
+    // %d : tensor<?x32x14x14xf32>, one 3x3 filter per channel
     ```
   }];
   let arguments = (ins NetSpec_F32Tensor:$input, NetSpec_F32Tensor:$weight,
                        Optional<NetSpec_F32Tensor>:$bias, I64Attr:$stride,
                        NetSpec_PaddingAttr:$padding,
-                       NetSpec_ActivationAttr:$activation);
+                       NetSpec_ActivationAttr:$activation,
+                       DefaultValuedAttr<I64Attr, "1">:$groups);
   let results = (outs NetSpec_F32Tensor:$result);
   let assemblyFormat = [{
     $input `,` $weight (`,` $bias^)? `stride` `(` $stride `)`
-    `padding` `(` custom<EnumKeyword>($padding) `)` `activation` `(` custom<EnumKeyword>($activation) `)` attr-dict
+    (`groups` `(` $groups^ `)`)? `padding` `(` custom<EnumKeyword>($padding) `)` `activation` `(` custom<EnumKeyword>($activation) `)` attr-dict
     `:` type($input) `,` type($weight) (`,` type($bias)^)?
   }];
   let extraClassDeclaration = [{

@@ -29,6 +29,14 @@
 //   sample's im2col rows 1.10 ms. The NHWC convolution itself ran 0.53 ms
 //   against the generic NCHW one's 4.1.
 //
+// Grouped convolutions (groups G: group j's O/G filters read only its I/G
+// input channels) keep these forms with the groups in them: the forward and
+// input-gradient convolutions take G feature groups (the input gradient's
+// filter regrouped by groupsToOutputs), the generic weight gradient G batch
+// groups, and the cpu and gpu weight gradient one product per tap batched
+// over the groups (groupedTapsWeightGradient; per-channel sums when
+// depthwise). Their speed has not been measured.
+//
 // The bias gradient is a per-channel sum on every target
 // (LayerLowering::channelSum: over W, then H, then N, so its float32 error
 // grows with 28 + 28 + 128 terms, not 100,352; on the H100 two stages, H*W
@@ -118,6 +126,20 @@ Value padNHWC(StablehloBuilder &b, Value xh, ArrayRef<int64_t> pad) {
                {0, pad[1], pad[3], 0}, {0, 0, 0, 0});
 }
 
+/// The filter of a grouped convolution's input gradient: from `w`
+/// ([O, I/G, kh, kw], the forward's) to [O/G, I, kh, kw], so that the
+/// transposed convolution with G feature groups reads group j's O/G upstream
+/// channels and writes its I/G input channels. The identity for G = 1.
+Value groupsToOutputs(StablehloBuilder &b, Value w, int64_t groups) {
+  if (groups == 1)
+    return w;
+  ArrayRef<int64_t> ws = b.shape(w);
+  int64_t og = ws[0] / groups;
+  Value split = b.reshape(w, {groups, og, ws[1], ws[2], ws[3]});
+  return b.reshape(b.transpose(split, {1, 0, 2, 3, 4}),
+                   {og, groups * ws[1], ws[2], ws[3]});
+}
+
 constexpr ConvDims kForward{"[b, f, 0, 1]", "[o, i, 0, 1]", "[b, f, 0, 1]"};
 constexpr ConvDims kChannelsLast{"[b, 0, 1, f]", "[0, 1, i, o]",
                                  "[b, 0, 1, f]"};
@@ -140,7 +162,8 @@ Value forwardGeneric(Conv2dOp op, LayerLowering &lowering,
   int64_t s = op.getStride();
   SmallVector<int64_t, 4> pad = forwardPadding(op, b.shape(x), ws);
   x = coverExactly(b, x, outShape.drop_front(2), ws.drop_front(2), s, pad);
-  Value y = b.convolution(x, w, kForward, {s, s}, pad, {1, 1}, {1, 1});
+  Value y = b.convolution(x, w, kForward, {s, s}, pad, {1, 1}, {1, 1},
+                          op.getGroups());
   if (bias)
     y = b.add(y, b.broadcastInDim(bias, b.shape(y), {1}));
   return emitActivation(lowering, op, op.getActivation(), y);
@@ -152,7 +175,7 @@ void vjpGeneric(Conv2dOp op, LayerLowering &lowering, ValueRange operands,
   StablehloBuilder &b = lowering.b;
   Value x = operands[0], w = operands[1];
   ArrayRef<int64_t> xs = b.shape(x), ws = b.shape(w);
-  int64_t s = op.getStride();
+  int64_t s = op.getStride(), groups = op.getGroups();
   SmallVector<int64_t, 4> pad = forwardPadding(op, xs, ws);
 
   // Cotangent before the activation: g[n,o,r,c].
@@ -171,6 +194,8 @@ void vjpGeneric(Conv2dOp op, LayerLowering &lowering, ValueRange operands,
   // is contracted (x's N plays the feature role, g's N the input-feature
   // role) and g is the kernel, dilated by the stride. Its output is
   // [o, i, kh, kw] exactly when the input is covered exactly by the windows.
+  // With groups, the batch groups split x's channels (here its batch) and
+  // the output channels alike, so group j's filters see only its inputs.
   SmallVector<int64_t, 4> wpad(pad);
   SmallVector<int64_t, 2> kernel{ws[2], ws[3]};
   {
@@ -178,20 +203,22 @@ void vjpGeneric(Conv2dOp op, LayerLowering &lowering, ValueRange operands,
     Value xin = coverExactly(b, x, {gs[2], gs[3]}, kernel, s, wpad);
     operandGrads[1] = b.convolution(
         xin, g, {"[f, b, 0, 1]", "[i, o, 0, 1]", "[f, b, 0, 1]"}, {1, 1},
-        wpad, {1, 1}, {s, s});
+        wpad, {1, 1}, {s, s}, /*featureGroups=*/1, /*batchGroups=*/groups);
   }
 
   // Input: dx = conv(g dilated by s, w reversed along both spatial axes with
   // its channel axes swapped). The swap is expressed in the dimension
   // numbers ([i, o, 0, 1] reads OIHW's O as the input feature), so no
-  // transpose is materialised.
+  // transpose is materialised (with groups, groupsToOutputs regroups it).
   auto part = lowering.part("input gradient");
   if (needInputGrad)
     operandGrads[0] = b.convolution(
-        g, lowering.parameterRelayout(
-               w, [&](Value p) { return b.reverse(p, {2, 3}); }),
+        g, lowering.parameterRelayout(w, [&](Value p) {
+          return groupsToOutputs(b, b.reverse(p, {2, 3}), groups);
+        }),
         {"[b, f, 0, 1]", "[i, o, 0, 1]", "[b, f, 0, 1]"}, {1, 1},
-        transposedPadding(xs, ws, {gs[2], gs[3]}, pad, s), {s, s}, {1, 1});
+        transposedPadding(xs, ws, {gs[2], gs[3]}, pad, s), {s, s}, {1, 1},
+        groups);
 }
 
 //===----------------------------------------------------------------------===//
@@ -211,7 +238,7 @@ Value forwardChannelsLast(Conv2dOp op, LayerLowering &lowering,
   Value xh = b.transpose(x, kToNHWC);
   SmallVector<int64_t, 4> outShape{xs[0], outSpatial[0], outSpatial[1], ws[0]};
   Value y;
-  if (ws[1] == 1) {
+  if (xs[1] == 1) {
     // One input channel: a convolution this thin runs far below the GEMM
     // peak (9.3 ms at 1->32, 28x28, batch 128); kh*kw broadcast
     // multiply-adds fuse into one pass over the output (0.7 ms). The
@@ -237,12 +264,45 @@ Value forwardChannelsLast(Conv2dOp op, LayerLowering &lowering,
     Value filter = lowering.parameterRelayout(
         w, [&](Value p) { return b.transpose(p, {2, 3, 1, 0}); });
     xh = coverExactly(b, xh, outSpatial, ws.drop_front(2), s, pad, {1, 2});
-    y = b.convolution(xh, filter, kChannelsLast, {s, s}, pad, {1, 1}, {1, 1});
+    y = b.convolution(xh, filter, kChannelsLast, {s, s}, pad, {1, 1}, {1, 1},
+                      op.getGroups());
   }
   if (bias)
     y = b.add(y, b.broadcastInDim(bias, outShape, {3}));
   y = emitActivation(lowering, op, op.getActivation(), y);
   return b.transpose(y, kToNCHW);
+}
+
+/// The weight gradient of a grouped convolution from its taps ([N, Ho, Wo,
+/// C] each, in row-major kernel order) and the upstream gradient `g` ([N,
+/// Ho, Wo, O]), as OIHW `ws`: per tap, group j's inputs contracted with its
+/// outputs over N*Ho*Wo, one product batched over the groups. A depthwise
+/// tap (one input and one output per group) is a per-channel sum of
+/// tap * g instead, in stages (LayerLowering::channelSum). The gpu forms
+/// take this form too: their im2col product is written for one group.
+Value groupedTapsWeightGradient(LayerLowering &lowering,
+                                ArrayRef<Value> taps, Value g,
+                                ArrayRef<int64_t> ws, int64_t groups) {
+  StablehloBuilder &b = lowering.b;
+  ArrayRef<int64_t> gs = b.shape(g);
+  int64_t ig = ws[1], og = ws[0] / groups;
+  bool depthwise = ig == 1 && og == 1;
+  Value gGrouped =
+      depthwise ? g : b.reshape(g, {gs[0], gs[1], gs[2], groups, og});
+  SmallVector<Value> perTap;
+  for (Value t : taps) {
+    Value d;
+    if (depthwise) {
+      d = lowering.channelSum(b.mul(t, g));
+    } else {
+      Value tGrouped = b.reshape(t, {gs[0], gs[1], gs[2], groups, ig});
+      d = b.dotGeneral(tGrouped, gGrouped, {0, 1, 2}, {0, 1, 2}, {3}, {3});
+    }
+    perTap.push_back(b.reshape(d, {groups, ig, og, 1})); // [G, I/G, O/G, 1]
+  }
+  Value dw = perTap.size() == 1 ? perTap.front() : b.concatenate(perTap, 3);
+  // [G, I/G, O/G, kh*kw] -> [G, O/G, I/G, kh*kw] -> OIHW.
+  return b.reshape(b.transpose(dw, {0, 2, 1, 3}), ws);
 }
 
 void vjpChannelsLast(Conv2dOp op, LayerLowering &lowering, ValueRange operands,
@@ -251,7 +311,7 @@ void vjpChannelsLast(Conv2dOp op, LayerLowering &lowering, ValueRange operands,
   StablehloBuilder &b = lowering.b;
   Value x = operands[0], w = operands[1];
   ArrayRef<int64_t> xs = b.shape(x), ws = b.shape(w);
-  int64_t s = op.getStride();
+  int64_t s = op.getStride(), groups = op.getGroups();
   SmallVector<int64_t, 4> pad = forwardPadding(op, xs, ws);
 
   // Everything in NHWC; these transposes fold into the forward result and
@@ -286,8 +346,10 @@ void vjpChannelsLast(Conv2dOp op, LayerLowering &lowering, ValueRange operands,
   for (int64_t u = 0; u < ws[2]; ++u)
     for (int64_t v = 0; v < ws[3]; ++v)
       taps.push_back(tap(b, xpad, u, v, s, outSpatial));
-  if (lowering.forms.convWeightGradient ==
-      TargetForms::WeightGradient::BatchedIm2col) {
+  if (groups > 1) {
+    operandGrads[1] = groupedTapsWeightGradient(lowering, taps, g, ws, groups);
+  } else if (lowering.forms.convWeightGradient ==
+             TargetForms::WeightGradient::BatchedIm2col) {
     // gpu: the taps side by side along the channels, [N, Ho, Wo, kh*kw*C]
     // (each sample's im2col rows), one product batched over N, then summed
     // over N. On an H100 the 32->32 layer's weight gradient took 1.10 ms
@@ -318,11 +380,12 @@ void vjpChannelsLast(Conv2dOp op, LayerLowering &lowering, ValueRange operands,
   auto inputPart = lowering.part("input gradient");
   if (needInputGrad) {
     Value filter = lowering.parameterRelayout(w, [&](Value p) {
-      return b.transpose(b.reverse(p, {2, 3}), {2, 3, 0, 1});
+      return b.transpose(groupsToOutputs(b, b.reverse(p, {2, 3}), groups),
+                         {2, 3, 0, 1});
     });
     Value dx = b.convolution(g, filter, kChannelsLast, {1, 1},
                              transposedPadding(xs, ws, outSpatial, pad, s),
-                             {s, s}, {1, 1});
+                             {s, s}, {1, 1}, groups);
     operandGrads[0] = b.transpose(dx, kToNCHW);
   }
 }

@@ -170,6 +170,45 @@ netspec.model @negative_conv_channel_mismatch {
 
 // -----
 
+// conv2d_c3 with groups: the weight holds in_channels / groups inputs.
+netspec.model @negative_grouped_conv_channel_mismatch {
+  %x = netspec.input : tensor<?x4x8x8xf32>
+  %w = netspec.param "w" init(he_normal) : tensor<4x1x3x3xf32>
+  // expected-error @+1 {{'netspec.conv2d' op input has 4 channels but the weight expects 2 (weight 'tensor<4x1x3x3xf32>' is OIHW: 1 input channels in each of 2 groups)}}
+  %y = netspec.conv2d %x, %w stride(1) groups(2) padding(same) activation(relu)
+      : tensor<?x4x8x8xf32>, tensor<4x1x3x3xf32>
+  %f = netspec.flatten %y : tensor<?x4x8x8xf32>
+  netspec.output %f : tensor<?x256xf32>
+}
+
+// -----
+
+// conv2d_c7: groups divide the channels.
+netspec.model @negative_conv_groups {
+  %x = netspec.input : tensor<?x6x8x8xf32>
+  %w = netspec.param "w" init(he_normal) : tensor<4x2x3x3xf32>
+  // expected-error @+1 {{'netspec.conv2d' op groups(3) must divide the input's 6 channels and the weight's 4 output channels}}
+  %y = netspec.conv2d %x, %w stride(1) groups(3) padding(same) activation(relu)
+      : tensor<?x6x8x8xf32>, tensor<4x2x3x3xf32>
+  %f = netspec.flatten %y : tensor<?x4x8x8xf32>
+  netspec.output %f : tensor<?x256xf32>
+}
+
+// -----
+
+// conv2d_c7: positive groups.
+netspec.model @negative_conv_zero_groups {
+  %x = netspec.input : tensor<?x2x8x8xf32>
+  %w = netspec.param "w" init(he_normal) : tensor<2x2x3x3xf32>
+  // expected-error @+1 {{groups}}
+  %y = netspec.conv2d %x, %w stride(1) groups(0) padding(same) activation(relu)
+      : tensor<?x2x8x8xf32>, tensor<2x2x3x3xf32>
+  %f = netspec.flatten %y : tensor<?x2x8x8xf32>
+  netspec.output %f : tensor<?x128xf32>
+}
+
+// -----
+
 // conv2d_c4: one bias per output channel.
 netspec.model @negative_conv_bias {
   %x = netspec.input : tensor<?x1x8x8xf32>

@@ -15,6 +15,13 @@ netspec.model @conv_pool_dense {
   // CHECK-SAME: : tensor<?x3x9x9xf32>, tensor<4x3x2x2xf32>, tensor<4xf32>
   %c = netspec.conv2d %x, %w, %b stride(2) padding(valid) activation(identity)
       : tensor<?x3x9x9xf32>, tensor<4x3x2x2xf32>, tensor<4xf32>
+  // A depthwise convolution without bias: groups printed, one filter per channel.
+  // CHECK: %[[DW:.*]] = netspec.param "dw.weight" init(he_normal) : tensor<4x1x3x3xf32>
+  %dww = netspec.param "dw.weight" init(he_normal) : tensor<4x1x3x3xf32>
+  // CHECK: %[[D:.*]] = netspec.conv2d %[[C]], %[[DW]] stride(1) groups(4) padding(same) activation(gelu)
+  // CHECK-SAME: : tensor<?x4x4x4xf32>, tensor<4x1x3x3xf32>
+  %dwc = netspec.conv2d %c, %dww stride(1) groups(4) padding(same) activation(gelu)
+      : tensor<?x4x4x4xf32>, tensor<4x1x3x3xf32>
   // CHECK: %[[R:.*]] = netspec.relu %[[C]] : tensor<?x4x4x4xf32>
   %r = netspec.relu %c : tensor<?x4x4x4xf32>
   // Overlapping windows: (4 - 3) / 1 + 1 = 2.
