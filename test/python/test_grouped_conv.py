@@ -79,7 +79,7 @@ def test_grouped_gradients_match_float64_and_pytorch(name, target):
 def test_depthwise_weight_is_one_filter_per_channel_and_counts_as_such():
     layer = lm.conv2d(32, 32, 3, groups=32, bias=False)
     spec = lm.NetSpec("dw", (32, 8, 8), [layer, lm.global_avg_pool(), lm.dense(32, 2)])
-    assert [(p.name, p.shape) for p in spec.params][0] == ("conv2d_0.weight", (32, 1, 3, 3))
+    assert (spec.params[0].name, spec.params[0].shape) == ("conv2d_0.weight", (32, 1, 3, 3))
     assert spec.param_count() == 32 * 9 + 32 * 2 + 2
     text = lower_to_stablehlo(spec, lowering_pipeline("predict", 2))
     assert "feature_group_count = 32" in text
