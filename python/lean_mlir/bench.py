@@ -221,6 +221,28 @@ def _torch_residual(t: _TorchParts, layer, shape):
     return Residual()
 
 
+def _torch_inverted_residual(t: _TorchParts, layer, shape):
+    nn = t.nn
+    size = shape[1:]
+    strided = [-(-d // layer.stride) for d in size]
+
+    class InvertedResidual(nn.Module):
+        def __init__(self):
+            super().__init__()
+            i, h, o = layer.in_channels, layer.hidden, layer.out_channels
+            if layer.expand_ratio != 1:
+                self.expand = t.conv_bn(i, h, 1, 1, "same", "relu6", size)
+            self.depthwise = t.conv_bn(h, h, 3, layer.stride, "same", "relu6", size, groups=h)
+            self.project = t.conv_bn(h, o, 1, 1, "same", "identity", strided)
+
+        def forward(self, x):
+            y = self.expand(x) if layer.expand_ratio != 1 else x
+            y = self.project(self.depthwise(y))
+            return y + x if layer.adds_input else y
+
+    return InvertedResidual()
+
+
 #: The PyTorch peer of each layer kind (``lean_mlir.layers.LAYERS``):
 #: ``(parts, layer, input shape per sample) -> nn.Module``, with our parameter
 #: names as its ``state_dict`` names (a ``Sequential`` index aside).
@@ -242,6 +264,7 @@ TORCH_LAYERS: dict[str, Callable] = {
     "global_avg_pool": lambda t, layer, shape: t.nn.Sequential(t.nn.AdaptiveAvgPool2d(1),
                                                                t.nn.Flatten()),
     "residual_block": _torch_residual,
+    "inverted_residual": _torch_inverted_residual,
 }
 
 
@@ -366,6 +389,7 @@ JAX_LAYERS: dict[str, Callable | None] = {
     "conv_bn": None,
     "global_avg_pool": None,
     "residual_block": None,
+    "inverted_residual": None,
 }
 
 

@@ -70,6 +70,8 @@ VJP_RULES = {
     "conv_bn": "batch norm's VJP, then the convolution's (no bias)",
     "global_avg_pool": "dx = g / (H W), spread over each channel",
     "residual_block": "both paths' cotangents summed at x; each convBn's VJP; relu masks",
+    "inverted_residual": "project's, depthwise's (per-channel taps) and expand's convBn VJPs, "
+                         "relu6 masks; g added at x when x is added back",
 }
 
 #: What each activation adds to a rule's VJP, as the clusters say it (z: the

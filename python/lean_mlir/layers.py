@@ -45,9 +45,10 @@ from lean_mlir.dialects.netspec import ModelBuilder
 
 __all__ = [
     "LAYERS", "Activation", "BatchNorm", "Conv2d", "ConvBN", "Dense", "Flatten", "GlobalAvgPool",
-    "Init", "Layer", "MaxPool", "Padding", "ReLU", "ResidualBlock", "batch_norm", "conv2d",
-    "conv_bn", "dense", "flatten", "global_avg_pool", "layer_from_dict", "layer_to_dict",
-    "max_pool", "relu", "residual_block",
+    "Init", "InvertedResidual", "Layer", "MaxPool", "Padding", "ReLU", "ResidualBlock",
+    "batch_norm", "conv2d", "conv_bn", "dense", "flatten", "global_avg_pool",
+    "inverted_residual", "layer_from_dict", "layer_to_dict", "max_pool", "relu",
+    "residual_block",
 ]
 
 
@@ -283,6 +284,56 @@ class ResidualBlock(Layer):
 
 
 @dataclass(frozen=True)
+class InvertedResidual(Layer):
+    """MobileNetV2's block (``torchvision.models.mobilenetv2.InvertedResidual``): a 1x1
+    convBn expanding to ``in_channels * expand_ratio`` channels (``expand``; none when
+    the ratio is 1), a 3x3 depthwise convBn with the stride (``depthwise``), both
+    relu6, and a 1x1 convBn without activation to ``out_channels`` (``project``);
+    ``x`` is added back when the stride is 1 and the channels are kept.
+    """
+
+    kind: ClassVar[str] = "inverted_residual"
+    function: ClassVar[str] = "inverted_residual"
+    in_channels: int
+    out_channels: int
+    stride: int = 1
+    expand_ratio: int = 6
+
+    def check(self) -> None:
+        for what in ("in_channels", "out_channels", "stride", "expand_ratio"):
+            positive_int(getattr(self, what), what)
+
+    @property
+    def hidden(self) -> int:
+        return self.in_channels * self.expand_ratio
+
+    @property
+    def adds_input(self) -> bool:
+        return self.stride == 1 and self.in_channels == self.out_channels
+
+    def param_shapes(self):
+        i, h, o = self.in_channels, self.hidden, self.out_channels
+        shapes = []
+        if self.expand_ratio != 1:
+            shapes += [("expand.conv.weight", (h, i, 1, 1), Init.HE_NORMAL),
+                       *_bn_params("expand.bn.", h)]
+        return shapes + [("depthwise.conv.weight", (h, 1, 3, 3), Init.HE_NORMAL),
+                         *_bn_params("depthwise.bn.", h),
+                         ("project.conv.weight", (o, h, 1, 1), Init.HE_NORMAL),
+                         *_bn_params("project.bn.", o)]
+
+    def build(self, b, x, params, loc):
+        y, rest = x, params
+        if self.expand_ratio != 1:
+            y = _conv_bn(b, y, rest[0], rest[1:5], 1, "same", "relu6", loc)
+            rest = rest[5:]
+        y = _conv_bn(b, y, rest[0], rest[1:5], self.stride, "same", "relu6", loc,
+                     groups=self.hidden)
+        y = _conv_bn(b, y, rest[5], rest[6:10], 1, "same", "identity", loc)
+        return b.add(y, x, loc) if self.adds_input else y
+
+
+@dataclass(frozen=True)
 class MaxPool(Layer):
     kind: ClassVar[str] = "max_pool2d"
     function: ClassVar[str] = "max_pool"
@@ -386,6 +437,14 @@ def conv_bn(in_channels: int, out_channels: int, kernel_size: int, stride: int =
                   groups, name=name, source=_caller_location())
 
 
+def inverted_residual(in_channels: int, out_channels: int, stride: int = 1,
+                      expand_ratio: int = 6, *, name: str | None = None) -> InvertedResidual:
+    """MobileNetV2's inverted residual block (expand, depthwise, project; see
+    :class:`InvertedResidual`)."""
+    return InvertedResidual(in_channels, out_channels, stride, expand_ratio, name=name,
+                            source=_caller_location())
+
+
 def global_avg_pool(*, name: str | None = None) -> GlobalAvgPool:
     """``[N, C, H, W] -> [N, C]``: each channel's spatial mean."""
     return GlobalAvgPool(name=name, source=_caller_location())
@@ -400,7 +459,8 @@ def residual_block(in_channels: int, out_channels: int, stride: int = 1, *,
 
 #: Every layer kind by its ``kind``, in the order the README introduces them.
 LAYERS: dict[str, type[Layer]] = {cls.kind: cls for cls in (
-    Conv2d, MaxPool, Flatten, Dense, ReLU, BatchNorm, ConvBN, GlobalAvgPool, ResidualBlock)}
+    Conv2d, MaxPool, Flatten, Dense, ReLU, BatchNorm, ConvBN, GlobalAvgPool, ResidualBlock,
+    InvertedResidual)}
 
 
 def layer_to_dict(layer: Layer) -> dict:

@@ -151,6 +151,9 @@ ARMS: dict[str, Arm] = {a.name: a for a in [
     Arm("resnet-sgd", "resnet", "resnet-sgd",
         "the small ResNet (3 stages x 2 basic blocks, global average pooling) with SGD lr 0.1, "
         "momentum 0.9, weight decay 5e-4, cosine decay after 1 warmup epoch, 8 epochs"),
+    Arm("mobilenet-sgd", "mobilenet", "resnet-sgd",
+        "the small MobileNet (MobileNetV2's inverted residuals, depthwise convolutions, relu6) "
+        "with the ResNet's SGD: lr 0.1, momentum 0.9, weight decay 5e-4, cosine decay, 8 epochs"),
     Arm("resnet-full", "resnet", "full-recipe",
         "the small ResNet with the full recipe (AdamW, weight decay, cosine decay, shifts, "
         "label smoothing, 15 epochs)"),

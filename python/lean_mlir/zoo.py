@@ -11,12 +11,14 @@ from lean_mlir.layers import (
     dense,
     flatten,
     global_avg_pool,
+    inverted_residual,
     max_pool,
     residual_block,
 )
 from lean_mlir.spec import NetSpec
 
-__all__ = ["MODELS", "mnist_cnn", "mnist_cnn_bn", "mnist_mlp", "mnist_resnet", "resolve"]
+__all__ = ["BOOK_NETWORKS", "MODELS", "mnist_cnn", "mnist_cnn_bn", "mnist_mlp", "mnist_mobilenet",
+           "mnist_resnet", "mobilenet_v2", "resolve"]
 
 
 def mnist_cnn() -> NetSpec:
@@ -76,8 +78,51 @@ def mnist_resnet() -> NetSpec:
     ])
 
 
+#: MobileNetV2's stages (torchvision's ``inverted_residual_setting``): expansion
+#: ratio, output channels, blocks, stride of the first block.
+MOBILENET_V2_STAGES = [(1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2),
+                       (6, 96, 3, 1), (6, 160, 3, 2), (6, 320, 1, 1)]
+
+
+def _mobilenet(name, input_shape, num_classes, stem, stages, head):
+    layers = [conv_bn(input_shape[0], stem, 3, stride=2 if input_shape[1] > 32 else 1,
+                      activation="relu6")]
+    channels = stem
+    for t, c, n, s in stages:
+        for i in range(n):
+            layers.append(inverted_residual(channels, c, s if i == 0 else 1, t))
+            channels = c
+    layers += [conv_bn(channels, head, 1, activation="relu6"), global_avg_pool(),
+               dense(head, num_classes)]
+    return NetSpec(name, input_shape=input_shape, layers=layers)
+
+
+def mobilenet_v2(num_classes: int = 10, input_shape: tuple = (3, 224, 224)) -> NetSpec:
+    """MobileNetV2 (Sandler et al. 2018; the book's chapter on depthwise convolutions):
+    a stride-2 3x3 convBn stem to 32 channels, 17 inverted residual blocks
+    (MOBILENET_V2_STAGES), a 1x1 convBn to 1280, global average pooling and a dense
+    layer. At 10 classes 2,236,682 parameters, as torchvision's ``mobilenet_v2(num_classes
+    =10)`` (whose dropout before the classifier holds none and is left out). The stem
+    keeps stride 1 for inputs of 32 pixels or less."""
+    return _mobilenet("MobileNetV2", tuple(input_shape), num_classes, 32,
+                      MOBILENET_V2_STAGES, 1280)
+
+
+def mnist_mobilenet() -> NetSpec:
+    """MobileNetV2's blocks, narrower and shallower, for 28x28 images: a 16-channel
+    convBn stem, inverted residuals at 16, 24 (stride 2), 32 (stride 2) and 64 channels,
+    a 1x1 convBn to 256, global average pooling and a dense layer to 10 classes."""
+    return _mobilenet("MNIST-MobileNet", (1, 28, 28), 10, 16,
+                      [(1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 2, 2), (6, 64, 1, 1)], 256)
+
+
+#: The book's networks of its later chapters, at their own input sizes (they train
+#: on data read from the user's disk, not on MNIST).
+BOOK_NETWORKS = {"mobilenet-v2": mobilenet_v2}
+
 #: Models by the names the command line accepts.
-MODELS = {"cnn": mnist_cnn, "mlp": mnist_mlp, "cnn-bn": mnist_cnn_bn, "resnet": mnist_resnet}
+MODELS = {"cnn": mnist_cnn, "mlp": mnist_mlp, "cnn-bn": mnist_cnn_bn, "resnet": mnist_resnet,
+          "mobilenet": mnist_mobilenet}
 
 
 def resolve(ref: str) -> NetSpec:

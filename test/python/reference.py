@@ -115,6 +115,16 @@ def residual_block(x, p, prefix, layer, training, stats):
     return np.maximum(y + skip, 0)
 
 
+def inverted_residual(x, p, prefix, layer, training, stats):
+    y = x
+    if layer.expand_ratio != 1:
+        y = conv_bn(y, p, prefix + "expand.", 1, "same", "relu6", training, stats)
+    y = conv_bn(y, p, prefix + "depthwise.", layer.stride, "same", "relu6", training, stats,
+                groups=layer.hidden)
+    y = conv_bn(y, p, prefix + "project.", 1, "same", "identity", training, stats)
+    return y + x if layer.adds_input else y
+
+
 def _weights(params, prefix):
     return (np.asarray(params[prefix + k], np.float64) if prefix + k in params else None
             for k in ("weight", "bias"))
@@ -147,6 +157,8 @@ FORWARD = {
         layer.groups),
     "global_avg_pool": lambda h, *_: h.mean(axis=(2, 3)),
     "residual_block": lambda h, layer, params, prefix, training, stats: residual_block(
+        h, params, prefix, layer, training, stats),
+    "inverted_residual": lambda h, layer, params, prefix, training, stats: inverted_residual(
         h, params, prefix, layer, training, stats),
 }
 

@@ -5,8 +5,8 @@ group on its own), and its ``value_and_grad`` central differences of the
 float64 loss and PyTorch's float64 autograd of ``torch.nn.Conv2d(groups=...)``.
 The cases cover a depthwise convolution with stride 2 and 'same' padding (the
 per-channel weight gradient), a channel multiplier (one input, two outputs a
-group), two groups of several channels (the batched tap products) and a
-grouped convBn.
+group), two groups of several channels (the batched tap products), a
+grouped convBn and MobileNetV2's inverted residual blocks.
 """
 
 import lean_mlir as lm
@@ -28,6 +28,9 @@ CASES = {
     "two-groups-stride2": [lm.conv2d(1, 4, 3), lm.conv2d(4, 6, 3, stride=2, groups=2,
                                                          activation="relu")],
     "grouped-conv-bn": [lm.conv2d(1, 4, 3), lm.conv_bn(4, 4, 3, stride=2, groups=2)],
+    # MobileNetV2's block: x added back; then strided, unexpanded.
+    "inverted-residuals": [lm.conv2d(1, 3, 3), lm.inverted_residual(3, 3, expand_ratio=2),
+                           lm.inverted_residual(3, 4, stride=2, expand_ratio=1)],
 }
 
 
