@@ -4,13 +4,14 @@ The public API:
 
 * :class:`NetSpec` and the layers :func:`conv2d`, :func:`max_pool`,
   :func:`flatten`, :func:`dense`, :func:`relu`, :func:`batch_norm`,
-  :func:`conv_bn`, :func:`global_avg_pool` and :func:`residual_block`
-  (:mod:`lean_mlir.layers`, every kind in :data:`LAYERS`) describe a network
-  as data;
+  :func:`conv_bn`, :func:`global_avg_pool`, :func:`residual_block` and
+  :func:`inverted_residual` (:mod:`lean_mlir.layers`, every kind in
+  :data:`LAYERS`) describe a network as data;
 * ``NetSpec.to_mlir()`` gives it as a ``netspec`` module (:mod:`lean_mlir.ir`),
   which :mod:`lean_mlir.passmanager` and :func:`run_pipeline` transform;
 * :mod:`lean_mlir.zoo` has the book's MNIST CNN and MLP, its CNN with
-  batch norm and a small ResNet;
+  batch norm, a small ResNet and a small MobileNet (:data:`MODELS`), and
+  MobileNetV2 at its own size (:data:`BOOK_NETWORKS`);
 * :func:`predict`, :func:`value_and_grad`, :func:`train_step`,
   :class:`TrainStepper` and :class:`Predictor` (:mod:`lean_mlir.runtime`) run
   the StableHLO that the C++ passes derive, compiled by IREE;
@@ -67,7 +68,16 @@ from lean_mlir.runtime import (
 from lean_mlir.spec import NetSpec, ParamSpec
 from lean_mlir.training import train
 from lean_mlir.tuning import tune
-from lean_mlir.zoo import MODELS, mnist_cnn, mnist_cnn_bn, mnist_mlp, mnist_resnet
+from lean_mlir.zoo import (
+    BOOK_NETWORKS,
+    MODELS,
+    mnist_cnn,
+    mnist_cnn_bn,
+    mnist_mlp,
+    mnist_mobilenet,
+    mnist_resnet,
+    mobilenet_v2,
+)
 
 
 def explain(spec, out_dir, **options):
@@ -86,6 +96,7 @@ def sweep(arms, seeds=1, address=None, out=None, **options):
 
 
 __all__ = [
+    "BOOK_NETWORKS",
     "LAYERS",
     "MODELS",
     "Activation",
@@ -97,9 +108,9 @@ __all__ = [
     "Flatten",
     "GlobalAvgPool",
     "Init",
+    "InvertedResidual",
     "Layer",
     "MLIRError",
-    "InvertedResidual",
     "MaxPool",
     "Model",
     "ModelError",
@@ -130,7 +141,9 @@ __all__ = [
     "mnist_cnn",
     "mnist_cnn_bn",
     "mnist_mlp",
+    "mnist_mobilenet",
     "mnist_resnet",
+    "mobilenet_v2",
     "plugin_path",
     "predict",
     "recipes",

@@ -185,10 +185,11 @@ class NetSpec:
     def summary(self) -> str:
         """A table of layers, output shapes and parameter counts."""
         rows = [f"{self.name}: input {'x'.join(map(str, self.input_shape))}"]
+        width = max([18, *map(len, self.layer_names)])
         for i, layer in enumerate(self.layers):
             n = sum(p.size for p in self.params if p.layer_index == i and p.trainable)
             shape = "x".join(map(str, self.layer_output_shapes[i]))
-            rows.append(f"  {i:>2} {self.layer_names[i]:<18} {shape:<12} {n:>10,} params")
+            rows.append(f"  {i:>2} {self.layer_names[i]:<{width}} {shape:<12} {n:>10,} params")
         rows.append(f"  total {self.param_count():,} parameters")
         return "\n".join(rows)
 
