@@ -77,6 +77,7 @@ from lean_mlir.zoo import (
     mnist_mobilenet,
     mnist_resnet,
     mobilenet_v2,
+    resnet34,
 )
 
 
@@ -149,6 +150,7 @@ __all__ = [
     "recipes",
     "relu",
     "residual_block",
+    "resnet34",
     "run_pipeline",
     "sweep",
     "train",

@@ -250,7 +250,8 @@ TORCH_LAYERS: dict[str, Callable] = {
     "conv2d": lambda t, layer, shape: t.nn.Sequential(
         t.conv(layer.in_channels, layer.out_channels, layer.kernel_size, layer.stride,
                layer.padding, shape[1:], layer.bias, layer.groups), t.act(layer.activation)),
-    "max_pool2d": lambda t, layer, shape: t.nn.MaxPool2d(layer.window, layer.stride),
+    "max_pool2d": lambda t, layer, shape: t.nn.MaxPool2d(layer.window, layer.stride,
+                                                         layer.padding),
     "flatten": lambda t, layer, shape: t.nn.Flatten(),
     "dense": lambda t, layer, shape: t.nn.Sequential(
         t.nn.Linear(layer.in_features, layer.out_features), t.act(layer.activation)),
@@ -350,9 +351,9 @@ def _jax_conv2d(jax, layer, p, names, h):
 
 
 def _jax_max_pool(jax, layer, p, names, h):
-    k, s = layer.window, layer.stride
+    k, s, p = layer.window, layer.stride, layer.padding
     return jax.lax.reduce_window(h, -float("inf"), jax.lax.max, (1, 1, k, k), (1, 1, s, s),
-                                 "VALID")
+                                 ((0, 0), (0, 0), (p, p), (p, p)))
 
 
 #: The PyTorch module of each activation (``lean_mlir.layers.Activation``).

@@ -339,13 +339,18 @@ class MaxPool(Layer):
     function: ClassVar[str] = "max_pool"
     window: int
     stride: int
+    padding: int = 0
 
     def check(self) -> None:
         positive_int(self.window, "window")
         positive_int(self.stride, "stride")
+        if (isinstance(self.padding, bool) or not isinstance(self.padding, (int, np.integer))
+                or not 0 <= self.padding <= self.window // 2):
+            raise ValueError(f"padding must be an integer from 0 to window // 2 = "
+                             f"{self.window // 2}, got {self.padding!r}")
 
     def build(self, b, x, params, loc):
-        return b.max_pool2d(x, self.window, self.stride, loc)
+        return b.max_pool2d(x, self.window, self.stride, loc, padding=self.padding)
 
 
 @dataclass(frozen=True)
@@ -397,9 +402,11 @@ def conv2d(in_channels: int, out_channels: int, kernel_size: int, stride: int = 
                   groups, bias, name=name, source=_caller_location())
 
 
-def max_pool(window: int, stride: int | None = None, *, name: str | None = None) -> MaxPool:
-    """Max pooling over ``window x window`` patches; ``stride`` defaults to ``window``."""
-    return MaxPool(window, window if stride is None else stride, name=name,
+def max_pool(window: int, stride: int | None = None, padding: int = 0, *,
+             name: str | None = None) -> MaxPool:
+    """Max pooling over ``window x window`` patches; ``stride`` defaults to ``window``;
+    ``padding`` pads every side with -inf, as ``torch.nn.MaxPool2d``'s."""
+    return MaxPool(window, window if stride is None else stride, padding, name=name,
                    source=_caller_location())
 
 

@@ -18,7 +18,7 @@ from lean_mlir.layers import (
 from lean_mlir.spec import NetSpec
 
 __all__ = ["BOOK_NETWORKS", "MODELS", "mnist_cnn", "mnist_cnn_bn", "mnist_mlp", "mnist_mobilenet",
-           "mnist_resnet", "mobilenet_v2", "resolve"]
+           "mnist_resnet", "mobilenet_v2", "resnet34", "resolve"]
 
 
 def mnist_cnn() -> NetSpec:
@@ -78,6 +78,25 @@ def mnist_resnet() -> NetSpec:
     ])
 
 
+def resnet34(num_classes: int = 10, input_shape: tuple = (3, 224, 224)) -> NetSpec:
+    """ResNet-34 (He et al. 2016; the book's Imagenette chapter): a 7x7 stride-2 convBn
+    stem to 64 channels, a 3x3 stride-2 max pool padded by 1, four stages of 3, 4, 6 and
+    3 basic blocks at 64, 128, 256 and 512 channels (stride 2 into the last three),
+    global average pooling and a dense layer. At 10 classes 21,289,802 parameters, as
+    torchvision's ``resnet34(num_classes=10)``. Its 'same' convolutions pad as XLA does
+    (the odd pixel after) where torchvision pads both sides alike: the shapes and the
+    parameters are the same, the strided windows sit one pixel apart."""
+    layers = [conv_bn(input_shape[0], 64, 7, stride=2), max_pool(3, 2, padding=1)]
+    channels = 64
+    for stage, (width, blocks) in enumerate([(64, 3), (128, 4), (256, 6), (512, 3)]):
+        for i in range(blocks):
+            layers.append(residual_block(channels, width,
+                                         stride=2 if stage and i == 0 else 1))
+            channels = width
+    layers += [global_avg_pool(), dense(512, num_classes)]
+    return NetSpec("ResNet-34", input_shape=tuple(input_shape), layers=layers)
+
+
 #: MobileNetV2's stages (torchvision's ``inverted_residual_setting``): expansion
 #: ratio, output channels, blocks, stride of the first block.
 MOBILENET_V2_STAGES = [(1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2),
@@ -118,7 +137,7 @@ def mnist_mobilenet() -> NetSpec:
 
 #: The book's networks of its later chapters, at their own input sizes (they train
 #: on data read from the user's disk, not on MNIST).
-BOOK_NETWORKS = {"mobilenet-v2": mobilenet_v2}
+BOOK_NETWORKS = {"resnet34": resnet34, "mobilenet-v2": mobilenet_v2}
 
 #: Models by the names the command line accepts.
 MODELS = {"cnn": mnist_cnn, "mlp": mnist_mlp, "cnn-bn": mnist_cnn_bn, "resnet": mnist_resnet,

@@ -459,10 +459,11 @@ public:
   }
 
   nb::object maxPool2d(const LmValue &x, int64_t window, int64_t stride,
-                       LmLocation &loc) {
+                       LmLocation &loc, int64_t padding) {
     return addLayer<ns::MaxPool2dOp>(loc, get(x),
                                      builder.getI64IntegerAttr(window),
-                                     builder.getI64IntegerAttr(stride));
+                                     builder.getI64IntegerAttr(stride),
+                                     builder.getI64IntegerAttr(padding));
   }
 
   nb::object flatten(const LmValue &x, LmLocation &loc) {
@@ -765,7 +766,8 @@ NB_MODULE(_mlir, m) {
            nb::arg("activation"), nb::arg("loc"), nb::arg("groups") = 1,
            nb::keep_alive<0, 1>())
       .def("max_pool2d", &LmModelBuilder::maxPool2d, nb::arg("x"),
-           nb::arg("window"), nb::arg("stride"), nb::arg("loc"), nb::keep_alive<0, 1>())
+           nb::arg("window"), nb::arg("stride"), nb::arg("loc"), nb::arg("padding") = 0,
+           nb::keep_alive<0, 1>())
       .def("flatten", &LmModelBuilder::flatten, nb::arg("x"), nb::arg("loc"), nb::keep_alive<0, 1>())
       .def("dense", &LmModelBuilder::dense, nb::arg("x"), nb::arg("weight"),
            nb::arg("bias"), nb::arg("activation"), nb::arg("loc"), nb::keep_alive<0, 1>())

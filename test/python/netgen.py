@@ -66,8 +66,9 @@ def _conv(rng, shape):
 #: or None if the kind cannot take that shape.
 GENERATORS = {
     "conv2d": lambda rng, shape: lm.conv2d(**_conv(rng, shape)) if _spatial(shape) else None,
-    "max_pool2d": lambda rng, shape: lm.max_pool(2, rng.randint(1, 2))
-    if _spatial(shape) and shape[1] >= 2 else None,
+    "max_pool2d": lambda rng, shape: lm.max_pool(
+        w := rng.randint(2, 3), rng.randint(1, 2), rng.randint(0, w // 2))
+    if _spatial(shape) and shape[1] >= 3 else None,
     "flatten": lambda rng, shape: lm.flatten() if _spatial(shape) else None,
     "dense": lambda rng, shape: None if _spatial(shape) else lm.dense(
         shape[0], rng.randint(2, 5), rng.choice(ACTIVATIONS)),

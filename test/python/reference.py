@@ -40,7 +40,9 @@ def conv2d(x, w, b, stride, padding, groups=1):
     return y + b[None, :, None, None]
 
 
-def max_pool(x, window, stride):
+def max_pool(x, window, stride, padding=0):
+    x = np.pad(x, ((0, 0), (0, 0), (padding, padding), (padding, padding)),
+               constant_values=-np.inf)
     n, c, h, w = x.shape
     ho, wo = (h - window) // stride + 1, (w - window) // stride + 1
     y = np.full((n, c, ho, wo), -np.inf)
@@ -146,7 +148,7 @@ def _dense_layer(h, layer, params, prefix, training, stats):
 #: training, stats) -> h``.
 FORWARD = {
     "conv2d": _conv2d_layer,
-    "max_pool2d": lambda h, layer, *_: max_pool(h, layer.window, layer.stride),
+    "max_pool2d": lambda h, layer, *_: max_pool(h, layer.window, layer.stride, layer.padding),
     "flatten": lambda h, *_: h.reshape(h.shape[0], -1),
     "dense": _dense_layer,
     "relu": lambda h, *_: np.maximum(h, 0),

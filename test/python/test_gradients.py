@@ -144,3 +144,23 @@ def test_bad_inputs_are_rejected_before_compiling(cnn):
         lm.predict(cnn, {**params, "dense_0.bias": np.zeros(3, np.float32)}, x)
     with pytest.raises(ValueError, match="missing"):
         lm.predict(cnn, {k: v for k, v in params.items() if k != "dense_0.bias"}, x)
+
+
+@pytest.mark.parametrize("target", ["generic", "cpu", "gpu"])
+@pytest.mark.parametrize("window, stride, padding", [(3, 2, 1), (2, 2, 1), (3, 1, 1)])
+def test_padded_max_pool_gradients_every_target(window, stride, padding, target):
+    """The -inf padding never wins a window; the cotangent of the padded input is
+    cut back to the input's."""
+    from lean_mlir.compiler import compile_spec
+
+    pool = lm.max_pool(window, stride, padding)
+    head = lm.NetSpec("p", (2, 5, 5), [lm.conv2d(2, 2, 1), pool, lm.flatten()])
+    spec = lm.NetSpec("p", (2, 5, 5), [lm.conv2d(2, 2, 1), pool, lm.flatten(),
+                                       lm.dense(head.output_shape[0], 3)])
+    params = spec.init_params(3)
+    x, y = batch(spec, 2, 7)
+    loss, *grads = compile_spec(spec, "value_and_grad", 2, options={"target": target}).call(
+        "value_and_grad", *[params[p.name] for p in spec.params], x, y.astype(np.int32))
+    assert float(loss) == pytest.approx(reference.loss(spec, params, x, y), rel=1e-5)
+    got = {p.name: g for p, g in zip(spec.trainable_params, grads, strict=True)}
+    assert_grads_close(got, reference.finite_difference_grads(spec, params, x, y))

@@ -372,15 +372,26 @@ LogicalResult MaxPool2dOp::inferReturnTypes(MLIRContext *ctx,
       failed(checkPositive(loc, name, "stride", stride)))
     return failure();
   ArrayRef<int64_t> in = cast<RankedTensorType>(inputType).getShape();
-  // max_pool2d_c4: the window fits (no padding).
-  if (window > in[2] || window > in[3])
+  // max_pool2d_c5: 0 <= padding <= window / 2, so that every window holds
+  // an input element. (Read as an attribute: while parsing, a default-valued
+  // one is not filled in yet.)
+  IntegerAttr paddingAttr = adaptor.getPaddingAttr();
+  int64_t pad = paddingAttr ? paddingAttr.getInt() : 0;
+  if (pad < 0 || 2 * pad > window)
+    return emitOptionalError(loc, "'", name, "' op padding(", pad,
+                             ") must be between 0 and half the window (",
+                             window, ")");
+  // max_pool2d_c4: the window fits the padded input.
+  if (window > in[2] + 2 * pad || window > in[3] + 2 * pad)
     return emitOptionalError(loc, "'", name, "' op window ", window, "x",
                              window, " does not fit the input ", in[2], "x",
-                             in[3]);
-  results.push_back(activationType(in[0],
-                                   {in[1], (in[2] - window) / stride + 1,
-                                    (in[3] - window) / stride + 1},
-                                   ctx));
+                             in[3], pad ? " padded by " + Twine(pad).str()
+                                        : std::string());
+  results.push_back(
+      activationType(in[0],
+                     {in[1], (in[2] + 2 * pad - window) / stride + 1,
+                      (in[3] + 2 * pad - window) / stride + 1},
+                     ctx));
   return success();
 }
 

@@ -203,20 +203,25 @@ def NetSpec_MaxPool2dOp : NetSpec_LayerOp<"max_pool2d"> {
   let summary = "2-D max pooling";
   let description = [{
     Max over `window x window` patches of an NCHW activation, moving by
-    `stride` on both spatial axes, with no padding: each spatial output is
-    `(in - window) / stride + 1`. Windows may overlap (`stride < window`).
+    `stride` on both spatial axes, after `padding` rows and columns of -inf
+    on every side (default 0, then not printed; at most `window / 2`, as
+    `torch.nn.MaxPool2d` allows): each spatial output is
+    `(in + 2 * padding - window) / stride + 1`. Windows may overlap
+    (`stride < window`).
 
     ```mlir
     %y = netspec.max_pool2d %x window(2) stride(2) : tensor<?x32x28x28xf32>
     // %y : tensor<?x32x14x14xf32>
+    %z = netspec.max_pool2d %s window(3) stride(2) padding(1) : tensor<?x64x112x112xf32>
+    // %z : tensor<?x64x56x56xf32> (ResNet's stem)
     ```
   }];
   let arguments = (ins NetSpec_F32Tensor:$input, I64Attr:$window,
-                       I64Attr:$stride);
+                       I64Attr:$stride, DefaultValuedAttr<I64Attr, "0">:$padding);
   let results = (outs NetSpec_F32Tensor:$result);
   let assemblyFormat = [{
-    $input `window` `(` $window `)` `stride` `(` $stride `)` attr-dict
-    `:` type($input)
+    $input `window` `(` $window `)` `stride` `(` $stride `)`
+    (`padding` `(` $padding^ `)`)? attr-dict `:` type($input)
   }];
 }
 

@@ -2,7 +2,10 @@
 //
 // Part of lean-mlir.
 //
-// max_pool2d. Forward: the max over each window (reduce_window). Backward:
+// max_pool2d. With padding p, the rule pools the input padded by p rows and
+// columns of -inf (which never win: every window holds an input element)
+// and the VJP drops the padding's cotangent. Forward: the max over each
+// window (reduce_window). Backward:
 // each window sends its whole gradient to exactly one input, the first
 // element in row-major window order that equals the window's maximum,
 // whatever the backend does on ties in select_and_scatter (IREE 3.13 routes
@@ -15,6 +18,8 @@
 //===----------------------------------------------------------------------===//
 
 #include "Activation.h"
+
+#include <limits>
 
 using namespace mlir;
 using namespace lean_mlir;
@@ -93,15 +98,38 @@ Value routeByWindowView(StablehloBuilder &b, Value xh, Value yh, Value gh,
                {0, xs[1] - ho * k, xs[2] - wo * k, 0}, {0, 0, 0, 0});
   return dx;
 }
+/// `x` padded by `p` rows and columns of -inf on its `spatial` dimensions.
+Value padWithLowest(StablehloBuilder &b, Value x, int64_t p,
+                    ArrayRef<int64_t> spatial) {
+  if (p == 0)
+    return x;
+  SmallVector<int64_t, 4> edge(4, 0), interior(4, 0);
+  edge[spatial[0]] = edge[spatial[1]] = p;
+  return b.pad(x, b.splat(-std::numeric_limits<float>::infinity()), edge, edge,
+               interior);
+}
+
+/// The cotangent of the unpadded input from that of the padded one.
+Value dropPadding(StablehloBuilder &b, Value dx, int64_t p,
+                  ArrayRef<int64_t> spatial) {
+  if (p == 0)
+    return dx;
+  ArrayRef<int64_t> ds = b.shape(dx);
+  SmallVector<int64_t, 4> start(4, 0), limit(ds), strides(4, 1);
+  for (int64_t d : spatial)
+    start[d] = p, limit[d] = ds[d] - p;
+  return b.slice(dx, start, limit, strides);
+}
 } // namespace
 
 Value MaxPool2dOp::emitForward(LayerLowering &lowering, ValueRange operands) {
   StablehloBuilder &b = lowering.b;
-  int64_t k = getWindow(), s = getStride();
+  int64_t k = getWindow(), s = getStride(), p = getPadding();
   if (!lowering.isChannelsLast())
-    return b.reduceWindowMax(operands[0], {1, 1, k, k}, {1, 1, s, s});
+    return b.reduceWindowMax(padWithLowest(b, operands[0], p, {2, 3}),
+                             {1, 1, k, k}, {1, 1, s, s});
   // Channels-last, like the convolutions around it.
-  Value xh = lowering.enter(operands[0]);
+  Value xh = padWithLowest(b, lowering.enter(operands[0]), p, {1, 2});
   if (k != s)
     return lowering.leave(b.reduceWindowMax(xh, {1, k, k, 1}, {1, s, s, 1}));
   // Non-overlapping windows: a plain max-reduction over the window axes of
@@ -122,18 +150,20 @@ void MaxPool2dOp::emitVJP(LayerLowering &lowering, ValueRange operands,
   operandGrads.assign(1, Value());
   if (!needInputGrad)
     return;
-  int64_t k = getWindow(), s = getStride();
+  int64_t k = getWindow(), s = getStride(), p = getPadding();
   if (!lowering.isChannelsLast()) {
-    operandGrads[0] =
-        routeByOffsetMasks(b, operands[0], result, resultGrad, k, s, {2, 3});
+    Value x = padWithLowest(b, operands[0], p, {2, 3});
+    operandGrads[0] = dropPadding(
+        b, routeByOffsetMasks(b, x, result, resultGrad, k, s, {2, 3}), p,
+        {2, 3});
     return;
   }
-  Value xh = lowering.enter(operands[0]);
+  Value xh = padWithLowest(b, lowering.enter(operands[0]), p, {1, 2});
   Value yh = lowering.enter(result);
   Value gh = lowering.enter(resultGrad);
   Value dx = k == s ? routeByWindowView(b, xh, yh, gh, k)
                     : routeByOffsetMasks(b, xh, yh, gh, k, s, {1, 2});
-  operandGrads[0] = lowering.leave(dx);
+  operandGrads[0] = lowering.leave(dropPadding(b, dx, p, {1, 2}));
 }
 
 //===----------------------------------------------------------------------===//

@@ -334,6 +334,17 @@ netspec.model @negative_pool_too_large {
 
 // -----
 
+// max_pool2d_c5: at most half the window of padding.
+netspec.model @negative_pool_padding {
+  %x = netspec.input : tensor<?x1x4x4xf32>
+  // expected-error @+1 {{'netspec.max_pool2d' op padding(2) must be between 0 and half the window (3)}}
+  %p = netspec.max_pool2d %x window(3) stride(1) padding(2) : tensor<?x1x4x4xf32>
+  %f = netspec.flatten %p : tensor<?x1x6x6xf32>
+  netspec.output %f : tensor<?x36xf32>
+}
+
+// -----
+
 // flatten_c1: a batch of samples.
 netspec.model @negative_flatten_rank1 {
   %x = netspec.input : tensor<?x4xf32>
