@@ -12,10 +12,11 @@ The 224x224 compiles make those slow.
 import lean_mlir as lm
 import numpy as np
 import pytest
+from lean_mlir.bench import torch_model
 from lean_mlir.compiler import compile_spec
-from test_full_size_accuracy import FACTOR, FLOOR, update_errors
+from test_full_size_accuracy import FACTOR, LR, torch_step
 
-pytest.importorskip("torch")
+torch = pytest.importorskip("torch")
 
 
 def test_mobilenet_v2_has_torchvisions_parameter_count():
@@ -43,24 +44,37 @@ def test_resnet34_has_torchvisions_parameter_count_and_shapes():
 @pytest.mark.slow
 @pytest.mark.parametrize("network", ["resnet34", "mobilenet_v2"])
 def test_train_step_at_224_equals_pytorchs(network):
-    """As the full-size test: a tensor may meet the bound on any of a few batches
-    (where a relu's input is within rounding of its kink, float32 and float64 can
-    take different sides, and PyTorch's float32 step is then off as much)."""
+    """One SGD step at batch 4 from the same weights: the loss to float32 rounding,
+    and every tensor's update, as a whole (relative L2 against PyTorch float64),
+    within a few times PyTorch float32's own error on it, or 1%. The whole tensor,
+    not its largest element: 30-odd convolutions and batch norms deep, a few of
+    the 100,000 ReLU inputs of a layer lie within float32 rounding of 0, where
+    float32 and float64 take different sides; each such value moves one channel's
+    update by a percent of its largest entry, in PyTorch's float32 step as in ours
+    (measured on ResNet-34: ours 0.7-0.8%, PyTorch's 0.1-0.6%, in L2)."""
     spec = getattr(lm, network)()
     params = spec.init_params(0)
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((4, 3, 224, 224)).astype(np.float32)
+    y = rng.integers(0, 10, 4).astype(np.int32)
+    exact = torch_step(spec, params, x, y, torch.float64)
+    pytorch = torch_step(spec, params, x, y, torch.float32)
     module = compile_spec(spec, "train_step", 4)
-    worse = {p.name: "" for p in spec.params}
-    for seed in range(4):
-        rng = np.random.default_rng(seed)
-        x = rng.standard_normal((4, 3, 224, 224)).astype(np.float32)
-        y = rng.integers(0, 10, 4).astype(np.int32)
-        for name, (ours, theirs) in update_errors(spec, params, module, x, y).items():
-            if name not in worse:
-                continue
-            if ours <= max(FACTOR * theirs, FLOOR):
-                del worse[name]
-            else:
-                worse[name] += f" {ours:.1e} (PyTorch float32 {theirs:.1e})"
-        if not worse:
-            return
-    pytest.fail(f"{spec.name} at 224x224: " + "; ".join(f"{n}:{e}" for n, e in worse.items()))
+    *out, loss = module.call("train_step", *[params[p.name] for p in spec.params], x, y,
+                             np.float32(LR), np.int32(0))
+    net = torch_model(spec, params, exact_padding=True).double().train()
+    want = torch.nn.functional.cross_entropy(net(torch.from_numpy(x).double()),
+                                             torch.from_numpy(y.astype(np.int64))).item()
+    assert float(loss) == pytest.approx(want, rel=1e-5)
+    worse = []
+    for p, new in zip(spec.params, out, strict=True):
+        if not p.trainable:
+            continue
+        old = params[p.name].astype(np.float64)
+        update = exact[p.name] - old
+        scale = np.linalg.norm(update) or 1.0
+        ours = np.linalg.norm(new - old - update) / scale
+        theirs = np.linalg.norm(pytorch[p.name] - old - update) / scale
+        if ours > max(FACTOR * theirs, 1e-2):
+            worse.append(f"{p.name}: {ours:.1e} (PyTorch float32 {theirs:.1e})")
+    assert not worse, f"{spec.name} at 224x224: " + "; ".join(worse)
