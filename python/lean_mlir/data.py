@@ -1,4 +1,4 @@
-"""MNIST and Fashion-MNIST as the standard IDX files.
+"""MNIST and Fashion-MNIST as the standard IDX files; CIFAR-10 as its binary version.
 
 Both data sets are the four IDX files every MNIST user knows
 (``train-images-idx3-ubyte`` ...), read from any directory, gzipped or not,
@@ -13,7 +13,14 @@ so a user who already has them points at them. Prepared once:
   ``dataset-fashion-mnist`` package (``/usr/share/datasets/fashion-mnist``,
   installed by the setup script), copied into ``~/.cache/lean-mlir/fashion-mnist``.
 
-:func:`load` reads either back; a missing, truncated or corrupt file raises
+* ``cifar10``: CIFAR-10's binary version (``data_batch_1.bin`` ...
+  ``data_batch_5.bin``, ``test_batch.bin``: records of a label byte and 3,072
+  pixel bytes, the red, green and blue 32x32 planes row-major), read from the
+  directory the user names (``--data-dir``; also its ``cifar-10-batches-bin``
+  subdirectory, as the archive unpacks) or ``~/.cache/lean-mlir/cifar10``.
+  It cannot be downloaded on these machines, and nothing here fetches it.
+
+:func:`load` reads any of them back; a missing, truncated or corrupt file raises
 :class:`DataError` naming the file.
 """
 
@@ -34,10 +41,10 @@ from pathlib import Path
 import numpy as np
 
 __all__ = ["DATASETS", "MNIST", "DataError", "data_dir", "load", "load_mnist", "prepare",
-           "prepare_mnist", "read_idx", "write_idx"]
+           "prepare_mnist", "read_cifar10", "read_idx", "write_cifar10", "write_idx"]
 
 #: The data sets by name, and where Debian's copy of Fashion-MNIST lives.
-DATASETS = ("mnist", "fashion-mnist")
+DATASETS = ("mnist", "fashion-mnist", "cifar10")
 FASHION_SYSTEM_DIR = Path("/usr/share/datasets/fashion-mnist")
 
 
@@ -69,7 +76,8 @@ def _check_dataset(dataset: str) -> None:
 
 @dataclass(frozen=True)
 class MNIST:
-    """Images as float32 ``(N, 1, 28, 28)`` in [0, 1) (pixel / 256), labels int32."""
+    """Images as float32 ``(N, C, H, W)`` in [0, 1) (pixel / 256), labels int32:
+    ``(N, 1, 28, 28)`` for MNIST and Fashion-MNIST, ``(N, 3, 32, 32)`` for CIFAR-10."""
 
     train_x: np.ndarray
     train_y: np.ndarray
@@ -178,11 +186,80 @@ def _find(directory: Path, name: str) -> Path | None:
     return None
 
 
+# -- CIFAR-10 ------------------------------------------------------------------
+
+CIFAR10_TRAIN = tuple(f"data_batch_{i}.bin" for i in range(1, 6))
+CIFAR10_TEST = "test_batch.bin"
+#: One record: the label byte, then 3 x 32 x 32 pixel bytes.
+CIFAR10_RECORD = 1 + 3 * 32 * 32
+
+
+def write_cifar10(path: Path, images: np.ndarray, labels: np.ndarray) -> None:
+    """Writes uint8 ``images`` ``(N, 3, 32, 32)`` and ``labels`` as one binary batch."""
+    images, labels = np.asarray(images, np.uint8), np.asarray(labels, np.uint8)
+    if images.shape[1:] != (3, 32, 32) or labels.shape != (images.shape[0],):
+        raise ValueError(f"expected (N, 3, 32, 32) images and N labels, got {images.shape} "
+                         f"and {labels.shape}")
+    records = np.concatenate([labels[:, None], images.reshape(len(images), -1)], axis=1)
+    Path(path).write_bytes(records.tobytes())
+
+
+def read_cifar10(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """uint8 images ``(N, 3, 32, 32)`` and labels of one binary batch file."""
+    try:
+        raw = Path(path).read_bytes()
+    except OSError as e:
+        raise DataError(f"{path}: cannot read it: {e.strerror}") from e
+    if not raw or len(raw) % CIFAR10_RECORD:
+        raise DataError(f"{path}: {len(raw):,} bytes is not a whole number of "
+                        f"{CIFAR10_RECORD:,}-byte CIFAR-10 records (a label byte and "
+                        "3,072 pixel bytes each)")
+    records = np.frombuffer(raw, np.uint8).reshape(-1, CIFAR10_RECORD)
+    labels = records[:, 0]
+    if labels.max() > 9:
+        bad = int(np.argmax(labels > 9))
+        raise DataError(f"{path}: record {bad} has label {labels[bad]}, not one of 0..9")
+    return records[:, 1:].reshape(-1, 3, 32, 32), labels
+
+
+def _cifar10_dir(directory: Path) -> Path:
+    """The directory holding the batch files: ``directory`` or its
+    ``cifar-10-batches-bin`` (where the archive unpacks)."""
+    nested = directory / "cifar-10-batches-bin"
+    return nested if (nested / CIFAR10_TEST).exists() else directory
+
+
+def _prepare_cifar10(directory: Path) -> Path:
+    found = _cifar10_dir(directory)
+    missing = [f for f in (*CIFAR10_TRAIN, CIFAR10_TEST) if not (found / f).is_file()]
+    if missing:
+        raise DataError(f"{directory}: CIFAR-10 is not there (missing {', '.join(missing)}); "
+                        "put its binary version's files there, or name their directory "
+                        "with --data-dir (nothing downloads it)")
+    return directory
+
+
+def _load_cifar10(directory: Path) -> MNIST:
+    found = _cifar10_dir(_prepare_cifar10(directory))
+    train = [read_cifar10(found / f) for f in CIFAR10_TRAIN]
+    test_x, test_y = read_cifar10(found / CIFAR10_TEST)
+
+    def images(a):
+        return a.astype(np.float32) / 256.0
+
+    return MNIST(images(np.concatenate([x for x, _ in train])),
+                 np.concatenate([y for _, y in train]).astype(np.int32),
+                 images(test_x), test_y.astype(np.int32))
+
+
 def prepare(dataset: str = "mnist", directory: Path | None = None, quiet: bool = False) -> Path:
-    """Makes sure ``dataset``'s four IDX files are in ``directory`` (default
-    :func:`data_dir`); returns the directory."""
+    """Makes sure ``dataset``'s files are in ``directory`` (default :func:`data_dir`):
+    MNIST's are fetched, Fashion-MNIST's copied from Debian's package, CIFAR-10's
+    must be there already. Returns the directory."""
     _check_dataset(dataset)
     directory = Path(directory or data_dir(dataset))
+    if dataset == "cifar10":
+        return _prepare_cifar10(directory)
     if all(_find(directory, f) for f in FILES.values()):
         return directory
     if dataset == "mnist":
@@ -204,9 +281,12 @@ def prepare(dataset: str = "mnist", directory: Path | None = None, quiet: bool =
 
 
 def load(dataset: str = "mnist", directory: Path | None = None) -> MNIST:
-    """Loads ``dataset`` from its IDX files in ``directory`` (gzipped or not)."""
+    """Loads ``dataset`` from its files in ``directory`` (IDX files gzipped or not;
+    CIFAR-10's binary batches)."""
     _check_dataset(dataset)
     directory = Path(directory or data_dir(dataset))
+    if dataset == "cifar10":
+        return _load_cifar10(directory)
     paths = {k: _find(directory, f) for k, f in FILES.items()}
     missing = [FILES[k] for k, p in paths.items() if p is None]
     if missing:

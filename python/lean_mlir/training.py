@@ -260,6 +260,9 @@ def run_training(spec: NetSpec, cfg: TrainConfig, data: MNIST, *, run_dir: Path 
     steps = len(train_x) // cfg.batch_size
     if steps == 0:
         raise ValueError(f"{len(train_x)} training samples make no batch of {cfg.batch_size}")
+    if tuple(train_x.shape[1:]) != tuple(spec.input_shape):
+        raise ValueError(f"{spec.name} takes {'x'.join(map(str, spec.input_shape))} inputs; "
+                         f"the data's images are {'x'.join(map(str, train_x.shape[1:]))}")
     if resume:
         start = _resume(spec, cfg, run_dir, reporter)
     else:
