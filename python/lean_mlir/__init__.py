@@ -43,6 +43,7 @@ from lean_mlir.layers import (
     Padding,
     ReLU,
     ResidualBlock,
+    SqueezeExcite,
     batch_norm,
     conv2d,
     conv_bn,
@@ -53,6 +54,7 @@ from lean_mlir.layers import (
     max_pool,
     relu,
     residual_block,
+    squeeze_excite,
 )
 from lean_mlir.pipeline import PipelineError, run_pipeline
 from lean_mlir.recipes import TrainConfig
@@ -123,6 +125,7 @@ __all__ = [
     "ReLU",
     "ResidualBlock",
     "SpecError",
+    "SqueezeExcite",
     "TrainConfig",
     "TrainStepper",
     "__version__",
@@ -152,6 +155,7 @@ __all__ = [
     "residual_block",
     "resnet34",
     "run_pipeline",
+    "squeeze_excite",
     "sweep",
     "train",
     "train_step",

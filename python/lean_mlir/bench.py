@@ -221,6 +221,23 @@ def _torch_residual(t: _TorchParts, layer, shape):
     return Residual()
 
 
+def _torch_squeeze_excite(t: _TorchParts, layer):
+    torch, nn = t.torch, t.nn
+
+    class SqueezeExcite(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc1 = nn.Conv2d(layer.channels, layer.squeeze_channels, 1)
+            self.fc2 = nn.Conv2d(layer.squeeze_channels, layer.channels, 1)
+            self.act = t.act(layer.activation)
+
+        def forward(self, x):
+            gate = self.fc2(self.act(self.fc1(x.mean(dim=(2, 3), keepdim=True))))
+            return x * torch.sigmoid(gate)
+
+    return SqueezeExcite()
+
+
 def _torch_inverted_residual(t: _TorchParts, layer, shape):
     nn = t.nn
     size = shape[1:]
@@ -266,6 +283,7 @@ TORCH_LAYERS: dict[str, Callable] = {
                                                                t.nn.Flatten()),
     "residual_block": _torch_residual,
     "inverted_residual": _torch_inverted_residual,
+    "squeeze_excite": lambda t, layer, shape: _torch_squeeze_excite(t, layer),
 }
 
 
@@ -391,6 +409,7 @@ JAX_LAYERS: dict[str, Callable | None] = {
     "global_avg_pool": None,
     "residual_block": None,
     "inverted_residual": None,
+    "squeeze_excite": None,
 }
 
 

@@ -46,9 +46,9 @@ from lean_mlir.dialects.netspec import ModelBuilder
 __all__ = [
     "LAYERS", "Activation", "BatchNorm", "Conv2d", "ConvBN", "Dense", "Flatten", "GlobalAvgPool",
     "Init", "InvertedResidual", "Layer", "MaxPool", "Padding", "ReLU", "ResidualBlock",
-    "batch_norm", "conv2d", "conv_bn", "dense", "flatten", "global_avg_pool",
+    "SqueezeExcite", "batch_norm", "conv2d", "conv_bn", "dense", "flatten", "global_avg_pool",
     "inverted_residual", "layer_from_dict", "layer_to_dict", "max_pool", "relu",
-    "residual_block",
+    "residual_block", "squeeze_excite",
 ]
 
 
@@ -284,6 +284,32 @@ class ResidualBlock(Layer):
 
 
 @dataclass(frozen=True)
+class SqueezeExcite(Layer):
+    """Squeeze-and-excitation (``torchvision.ops.SqueezeExcitation``): each channel's
+    spatial mean, a 1x1 convolution to ``squeeze_channels`` (``fc1``), the activation,
+    a 1x1 convolution back (``fc2``) and a sigmoid give a gate per sample and
+    channel, multiplied into the input."""
+
+    kind: ClassVar[str] = "squeeze_excite"
+    function: ClassVar[str] = "squeeze_excite"
+    channels: int
+    squeeze_channels: int
+    activation: Activation = Activation.SILU
+
+    def check(self) -> None:
+        positive_int(self.channels, "channels")
+        positive_int(self.squeeze_channels, "squeeze_channels")
+
+    def param_shapes(self):
+        c, s = self.channels, self.squeeze_channels
+        return [("fc1.weight", (s, c, 1, 1), Init.HE_NORMAL), ("fc1.bias", (s,), Init.ZEROS),
+                ("fc2.weight", (c, s, 1, 1), Init.HE_NORMAL), ("fc2.bias", (c,), Init.ZEROS)]
+
+    def build(self, b, x, params, loc):
+        return b.squeeze_excite(x, *params, self.activation.value, loc)
+
+
+@dataclass(frozen=True)
 class InvertedResidual(Layer):
     """MobileNetV2's block (``torchvision.models.mobilenetv2.InvertedResidual``): a 1x1
     convBn expanding to ``in_channels * expand_ratio`` channels (``expand``; none when
@@ -452,6 +478,16 @@ def inverted_residual(in_channels: int, out_channels: int, stride: int = 1,
                             source=_caller_location())
 
 
+def squeeze_excite(channels: int, squeeze_channels: int,
+                   activation: str | Activation = "silu", *,
+                   name: str | None = None) -> SqueezeExcite:
+    """Squeeze-and-excitation over ``channels`` through ``squeeze_channels`` (see
+    :class:`SqueezeExcite`); parameters ``<name>.fc1.weight`` ``[S, C, 1, 1]``,
+    ``.fc1.bias``, ``.fc2.weight`` ``[C, S, 1, 1]``, ``.fc2.bias``."""
+    return SqueezeExcite(channels, squeeze_channels, Activation.parse(activation, "activation"),
+                         name=name, source=_caller_location())
+
+
 def global_avg_pool(*, name: str | None = None) -> GlobalAvgPool:
     """``[N, C, H, W] -> [N, C]``: each channel's spatial mean."""
     return GlobalAvgPool(name=name, source=_caller_location())
@@ -467,7 +503,7 @@ def residual_block(in_channels: int, out_channels: int, stride: int = 1, *,
 #: Every layer kind by its ``kind``, in the order the README introduces them.
 LAYERS: dict[str, type[Layer]] = {cls.kind: cls for cls in (
     Conv2d, MaxPool, Flatten, Dense, ReLU, BatchNorm, ConvBN, GlobalAvgPool, ResidualBlock,
-    InvertedResidual)}
+    InvertedResidual, SqueezeExcite)}
 
 
 def layer_to_dict(layer: Layer) -> dict:

@@ -496,6 +496,16 @@ public:
     return addLayer<ns::GlobalAvgPoolOp>(loc, get(x));
   }
 
+  nb::object squeezeExcite(const LmValue &x, const LmValue &w1,
+                           const LmValue &b1, const LmValue &w2,
+                           const LmValue &b2, const std::string &activation,
+                           LmLocation &loc) {
+    auto act = parseEnum<ns::Activation>(activation, "activation");
+    return addLayer<ns::SqueezeExciteOp>(loc, get(x), get(w1), get(b1), get(w2),
+                                         get(b2),
+                                         ns::ActivationAttr::get(ctx(), act));
+  }
+
   nb::object add(const LmValue &lhs, const LmValue &rhs, LmLocation &loc) {
     return addLayer<ns::AddOp>(loc, get(lhs), get(rhs));
   }
@@ -778,6 +788,10 @@ NB_MODULE(_mlir, m) {
            nb::arg("activation"), nb::arg("loc"), nb::keep_alive<0, 1>())
       .def("global_avg_pool", &LmModelBuilder::globalAvgPool, nb::arg("x"),
            nb::arg("loc"), nb::keep_alive<0, 1>())
+      .def("squeeze_excite", &LmModelBuilder::squeezeExcite, nb::arg("x"),
+           nb::arg("fc1_weight"), nb::arg("fc1_bias"), nb::arg("fc2_weight"),
+           nb::arg("fc2_bias"), nb::arg("activation"), nb::arg("loc"),
+           nb::keep_alive<0, 1>())
       .def("add", &LmModelBuilder::add, nb::arg("lhs"), nb::arg("rhs"),
            nb::arg("loc"), nb::keep_alive<0, 1>())
       .def("output", &LmModelBuilder::output, nb::arg("logits"),

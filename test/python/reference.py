@@ -117,6 +117,16 @@ def residual_block(x, p, prefix, layer, training, stats):
     return np.maximum(y + skip, 0)
 
 
+def squeeze_excite(x, p, prefix, layer):
+    def get(k):
+        return np.asarray(p[prefix + k], np.float64)
+
+    s = x.mean(axis=(2, 3))
+    h = act(s @ get("fc1.weight")[:, :, 0, 0].T + get("fc1.bias"), layer.activation)
+    gate = _sigmoid(h @ get("fc2.weight")[:, :, 0, 0].T + get("fc2.bias"))
+    return x * gate[:, :, None, None]
+
+
 def inverted_residual(x, p, prefix, layer, training, stats):
     y = x
     if layer.expand_ratio != 1:
@@ -162,6 +172,8 @@ FORWARD = {
         h, params, prefix, layer, training, stats),
     "inverted_residual": lambda h, layer, params, prefix, training, stats: inverted_residual(
         h, params, prefix, layer, training, stats),
+    "squeeze_excite": lambda h, layer, params, prefix, *_: squeeze_excite(h, params, prefix,
+                                                                          layer),
 }
 
 

@@ -575,6 +575,48 @@ int64_t GlobalAvgPoolOp::getForwardFlopsPerSample() {
 }
 
 //===----------------------------------------------------------------------===//
+// SqueezeExciteOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult SqueezeExciteOp::inferReturnTypes(
+    MLIRContext *ctx, std::optional<Location> loc, Adaptor adaptor,
+    SmallVectorImpl<Type> &results) {
+  StringRef name = getOperationName();
+  Type inputType = adaptor.getInput().getType();
+  // squeeze_excite_c1: NCHW input.
+  if (failed(checkActivation(loc, name, "input", inputType, 4, 4, "NCHW")))
+    return failure();
+  int64_t c = cast<RankedTensorType>(inputType).getShape()[1];
+  // squeeze_excite_c2: fc1's weight [S, C, 1, 1] with S > 0.
+  auto w1 = dyn_cast<RankedTensorType>(adaptor.getFc1Weight().getType());
+  if (!w1 || w1.getRank() != 4 || !w1.hasStaticShape() || w1.getDimSize(0) <= 0 ||
+      w1.getDimSize(1) != c || w1.getDimSize(2) != 1 || w1.getDimSize(3) != 1)
+    return emitOptionalError(loc, "'", name,
+                             "' op fc1 weight must be [squeeze, ", c,
+                             ", 1, 1] (a 1x1 convolution from the input's ", c,
+                             " channels), got ", adaptor.getFc1Weight().getType());
+  int64_t s = w1.getDimSize(0);
+  // squeeze_excite_c3: the other parameters agree.
+  if (failed(checkParamShape(loc, name, "fc1 bias", adaptor.getFc1Bias().getType(),
+                             {s}, "one per squeeze channel")) ||
+      failed(checkParamShape(loc, name, "fc2 weight",
+                             adaptor.getFc2Weight().getType(), {c, s, 1, 1},
+                             "a 1x1 convolution back to the input's channels")) ||
+      failed(checkParamShape(loc, name, "fc2 bias", adaptor.getFc2Bias().getType(),
+                             {c}, "one per input channel")))
+    return failure();
+  results.push_back(inputType);
+  return success();
+}
+
+int64_t SqueezeExciteOp::getForwardFlopsPerSample() {
+  ArrayRef<int64_t> in = getInput().getType().getShape();
+  int64_t s = getFc1Weight().getType().getShape()[0];
+  // The mean, the two products, and the gate's multiply.
+  return in[1] * in[2] * in[3] * 2 + 2 * 2 * s * in[1];
+}
+
+//===----------------------------------------------------------------------===//
 // AddOp
 //===----------------------------------------------------------------------===//
 

@@ -333,6 +333,40 @@ def NetSpec_GlobalAvgPoolOp : NetSpec_LayerOp<"global_avg_pool"> {
   let assemblyFormat = "$input attr-dict `:` type($input)";
 }
 
+def NetSpec_SqueezeExciteOp : NetSpec_LayerOp<"squeeze_excite"> {
+  let summary = "Squeeze-and-excitation: a per-channel gate multiplied into the input";
+  let description = [{
+    For an NCHW input with C channels and S squeeze channels
+    (`torchvision.ops.SqueezeExcitation`, with 1x1 convolutions `fc1`, `fc2`):
+
+        s = mean over H, W of x                      [N, C]
+        h = act(fc1(s)),   fc1: weight [S, C, 1, 1], bias [S]
+        gate = sigmoid(fc2(h)), fc2: weight [C, S, 1, 1], bias [C]
+        y = x * gate (per sample and channel)
+
+    Its VJP is the product rule: the cotangent reaches x both directly
+    (times the gate) and through the gate (summed over H, W, then back
+    through sigmoid, fc2, the activation, fc1 and the mean).
+
+    ```mlir
+    %y = netspec.squeeze_excite %x, %w1, %b1, %w2, %b2 activation(silu)
+        : tensor<?x32x14x14xf32>, tensor<8x32x1x1xf32>, tensor<8xf32>,
+          tensor<32x8x1x1xf32>, tensor<32xf32>
+    ```
+  }];
+  let arguments = (ins NetSpec_F32Tensor:$input, NetSpec_F32Tensor:$fc1_weight,
+                       NetSpec_F32Tensor:$fc1_bias, NetSpec_F32Tensor:$fc2_weight,
+                       NetSpec_F32Tensor:$fc2_bias,
+                       NetSpec_ActivationAttr:$activation);
+  let results = (outs NetSpec_F32Tensor:$result);
+  let assemblyFormat = [{
+    $input `,` $fc1_weight `,` $fc1_bias `,` $fc2_weight `,` $fc2_bias
+    `activation` `(` custom<EnumKeyword>($activation) `)` attr-dict
+    `:` type($input) `,` type($fc1_weight) `,` type($fc1_bias) `,`
+    type($fc2_weight) `,` type($fc2_bias)
+  }];
+}
+
 def NetSpec_AddOp : NetSpec_LayerOp<"add"> {
   let summary = "Elementwise sum of two activations (a residual connection)";
   let description = [{

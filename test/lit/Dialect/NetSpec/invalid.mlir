@@ -563,3 +563,35 @@ netspec.model @negative_add_types {
   %f = netspec.flatten %p : tensor<?x2x2x2xf32>
   netspec.output %f : tensor<?x8xf32>
 }
+
+// -----
+
+// squeeze_excite_c2: fc1 reads the input's channels.
+netspec.model @negative_squeeze_excite_fc1 {
+  %x = netspec.input : tensor<?x6x5x5xf32>
+  %w1 = netspec.param "w1" init(he_normal) : tensor<2x4x1x1xf32>
+  %b1 = netspec.param "b1" init(zeros) : tensor<2xf32>
+  %w2 = netspec.param "w2" init(he_normal) : tensor<6x2x1x1xf32>
+  %b2 = netspec.param "b2" init(zeros) : tensor<6xf32>
+  // expected-error @+1 {{'netspec.squeeze_excite' op fc1 weight must be [squeeze, 6, 1, 1] (a 1x1 convolution from the input's 6 channels), got 'tensor<2x4x1x1xf32>'}}
+  %y = netspec.squeeze_excite %x, %w1, %b1, %w2, %b2 activation(silu)
+      : tensor<?x6x5x5xf32>, tensor<2x4x1x1xf32>, tensor<2xf32>, tensor<6x2x1x1xf32>, tensor<6xf32>
+  %f = netspec.flatten %y : tensor<?x6x5x5xf32>
+  netspec.output %f : tensor<?x150xf32>
+}
+
+// -----
+
+// squeeze_excite_c3: fc2 goes back to the input's channels.
+netspec.model @negative_squeeze_excite_fc2 {
+  %x = netspec.input : tensor<?x6x5x5xf32>
+  %w1 = netspec.param "w1" init(he_normal) : tensor<2x6x1x1xf32>
+  %b1 = netspec.param "b1" init(zeros) : tensor<2xf32>
+  %w2 = netspec.param "w2" init(he_normal) : tensor<6x3x1x1xf32>
+  %b2 = netspec.param "b2" init(zeros) : tensor<6xf32>
+  // expected-error @+1 {{'netspec.squeeze_excite' op fc2 weight must be 'tensor<6x2x1x1xf32>' (a 1x1 convolution back to the input's channels), got 'tensor<6x3x1x1xf32>'}}
+  %y = netspec.squeeze_excite %x, %w1, %b1, %w2, %b2 activation(silu)
+      : tensor<?x6x5x5xf32>, tensor<2x6x1x1xf32>, tensor<2xf32>, tensor<6x3x1x1xf32>, tensor<6xf32>
+  %f = netspec.flatten %y : tensor<?x6x5x5xf32>
+  netspec.output %f : tensor<?x150xf32>
+}

@@ -54,3 +54,19 @@ netspec.model @same_stride2 {
   // CHECK: netspec.output %{{.*}} : tensor<8x32xf32>
   netspec.output %f : tensor<8x32xf32>
 }
+
+// Squeeze-and-excitation keeps its input's type.
+// CHECK-LABEL: netspec.model @squeeze_excite
+netspec.model @squeeze_excite {
+  %x = netspec.input : tensor<?x6x5x5xf32>
+  %w1 = netspec.param "se.fc1.weight" init(he_normal) : tensor<2x6x1x1xf32>
+  %b1 = netspec.param "se.fc1.bias" init(zeros) : tensor<2xf32>
+  %w2 = netspec.param "se.fc2.weight" init(he_normal) : tensor<6x2x1x1xf32>
+  %b2 = netspec.param "se.fc2.bias" init(zeros) : tensor<6xf32>
+  // CHECK: netspec.squeeze_excite %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}} activation(silu)
+  // CHECK-SAME: : tensor<?x6x5x5xf32>, tensor<2x6x1x1xf32>, tensor<2xf32>, tensor<6x2x1x1xf32>, tensor<6xf32>
+  %y = netspec.squeeze_excite %x, %w1, %b1, %w2, %b2 activation(silu)
+      : tensor<?x6x5x5xf32>, tensor<2x6x1x1xf32>, tensor<2xf32>, tensor<6x2x1x1xf32>, tensor<6xf32>
+  %f = netspec.flatten %y : tensor<?x6x5x5xf32>
+  netspec.output %f : tensor<?x150xf32>
+}

@@ -1,4 +1,5 @@
-"""Grouped and depthwise convolutions, with and without bias, on every target's forms.
+"""The mobile networks' layers on every target's forms: grouped and depthwise
+convolutions (with and without bias), inverted residuals, squeeze-and-excitation.
 
 Each case's ``predict`` must equal the float64 reference (which convolves each
 group on its own), and its ``value_and_grad`` central differences of the
@@ -6,7 +7,8 @@ float64 loss and PyTorch's float64 autograd of ``torch.nn.Conv2d(groups=...)``.
 The cases cover a depthwise convolution with stride 2 and 'same' padding (the
 per-channel weight gradient), a channel multiplier (one input, two outputs a
 group), two groups of several channels (the batched tap products), a
-grouped convBn and MobileNetV2's inverted residual blocks.
+grouped convBn, MobileNetV2's inverted residual blocks and EfficientNet's
+squeeze-and-excitation gates (the product rule in the VJP).
 """
 
 import lean_mlir as lm
@@ -31,6 +33,9 @@ CASES = {
     # MobileNetV2's block: x added back; then strided, unexpanded.
     "inverted-residuals": [lm.conv2d(1, 3, 3), lm.inverted_residual(3, 3, expand_ratio=2),
                            lm.inverted_residual(3, 4, stride=2, expand_ratio=1)],
+    # EfficientNet's gate: the product rule, silu inside, after a depthwise conv.
+    "squeeze-excite": [lm.conv2d(1, 4, 3), lm.conv2d(4, 4, 3, groups=4, activation="silu"),
+                       lm.squeeze_excite(4, 2), lm.squeeze_excite(4, 3, "relu")],
 }
 
 

@@ -1,0 +1,111 @@
+//===- SqueezeExcite.cpp - squeeze_excite: forward lowering and VJP -------===//
+//
+// Part of lean-mlir.
+//
+// With x the input in the compute layout (NHWC on cpu and gpu), C channels,
+// S squeeze channels and m = H * W:
+//
+//   s = sum_{h,w} x / m                          [N, C]
+//   z1 = s W1^T + b1,  h = act(z1)               [N, S]   (W1: [S, C, 1, 1])
+//   z2 = h W2^T + b2,  gate = sigmoid(z2)        [N, C]   (W2: [C, S, 1, 1])
+//   y = x * gate
+//
+// and the VJP, the product rule at y = x * gate, with gy the cotangent of y:
+//
+//   dgate = sum_{h,w} gy * x,   dz2 = dgate * gate * (1 - gate)
+//   dW2 = dz2^T h,  db2 = sum_n dz2,   dh = dz2 W2,   dz1 = act'(dh)
+//   dW1 = dz1^T s,  db1 = sum_n dz1,   ds = dz1 W1
+//   dx = gy * gate + ds / m (spread over H, W)
+//
+// The squeeze (the mean) and dgate are per-channel sums over H and W, in
+// stages (StablehloBuilder::reduceSumStaged); the sums over the batch too.
+//
+//===----------------------------------------------------------------------===//
+
+#include "Activation.h"
+
+using namespace mlir;
+using namespace lean_mlir;
+using namespace lean_mlir::netspec;
+
+namespace {
+/// The forward pass up to the gate, in the compute layout.
+struct Excitation {
+  Value s, h, gate;       // [N, C], [N, S], [N, C]
+  Value w1, w2;           // fc1 as [S, C], fc2 as [C, S]
+  SmallVector<int64_t, 2> spatial;
+  double inverseArea;
+
+  Excitation(LayerLowering &lowering, SqueezeExciteOp op, Value x,
+             ValueRange operands) {
+    StablehloBuilder &b = lowering.b;
+    ArrayRef<int64_t> xs = b.shape(operands[0]); // NCHW
+    int64_t n = xs[0], c = xs[1];
+    int64_t sq = b.shape(operands[1])[0];
+    spatial = lowering.nonChannelDims(4);
+    spatial.erase(spatial.begin());
+    inverseArea = 1.0 / double(xs[2] * xs[3]);
+    s = b.mul(b.reduceSumStaged(x, spatial), b.splat(inverseArea, {n, c}));
+    w1 = b.reshape(operands[1], {sq, c});
+    w2 = b.reshape(operands[3], {c, sq});
+    Value z1 = b.add(b.dotGeneral(s, w1, {1}, {1}),
+                     b.broadcastInDim(operands[2], {n, sq}, {1}));
+    h = emitActivation(lowering, op, op.getActivation(), z1);
+    Value z2 = b.add(b.dotGeneral(h, w2, {1}, {1}),
+                     b.broadcastInDim(operands[4], {n, c}, {1}));
+    gate = b.logistic(z2);
+  }
+};
+
+/// A [N, C] value broadcast over an activation `like` in compute layout.
+Value overSpace(LayerLowering &lowering, Value v, Value like) {
+  return lowering.b.broadcastInDim(v, StablehloBuilder::shape(like),
+                                   {0, lowering.channelDim(4)});
+}
+} // namespace
+
+Value SqueezeExciteOp::emitForward(LayerLowering &lowering,
+                                   ValueRange operands) {
+  Value x = lowering.enter(operands[0]);
+  Excitation e(lowering, *this, x, operands);
+  return lowering.leave(lowering.b.mul(x, overSpace(lowering, e.gate, x)));
+}
+
+void SqueezeExciteOp::emitVJP(LayerLowering &lowering, ValueRange operands,
+                              Value result, Value resultGrad,
+                              bool needInputGrad,
+                              SmallVectorImpl<Value> &operandGrads) {
+  StablehloBuilder &b = lowering.b;
+  operandGrads.assign(5, Value());
+  Value x = lowering.enter(operands[0]);
+  Value gy = lowering.enter(resultGrad);
+  // The same ops as the forward pass's: the compiler's CSE shares them.
+  Excitation e(lowering, *this, x, operands);
+  ArrayRef<int64_t> gateShape = b.shape(e.gate);
+
+  Value dgate = b.reduceSumStaged(b.mul(gy, x), e.spatial);
+  Value one = b.splat(1.0f, gateShape);
+  Value dz2 = b.mul(dgate, b.mul(e.gate, b.sub(one, e.gate)));
+  Value dh = b.dotGeneral(dz2, e.w2, {1}, {0});
+  Value dz1 = emitActivationVJP(lowering, *this, getActivation(), e.h, dh);
+  {
+    auto part = lowering.part("weight gradient");
+    operandGrads[1] = b.reshape(b.dotGeneral(dz1, e.s, {0}, {0}),
+                                b.shape(operands[1]));
+    operandGrads[3] = b.reshape(b.dotGeneral(dz2, e.h, {0}, {0}),
+                                b.shape(operands[3]));
+  }
+  {
+    auto part = lowering.part("bias gradient");
+    operandGrads[2] = b.reduceSumStaged(dz1, {0});
+    operandGrads[4] = b.reduceSumStaged(dz2, {0});
+  }
+  if (!needInputGrad)
+    return;
+  auto part = lowering.part("input gradient");
+  Value ds = b.mul(b.dotGeneral(dz1, e.w1, {1}, {0}),
+                   b.splat(e.inverseArea, gateShape));
+  Value dx = b.add(b.mul(gy, overSpace(lowering, e.gate, x)),
+                   overSpace(lowering, ds, x));
+  operandGrads[0] = lowering.leave(dx);
+}
