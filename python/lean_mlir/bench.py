@@ -238,6 +238,31 @@ def _torch_squeeze_excite(t: _TorchParts, layer):
     return SqueezeExcite()
 
 
+def _torch_mbconv(t: _TorchParts, layer, shape):
+    nn = t.nn
+    size = shape[1:]
+    strided = [-(-d // layer.stride) for d in size]
+    se = type("SqueezeExciteSpec", (), {"channels": layer.hidden, "activation": "silu",
+                                        "squeeze_channels": layer.squeeze_channels})
+
+    class MBConv(nn.Module):
+        def __init__(self):
+            super().__init__()
+            i, h, o, k = layer.in_channels, layer.hidden, layer.out_channels, layer.kernel_size
+            if layer.expand_ratio != 1:
+                self.expand = t.conv_bn(i, h, 1, 1, "same", "silu", size)
+            self.depthwise = t.conv_bn(h, h, k, layer.stride, "same", "silu", size, groups=h)
+            self.se = _torch_squeeze_excite(t, se)
+            self.project = t.conv_bn(h, o, 1, 1, "same", "identity", strided)
+
+        def forward(self, x):
+            y = self.expand(x) if layer.expand_ratio != 1 else x
+            y = self.project(self.se(self.depthwise(y)))
+            return y + x if layer.adds_input else y
+
+    return MBConv()
+
+
 def _torch_inverted_residual(t: _TorchParts, layer, shape):
     nn = t.nn
     size = shape[1:]
@@ -284,6 +309,7 @@ TORCH_LAYERS: dict[str, Callable] = {
     "residual_block": _torch_residual,
     "inverted_residual": _torch_inverted_residual,
     "squeeze_excite": lambda t, layer, shape: _torch_squeeze_excite(t, layer),
+    "mbconv": lambda t, layer, shape: _torch_mbconv(t, layer, shape),
 }
 
 
@@ -410,6 +436,7 @@ JAX_LAYERS: dict[str, Callable | None] = {
     "residual_block": None,
     "inverted_residual": None,
     "squeeze_excite": None,
+    "mbconv": None,
 }
 
 

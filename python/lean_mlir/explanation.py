@@ -72,6 +72,8 @@ VJP_RULES = {
     "residual_block": "both paths' cotangents summed at x; each convBn's VJP; relu masks",
     "squeeze_excite": "the product rule at y = x gate: dx = g gate + the mean's VJP of "
                       "fc1's of the activation's of fc2's of sigmoid's of sum_hw g x",
+    "mbconv": "project's, squeeze-excitation's (product rule), depthwise's and expand's "
+              "VJPs, silu's from its kept input; g added at x when x is added back",
     "inverted_residual": "project's, depthwise's (per-channel taps) and expand's convBn VJPs, "
                          "relu6 masks; g added at x when x is added back",
 }

@@ -45,9 +45,9 @@ from lean_mlir.dialects.netspec import ModelBuilder
 
 __all__ = [
     "LAYERS", "Activation", "BatchNorm", "Conv2d", "ConvBN", "Dense", "Flatten", "GlobalAvgPool",
-    "Init", "InvertedResidual", "Layer", "MaxPool", "Padding", "ReLU", "ResidualBlock",
+    "Init", "InvertedResidual", "Layer", "MBConv", "MaxPool", "Padding", "ReLU", "ResidualBlock",
     "SqueezeExcite", "batch_norm", "conv2d", "conv_bn", "dense", "flatten", "global_avg_pool",
-    "inverted_residual", "layer_from_dict", "layer_to_dict", "max_pool", "relu",
+    "inverted_residual", "layer_from_dict", "layer_to_dict", "max_pool", "mbconv", "relu",
     "residual_block", "squeeze_excite",
 ]
 
@@ -360,6 +360,68 @@ class InvertedResidual(Layer):
 
 
 @dataclass(frozen=True)
+class MBConv(Layer):
+    """EfficientNet's block (``torchvision.models.efficientnet.MBConv``): a 1x1 convBn
+    expanding to ``in_channels * expand_ratio`` (``expand``; none when the ratio is
+    1), a ``kernel_size`` depthwise convBn with the stride (``depthwise``), both silu,
+    squeeze-and-excitation through ``max(1, in_channels // 4)`` channels (``se``,
+    silu), and a 1x1 convBn without activation (``project``); ``x`` is added back
+    when the stride is 1 and the channels are kept (stochastic depth, which holds
+    no parameters, is left out)."""
+
+    kind: ClassVar[str] = "mbconv"
+    function: ClassVar[str] = "mbconv"
+    in_channels: int
+    out_channels: int
+    kernel_size: int = 3
+    stride: int = 1
+    expand_ratio: int = 6
+
+    def check(self) -> None:
+        for what in ("in_channels", "out_channels", "kernel_size", "stride", "expand_ratio"):
+            positive_int(getattr(self, what), what)
+
+    @property
+    def hidden(self) -> int:
+        return self.in_channels * self.expand_ratio
+
+    @property
+    def squeeze_channels(self) -> int:
+        return max(1, self.in_channels // 4)
+
+    @property
+    def adds_input(self) -> bool:
+        return self.stride == 1 and self.in_channels == self.out_channels
+
+    def param_shapes(self):
+        i, h, o, k, s = (self.in_channels, self.hidden, self.out_channels, self.kernel_size,
+                         self.squeeze_channels)
+        shapes = []
+        if self.expand_ratio != 1:
+            shapes += [("expand.conv.weight", (h, i, 1, 1), Init.HE_NORMAL),
+                       *_bn_params("expand.bn.", h)]
+        return shapes + [("depthwise.conv.weight", (h, 1, k, k), Init.HE_NORMAL),
+                         *_bn_params("depthwise.bn.", h),
+                         ("se.fc1.weight", (s, h, 1, 1), Init.HE_NORMAL),
+                         ("se.fc1.bias", (s,), Init.ZEROS),
+                         ("se.fc2.weight", (h, s, 1, 1), Init.HE_NORMAL),
+                         ("se.fc2.bias", (h,), Init.ZEROS),
+                         ("project.conv.weight", (o, h, 1, 1), Init.HE_NORMAL),
+                         *_bn_params("project.bn.", o)]
+
+    def build(self, b, x, params, loc):
+        y, rest = x, params
+        if self.expand_ratio != 1:
+            y = _conv_bn(b, y, rest[0], rest[1:5], 1, "same", "silu", loc)
+            rest = rest[5:]
+        y = _conv_bn(b, y, rest[0], rest[1:5], self.stride, "same", "silu", loc,
+                     groups=self.hidden)
+        y = b.squeeze_excite(y, *rest[5:9], "silu", loc)
+        y = _conv_bn(b, y, rest[9], rest[10:14], 1, "same", "identity", loc)
+        return b.add(y, x, loc) if self.adds_input else y
+
+
+@dataclass(frozen=True)
 class MaxPool(Layer):
     kind: ClassVar[str] = "max_pool2d"
     function: ClassVar[str] = "max_pool"
@@ -488,6 +550,14 @@ def squeeze_excite(channels: int, squeeze_channels: int,
                          name=name, source=_caller_location())
 
 
+def mbconv(in_channels: int, out_channels: int, kernel_size: int = 3, stride: int = 1,
+           expand_ratio: int = 6, *, name: str | None = None) -> MBConv:
+    """EfficientNet's MBConv block (expand, depthwise, squeeze-and-excitation,
+    project; see :class:`MBConv`)."""
+    return MBConv(in_channels, out_channels, kernel_size, stride, expand_ratio, name=name,
+                  source=_caller_location())
+
+
 def global_avg_pool(*, name: str | None = None) -> GlobalAvgPool:
     """``[N, C, H, W] -> [N, C]``: each channel's spatial mean."""
     return GlobalAvgPool(name=name, source=_caller_location())
@@ -503,7 +573,7 @@ def residual_block(in_channels: int, out_channels: int, stride: int = 1, *,
 #: Every layer kind by its ``kind``, in the order the README introduces them.
 LAYERS: dict[str, type[Layer]] = {cls.kind: cls for cls in (
     Conv2d, MaxPool, Flatten, Dense, ReLU, BatchNorm, ConvBN, GlobalAvgPool, ResidualBlock,
-    InvertedResidual, SqueezeExcite)}
+    InvertedResidual, SqueezeExcite, MBConv)}
 
 
 def layer_to_dict(layer: Layer) -> dict:

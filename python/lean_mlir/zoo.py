@@ -13,12 +13,13 @@ from lean_mlir.layers import (
     global_avg_pool,
     inverted_residual,
     max_pool,
+    mbconv,
     residual_block,
 )
 from lean_mlir.spec import NetSpec
 
-__all__ = ["BOOK_NETWORKS", "MODELS", "mnist_cnn", "mnist_cnn_bn", "mnist_mlp", "mnist_mobilenet",
-           "mnist_resnet", "mobilenet_v2", "resnet34", "resolve"]
+__all__ = ["BOOK_NETWORKS", "MODELS", "efficientnet_b0", "mnist_cnn", "mnist_cnn_bn", "mnist_mlp",
+           "mnist_mobilenet", "mnist_resnet", "mobilenet_v2", "resnet34", "resolve"]
 
 
 def mnist_cnn() -> NetSpec:
@@ -135,9 +136,35 @@ def mnist_mobilenet() -> NetSpec:
                       [(1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 2, 2), (6, 64, 1, 1)], 256)
 
 
+#: EfficientNet-B0's stages (torchvision's): expansion ratio, kernel, stride of the
+#: first block, output channels, blocks.
+EFFICIENTNET_B0_STAGES = [(1, 3, 1, 16, 1), (6, 3, 2, 24, 2), (6, 5, 2, 40, 2),
+                          (6, 3, 2, 80, 3), (6, 5, 1, 112, 3), (6, 5, 2, 192, 4),
+                          (6, 3, 1, 320, 1)]
+
+
+def efficientnet_b0(num_classes: int = 10, input_shape: tuple = (3, 224, 224)) -> NetSpec:
+    """EfficientNet-B0 (Tan and Le 2019; the book's squeeze-and-excitation chapter): a
+    stride-2 3x3 convBn stem to 32 channels (silu), 16 MBConv blocks
+    (EFFICIENTNET_B0_STAGES; depthwise 3x3 and 5x5, squeeze-and-excitation, silu), a
+    1x1 convBn to 1280, global average pooling and a dense layer. At 10 classes
+    4,020,358 parameters, as torchvision's ``efficientnet_b0(num_classes=10)`` (whose
+    dropout and stochastic depth hold none and are left out)."""
+    layers = [conv_bn(input_shape[0], 32, 3, stride=2, activation="silu")]
+    channels = 32
+    for t, k, s, c, n in EFFICIENTNET_B0_STAGES:
+        for i in range(n):
+            layers.append(mbconv(channels, c, k, s if i == 0 else 1, t))
+            channels = c
+    layers += [conv_bn(channels, 1280, 1, activation="silu"), global_avg_pool(),
+               dense(1280, num_classes)]
+    return NetSpec("EfficientNet-B0", input_shape=tuple(input_shape), layers=layers)
+
+
 #: The book's networks of its later chapters, at their own input sizes (they train
 #: on data read from the user's disk, not on MNIST).
-BOOK_NETWORKS = {"resnet34": resnet34, "mobilenet-v2": mobilenet_v2}
+BOOK_NETWORKS = {"resnet34": resnet34, "mobilenet-v2": mobilenet_v2,
+                 "efficientnet-b0": efficientnet_b0}
 
 #: Models by the names the command line accepts.
 MODELS = {"cnn": mnist_cnn, "mlp": mnist_mlp, "cnn-bn": mnist_cnn_bn, "resnet": mnist_resnet,

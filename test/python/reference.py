@@ -127,6 +127,18 @@ def squeeze_excite(x, p, prefix, layer):
     return x * gate[:, :, None, None]
 
 
+def mbconv(x, p, prefix, layer, training, stats):
+    y = x
+    if layer.expand_ratio != 1:
+        y = conv_bn(y, p, prefix + "expand.", 1, "same", "silu", training, stats)
+    y = conv_bn(y, p, prefix + "depthwise.", layer.stride, "same", "silu", training, stats,
+                groups=layer.hidden)
+    se = type("SE", (), {"activation": "silu"})
+    y = squeeze_excite(y, p, prefix + "se.", se)
+    y = conv_bn(y, p, prefix + "project.", 1, "same", "identity", training, stats)
+    return y + x if layer.adds_input else y
+
+
 def inverted_residual(x, p, prefix, layer, training, stats):
     y = x
     if layer.expand_ratio != 1:
@@ -174,6 +186,8 @@ FORWARD = {
         h, params, prefix, layer, training, stats),
     "squeeze_excite": lambda h, layer, params, prefix, *_: squeeze_excite(h, params, prefix,
                                                                           layer),
+    "mbconv": lambda h, layer, params, prefix, training, stats: mbconv(
+        h, params, prefix, layer, training, stats),
 }
 
 

@@ -1,8 +1,8 @@
 """The book's networks of its later chapters, at their own sizes.
 
-ResNet-34 and MobileNetV2 at 3x224x224 (the book's Imagenette setting) and 10
-classes: their parameter counts are torchvision's ``resnet34(num_classes=10)``
-and ``mobilenet_v2(num_classes=10)``'s, and one SGD step of ours (IREE, the
+ResNet-34, MobileNetV2 and EfficientNet-B0 at 3x224x224 (the book's Imagenette
+setting) and 10 classes: their parameter counts are torchvision's
+``resnet34``, ``mobilenet_v2`` and ``efficientnet_b0(num_classes=10)``'s, and one SGD step of ours (IREE, the
 CPU's forms) from the same weights equals PyTorch's on the same network in
 float64, every updated tensor within a few times the error PyTorch's own
 float32 step makes (as the full-size accuracy test holds the MNIST networks).
@@ -41,8 +41,18 @@ def test_resnet34_has_torchvisions_parameter_count_and_shapes():
     assert spec.layer_output_shapes[-3] == (512, 7, 7)
 
 
+def test_efficientnet_b0_has_torchvisions_parameter_count():
+    spec = lm.efficientnet_b0()
+    # torchvision: 5,288,548 at 1000 classes; its classifier is 1280 x classes + classes.
+    assert spec.param_count() == 5_288_548 - 1281 * 1000 + 1281 * 10 == 4_020_358
+    assert sum(layer.kind == "mbconv" for layer in spec.layers) == 16
+    # Squeeze-and-excitation through a quarter of each block's input channels.
+    fc1 = [p.shape for p in spec.params if p.name.endswith("se.fc1.weight")]
+    assert fc1[0] == (8, 32, 1, 1) and fc1[-1] == (48, 1152, 1, 1)
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("network", ["resnet34", "mobilenet_v2"])
+@pytest.mark.parametrize("network", ["resnet34", "mobilenet_v2", "efficientnet_b0"])
 def test_train_step_at_224_equals_pytorchs(network):
     """One SGD step at batch 4 from the same weights: the loss to float32 rounding,
     and every tensor's update, as a whole (relative L2 against PyTorch float64),

@@ -36,6 +36,9 @@ CASES = {
     # EfficientNet's gate: the product rule, silu inside, after a depthwise conv.
     "squeeze-excite": [lm.conv2d(1, 4, 3), lm.conv2d(4, 4, 3, groups=4, activation="silu"),
                        lm.squeeze_excite(4, 2), lm.squeeze_excite(4, 3, "relu")],
+    # EfficientNet's block: x added back (5x5 depthwise); then strided, unexpanded.
+    "mbconv": [lm.conv2d(1, 4, 3), lm.mbconv(4, 4, 5, expand_ratio=2),
+               lm.mbconv(4, 5, 3, stride=2, expand_ratio=1)],
 }
 
 
