@@ -221,6 +221,55 @@ def _torch_residual(t: _TorchParts, layer, shape):
     return Residual()
 
 
+def _torch_layer_norm(t: _TorchParts, layer, shape):
+    nn = t.nn
+    if len(shape) == 1:
+        return nn.LayerNorm(layer.channels, eps=layer.eps)
+
+    class LayerNorm2d(nn.LayerNorm):
+        """torchvision's ConvNeXt LayerNorm2d: over the channels of each position."""
+
+        def forward(self, x):
+            return super().forward(x.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
+
+    return LayerNorm2d(layer.channels, eps=layer.eps)
+
+
+def _torch_layer_scale(t: _TorchParts, layer):
+    torch, nn = t.torch, t.nn
+
+    class LayerScale(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.gamma = nn.Parameter(torch.full((layer.channels, 1, 1), 1e-6))
+
+        def forward(self, x):
+            return x * self.gamma
+
+    return LayerScale()
+
+
+def _torch_convnext_block(t: _TorchParts, layer, shape):
+    torch, nn = t.torch, t.nn
+    c = layer.channels
+    norm = type("LayerNormSpec", (), {"channels": c, "eps": 1e-6})
+
+    class ConvNeXtBlock(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.dwconv = t.conv(c, c, 7, 1, "same", shape[1:], bias=True, groups=c)
+            self.norm = _torch_layer_norm(t, norm, shape)
+            self.pwconv1 = nn.Conv2d(c, 4 * c, 1)
+            self.pwconv2 = nn.Conv2d(4 * c, c, 1)
+            self.layer_scale = nn.Parameter(torch.full((c, 1, 1), 1e-6))
+
+        def forward(self, x):
+            y = self.pwconv2(nn.functional.gelu(self.pwconv1(self.norm(self.dwconv(x)))))
+            return x + self.layer_scale * y
+
+    return ConvNeXtBlock()
+
+
 def _torch_squeeze_excite(t: _TorchParts, layer):
     torch, nn = t.torch, t.nn
 
@@ -310,6 +359,9 @@ TORCH_LAYERS: dict[str, Callable] = {
     "inverted_residual": _torch_inverted_residual,
     "squeeze_excite": lambda t, layer, shape: _torch_squeeze_excite(t, layer),
     "mbconv": lambda t, layer, shape: _torch_mbconv(t, layer, shape),
+    "layer_norm": lambda t, layer, shape: _torch_layer_norm(t, layer, shape),
+    "layer_scale": lambda t, layer, shape: _torch_layer_scale(t, layer),
+    "convnext_block": lambda t, layer, shape: _torch_convnext_block(t, layer, shape),
 }
 
 
@@ -437,6 +489,9 @@ JAX_LAYERS: dict[str, Callable | None] = {
     "inverted_residual": None,
     "squeeze_excite": None,
     "mbconv": None,
+    "layer_norm": None,
+    "layer_scale": None,
+    "convnext_block": None,
 }
 
 

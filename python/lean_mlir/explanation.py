@@ -70,6 +70,11 @@ VJP_RULES = {
     "conv_bn": "batch norm's VJP, then the convolution's (no bias)",
     "global_avg_pool": "dx = g / (H W), spread over each channel",
     "residual_block": "both paths' cotangents summed at x; each convBn's VJP; relu masks",
+    "layer_norm": "dx = inv (gh - mean_c(gh) - x^ mean_c(gh x^)), gh = weight g; "
+                  "dweight = sum g x^; dbias = sum g",
+    "layer_scale": "dx = g gamma; dgamma = sum over N, H, W of g x",
+    "convnext_block": "g to x and through layer scale's, the pointwise convolutions' "
+                      "(gelu from its kept input), layer norm's and the depthwise VJPs",
     "squeeze_excite": "the product rule at y = x gate: dx = g gate + the mean's VJP of "
                       "fc1's of the activation's of fc2's of sigmoid's of sum_hw g x",
     "mbconv": "project's, squeeze-excitation's (product rule), depthwise's and expand's "

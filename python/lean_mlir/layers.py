@@ -44,11 +44,12 @@ from lean_mlir._mlir import Location
 from lean_mlir.dialects.netspec import ModelBuilder
 
 __all__ = [
-    "LAYERS", "Activation", "BatchNorm", "Conv2d", "ConvBN", "Dense", "Flatten", "GlobalAvgPool",
-    "Init", "InvertedResidual", "Layer", "MBConv", "MaxPool", "Padding", "ReLU", "ResidualBlock",
-    "SqueezeExcite", "batch_norm", "conv2d", "conv_bn", "dense", "flatten", "global_avg_pool",
-    "inverted_residual", "layer_from_dict", "layer_to_dict", "max_pool", "mbconv", "relu",
-    "residual_block", "squeeze_excite",
+    "LAYERS", "Activation", "BatchNorm", "Conv2d", "ConvBN", "ConvNeXtBlock", "Dense",
+    "Flatten", "GlobalAvgPool", "Init", "InvertedResidual", "Layer", "LayerNorm", "LayerScale",
+    "MBConv", "MaxPool", "Padding", "ReLU", "ResidualBlock", "SqueezeExcite", "batch_norm",
+    "conv2d", "conv_bn", "convnext_block", "dense", "flatten", "global_avg_pool",
+    "inverted_residual", "layer_from_dict", "layer_norm", "layer_scale", "layer_to_dict",
+    "max_pool", "mbconv", "relu", "residual_block", "squeeze_excite",
 ]
 
 
@@ -90,6 +91,7 @@ class Init(_StrEnum):
     GLOROT_UNIFORM = "glorot_uniform"
     ZEROS = "zeros"
     ONES = "ones"
+    LAYER_SCALE = "layer_scale"     # every entry 1e-6 (ConvNeXt's layer scale)
 
 
 def _caller_location() -> tuple[str, int]:
@@ -281,6 +283,83 @@ class ResidualBlock(Layer):
             skip = _conv_bn(b, x, params[10], params[11:15], self.stride, "same", "identity",
                             loc)
         return b.relu(b.add(y, skip, loc), loc)
+
+
+@dataclass(frozen=True)
+class LayerNorm(Layer):
+    """Layer normalisation over the channels: of each sample's ``[N, C]`` features,
+    or of each position of an NCHW activation (ConvNeXt's ``LayerNorm2d``), with
+    ``<name>.weight`` and ``<name>.bias`` ``[C]``."""
+
+    kind: ClassVar[str] = "layer_norm"
+    function: ClassVar[str] = "layer_norm"
+    channels: int
+    eps: float = 1e-5
+
+    def check(self) -> None:
+        positive_int(self.channels, "channels")
+        if isinstance(self.eps, bool) or not isinstance(self.eps, (int, float)) or \
+                not self.eps > 0:
+            raise ValueError(f"eps must be a positive number, got {self.eps!r}")
+
+    def param_shapes(self):
+        return [("weight", (self.channels,), Init.ONES), ("bias", (self.channels,), Init.ZEROS)]
+
+    def build(self, b, x, params, loc):
+        return b.layer_norm(x, params[0], params[1], float(self.eps), loc)
+
+
+@dataclass(frozen=True)
+class LayerScale(Layer):
+    """A learned factor per channel of an NCHW activation (ConvNeXt's layer scale):
+    ``<name>.gamma`` ``[C, 1, 1]``, every entry 1e-6 at first."""
+
+    kind: ClassVar[str] = "layer_scale"
+    function: ClassVar[str] = "layer_scale"
+    channels: int
+
+    def check(self) -> None:
+        positive_int(self.channels, "channels")
+
+    def param_shapes(self):
+        return [("gamma", (self.channels, 1, 1), Init.LAYER_SCALE)]
+
+    def build(self, b, x, params, loc):
+        return b.layer_scale(x, params[0], loc)
+
+
+@dataclass(frozen=True)
+class ConvNeXtBlock(Layer):
+    """ConvNeXt's block (``torchvision.models.convnext.CNBlock``): a 7x7 depthwise
+    convolution with bias (``dwconv``), layer norm over the channels (``norm``, eps
+    1e-6), a 1x1 convolution to four times the channels with gelu (``pwconv1``; the
+    block's pointwise Linear), a 1x1 convolution back (``pwconv2``), layer scale
+    (``layer_scale``), and ``x`` added back (stochastic depth, which holds no
+    parameters, is left out)."""
+
+    kind: ClassVar[str] = "convnext_block"
+    function: ClassVar[str] = "convnext_block"
+    channels: int
+
+    def check(self) -> None:
+        positive_int(self.channels, "channels")
+
+    def param_shapes(self):
+        c = self.channels
+        return [("dwconv.weight", (c, 1, 7, 7), Init.HE_NORMAL), ("dwconv.bias", (c,), Init.ZEROS),
+                ("norm.weight", (c,), Init.ONES), ("norm.bias", (c,), Init.ZEROS),
+                ("pwconv1.weight", (4 * c, c, 1, 1), Init.HE_NORMAL),
+                ("pwconv1.bias", (4 * c,), Init.ZEROS),
+                ("pwconv2.weight", (c, 4 * c, 1, 1), Init.HE_NORMAL),
+                ("pwconv2.bias", (c,), Init.ZEROS),
+                ("layer_scale", (c, 1, 1), Init.LAYER_SCALE)]
+
+    def build(self, b, x, params, loc):
+        y = b.conv2d(x, params[0], params[1], 1, "same", "identity", loc, groups=self.channels)
+        y = b.layer_norm(y, params[2], params[3], 1e-6, loc)
+        y = b.conv2d(y, params[4], params[5], 1, "same", "gelu", loc)
+        y = b.conv2d(y, params[6], params[7], 1, "same", "identity", loc)
+        return b.add(b.layer_scale(y, params[8], loc), x, loc)
 
 
 @dataclass(frozen=True)
@@ -540,6 +619,22 @@ def inverted_residual(in_channels: int, out_channels: int, stride: int = 1,
                             source=_caller_location())
 
 
+def layer_norm(channels: int, eps: float = 1e-5, *, name: str | None = None) -> LayerNorm:
+    """Layer normalisation over ``channels`` (see :class:`LayerNorm`), as
+    ``torch.nn.LayerNorm(channels, eps)`` over the channel axis."""
+    return LayerNorm(channels, eps, name=name, source=_caller_location())
+
+
+def layer_scale(channels: int, *, name: str | None = None) -> LayerScale:
+    """A learned factor per channel, 1e-6 at first (see :class:`LayerScale`)."""
+    return LayerScale(channels, name=name, source=_caller_location())
+
+
+def convnext_block(channels: int, *, name: str | None = None) -> ConvNeXtBlock:
+    """ConvNeXt's block (see :class:`ConvNeXtBlock`)."""
+    return ConvNeXtBlock(channels, name=name, source=_caller_location())
+
+
 def squeeze_excite(channels: int, squeeze_channels: int,
                    activation: str | Activation = "silu", *,
                    name: str | None = None) -> SqueezeExcite:
@@ -573,7 +668,7 @@ def residual_block(in_channels: int, out_channels: int, stride: int = 1, *,
 #: Every layer kind by its ``kind``, in the order the README introduces them.
 LAYERS: dict[str, type[Layer]] = {cls.kind: cls for cls in (
     Conv2d, MaxPool, Flatten, Dense, ReLU, BatchNorm, ConvBN, GlobalAvgPool, ResidualBlock,
-    InvertedResidual, SqueezeExcite, MBConv)}
+    InvertedResidual, SqueezeExcite, MBConv, LayerNorm, LayerScale, ConvNeXtBlock)}
 
 
 def layer_to_dict(layer: Layer) -> dict:

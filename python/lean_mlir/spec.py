@@ -177,6 +177,8 @@ class NetSpec:
                 value = rng.uniform(-bound, bound, p.shape)
             elif p.init is Init.ZEROS:
                 value = np.zeros(p.shape)
+            elif p.init is Init.LAYER_SCALE:
+                value = np.full(p.shape, 1e-6)
             else:
                 value = np.ones(p.shape)
             out[p.name] = np.ascontiguousarray(value, dtype=np.float32)

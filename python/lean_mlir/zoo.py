@@ -8,17 +8,19 @@ from pathlib import Path
 from lean_mlir.layers import (
     conv2d,
     conv_bn,
+    convnext_block,
     dense,
     flatten,
     global_avg_pool,
     inverted_residual,
+    layer_norm,
     max_pool,
     mbconv,
     residual_block,
 )
 from lean_mlir.spec import NetSpec
 
-__all__ = ["BOOK_NETWORKS", "MODELS", "efficientnet_b0", "mnist_cnn", "mnist_cnn_bn", "mnist_mlp",
+__all__ = ["BOOK_NETWORKS", "MODELS", "convnext_tiny", "efficientnet_b0", "mnist_cnn", "mnist_cnn_bn", "mnist_mlp",
            "mnist_mobilenet", "mnist_resnet", "mobilenet_v2", "resnet34", "resolve"]
 
 
@@ -161,10 +163,29 @@ def efficientnet_b0(num_classes: int = 10, input_shape: tuple = (3, 224, 224)) -
     return NetSpec("EfficientNet-B0", input_shape=tuple(input_shape), layers=layers)
 
 
+def convnext_tiny(num_classes: int = 10, input_shape: tuple = (3, 224, 224)) -> NetSpec:
+    """ConvNeXt-T (Liu et al. 2022; the book's last convolutional chapter): a 4x4
+    stride-4 patchify convolution to 96 channels and layer norm, four stages of 3, 3, 9
+    and 3 ConvNeXt blocks at 96, 192, 384 and 768 channels with a layer norm and a 2x2
+    stride-2 convolution between them, global average pooling, layer norm and a dense
+    layer. Layer norms eps 1e-6. At 10 classes 27,827,818 parameters, as torchvision's
+    ``convnext_tiny(num_classes=10)`` (whose stochastic depth holds none and is left
+    out)."""
+    layers = [conv2d(input_shape[0], 96, 4, stride=4), layer_norm(96, 1e-6)]
+    widths, depths = (96, 192, 384, 768), (3, 3, 9, 3)
+    for stage, (width, depth) in enumerate(zip(widths, depths, strict=True)):
+        if stage:
+            layers += [layer_norm(widths[stage - 1], 1e-6),
+                       conv2d(widths[stage - 1], width, 2, stride=2)]
+        layers += [convnext_block(width) for _ in range(depth)]
+    layers += [global_avg_pool(), layer_norm(768, 1e-6), dense(768, num_classes)]
+    return NetSpec("ConvNeXt-T", input_shape=tuple(input_shape), layers=layers)
+
+
 #: The book's networks of its later chapters, at their own input sizes (they train
 #: on data read from the user's disk, not on MNIST).
 BOOK_NETWORKS = {"resnet34": resnet34, "mobilenet-v2": mobilenet_v2,
-                 "efficientnet-b0": efficientnet_b0}
+                 "efficientnet-b0": efficientnet_b0, "convnext-tiny": convnext_tiny}
 
 #: Models by the names the command line accepts.
 MODELS = {"cnn": mnist_cnn, "mlp": mnist_mlp, "cnn-bn": mnist_cnn_bn, "resnet": mnist_resnet,

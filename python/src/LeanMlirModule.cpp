@@ -496,6 +496,16 @@ public:
     return addLayer<ns::GlobalAvgPoolOp>(loc, get(x));
   }
 
+  nb::object layerNorm(const LmValue &x, const LmValue &weight,
+                       const LmValue &bias, double epsilon, LmLocation &loc) {
+    return addLayer<ns::LayerNormOp>(loc, get(x), get(weight), get(bias),
+                                     builder.getF64FloatAttr(epsilon));
+  }
+
+  nb::object layerScale(const LmValue &x, const LmValue &gamma, LmLocation &loc) {
+    return addLayer<ns::LayerScaleOp>(loc, get(x), get(gamma));
+  }
+
   nb::object squeezeExcite(const LmValue &x, const LmValue &w1,
                            const LmValue &b1, const LmValue &w2,
                            const LmValue &b2, const std::string &activation,
@@ -788,6 +798,11 @@ NB_MODULE(_mlir, m) {
            nb::arg("activation"), nb::arg("loc"), nb::keep_alive<0, 1>())
       .def("global_avg_pool", &LmModelBuilder::globalAvgPool, nb::arg("x"),
            nb::arg("loc"), nb::keep_alive<0, 1>())
+      .def("layer_norm", &LmModelBuilder::layerNorm, nb::arg("x"),
+           nb::arg("weight"), nb::arg("bias"), nb::arg("epsilon"), nb::arg("loc"),
+           nb::keep_alive<0, 1>())
+      .def("layer_scale", &LmModelBuilder::layerScale, nb::arg("x"),
+           nb::arg("gamma"), nb::arg("loc"), nb::keep_alive<0, 1>())
       .def("squeeze_excite", &LmModelBuilder::squeezeExcite, nb::arg("x"),
            nb::arg("fc1_weight"), nb::arg("fc1_bias"), nb::arg("fc2_weight"),
            nb::arg("fc2_bias"), nb::arg("activation"), nb::arg("loc"),

@@ -79,6 +79,10 @@ GENERATORS = {
     "residual_block": lambda rng, shape: lm.residual_block(
         shape[0], rng.choice([shape[0], shape[0] + 1]), stride=rng.randint(1, 2))
     if _spatial(shape) else None,
+    "layer_norm": lambda rng, shape: lm.layer_norm(shape[0], rng.choice([1e-5, 1e-6])),
+    "layer_scale": lambda rng, shape: lm.layer_scale(shape[0]) if _spatial(shape) else None,
+    "convnext_block": lambda rng, shape: lm.convnext_block(shape[0])
+    if _spatial(shape) else None,
     "mbconv": lambda rng, shape: lm.mbconv(
         shape[0], rng.choice([shape[0], shape[0] + 1]), rng.choice([1, 3]),
         stride=rng.randint(1, 2), expand_ratio=rng.choice([1, 2])) if _spatial(shape) else None,

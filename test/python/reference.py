@@ -117,6 +117,28 @@ def residual_block(x, p, prefix, layer, training, stats):
     return np.maximum(y + skip, 0)
 
 
+def layer_norm(x, p, prefix, layer):
+    """Over the channel axis (1), each sample's or position's own statistics."""
+    shape = (1, -1) if x.ndim == 2 else (1, -1, 1, 1)
+    mean = x.mean(axis=1, keepdims=True)
+    var = x.var(axis=1, keepdims=True)
+    xhat = (x - mean) / np.sqrt(var + layer.eps)
+    return (xhat * np.asarray(p[prefix + "weight"], np.float64).reshape(shape)
+            + np.asarray(p[prefix + "bias"], np.float64).reshape(shape))
+
+
+def convnext_block(x, p, prefix, layer):
+    def get(k):
+        return np.asarray(p[prefix + k], np.float64)
+
+    c = layer.channels
+    y = conv2d(x, get("dwconv.weight"), get("dwconv.bias"), 1, "same", c)
+    y = layer_norm(y, p, prefix + "norm.", type("LN", (), {"eps": 1e-6}))
+    y = act(conv2d(y, get("pwconv1.weight"), get("pwconv1.bias"), 1, "same"), "gelu")
+    y = conv2d(y, get("pwconv2.weight"), get("pwconv2.bias"), 1, "same")
+    return x + y * get("layer_scale")[None]
+
+
 def squeeze_excite(x, p, prefix, layer):
     def get(k):
         return np.asarray(p[prefix + k], np.float64)
@@ -185,6 +207,11 @@ FORWARD = {
     "inverted_residual": lambda h, layer, params, prefix, training, stats: inverted_residual(
         h, params, prefix, layer, training, stats),
     "squeeze_excite": lambda h, layer, params, prefix, *_: squeeze_excite(h, params, prefix,
+                                                                          layer),
+    "layer_norm": lambda h, layer, params, prefix, *_: layer_norm(h, params, prefix, layer),
+    "layer_scale": lambda h, layer, params, prefix, *_: h * np.asarray(
+        params[prefix + "gamma"], np.float64)[None],
+    "convnext_block": lambda h, layer, params, prefix, *_: convnext_block(h, params, prefix,
                                                                           layer),
     "mbconv": lambda h, layer, params, prefix, training, stats: mbconv(
         h, params, prefix, layer, training, stats),

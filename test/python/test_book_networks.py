@@ -1,8 +1,9 @@
 """The book's networks of its later chapters, at their own sizes.
 
-ResNet-34, MobileNetV2 and EfficientNet-B0 at 3x224x224 (the book's Imagenette
-setting) and 10 classes: their parameter counts are torchvision's
-``resnet34``, ``mobilenet_v2`` and ``efficientnet_b0(num_classes=10)``'s, and one SGD step of ours (IREE, the
+ResNet-34, MobileNetV2, EfficientNet-B0 and ConvNeXt-T at 3x224x224 (the book's
+Imagenette setting) and 10 classes: their parameter counts are torchvision's
+``resnet34``, ``mobilenet_v2``, ``efficientnet_b0`` and
+``convnext_tiny(num_classes=10)``'s, and one SGD step of ours (IREE, the
 CPU's forms) from the same weights equals PyTorch's on the same network in
 float64, every updated tensor within a few times the error PyTorch's own
 float32 step makes (as the full-size accuracy test holds the MNIST networks).
@@ -51,8 +52,19 @@ def test_efficientnet_b0_has_torchvisions_parameter_count():
     assert fc1[0] == (8, 32, 1, 1) and fc1[-1] == (48, 1152, 1, 1)
 
 
+def test_convnext_tiny_has_torchvisions_parameter_count_and_shapes():
+    spec = lm.convnext_tiny()
+    # torchvision: 28,589,128 at 1000 classes; its classifier is 768 x classes + classes.
+    assert spec.param_count() == 28_589_128 - 769 * 1000 + 769 * 10 == 27_827_818
+    assert sum(layer.kind == "convnext_block" for layer in spec.layers) == 18
+    assert spec.layer_output_shapes[0] == (96, 56, 56)     # the 4x4 stride-4 patchify stem
+    gammas = [p for p in spec.params if p.name.endswith("layer_scale")]
+    assert len(gammas) == 18 and all((spec.init_params(0)[p.name] == 1e-6).all() for p in gammas)
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("network", ["resnet34", "mobilenet_v2", "efficientnet_b0"])
+@pytest.mark.parametrize("network", ["resnet34", "mobilenet_v2", "efficientnet_b0",
+                                     "convnext_tiny"])
 def test_train_step_at_224_equals_pytorchs(network):
     """One SGD step at batch 4 from the same weights: the loss to float32 rounding,
     and every tensor's update, as a whole (relative L2 against PyTorch float64),

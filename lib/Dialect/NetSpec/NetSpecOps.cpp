@@ -575,6 +575,75 @@ int64_t GlobalAvgPoolOp::getForwardFlopsPerSample() {
 }
 
 //===----------------------------------------------------------------------===//
+// LayerNormOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult LayerNormOp::inferReturnTypes(MLIRContext *ctx,
+                                            std::optional<Location> loc,
+                                            Adaptor adaptor,
+                                            SmallVectorImpl<Type> &results) {
+  StringRef name = getOperationName();
+  Type inputType = adaptor.getInput().getType();
+  // layer_norm_c1: a [N, C] or NCHW activation.
+  auto input = dyn_cast<RankedTensorType>(inputType);
+  int64_t rank = input ? input.getRank() : 0;
+  if (failed(checkActivation(loc, name, "input", inputType, rank == 2 ? 2 : 4,
+                             2, rank == 2 ? "[batch, channels]" : "NCHW")))
+    return failure();
+  int64_t channels = input.getShape()[1];
+  // layer_norm_c2: weight and bias are [C].
+  if (failed(checkParamShape(loc, name, "weight", adaptor.getWeight().getType(),
+                             {channels}, "one per channel of the input")) ||
+      failed(checkParamShape(loc, name, "bias", adaptor.getBias().getType(),
+                             {channels}, "one per channel of the input")))
+    return failure();
+  // layer_norm_c3: epsilon > 0.
+  double eps = adaptor.getEpsilon().convertToDouble();
+  if (!(eps > 0))
+    return emitOptionalError(loc, "'", name, "' op epsilon must be positive, "
+                             "got ", eps);
+  results.push_back(inputType);
+  return success();
+}
+
+int64_t LayerNormOp::getForwardFlopsPerSample() {
+  // Mean, variance, normalise, scale and shift: about 8 per element.
+  int64_t n = 1;
+  for (int64_t d : getInput().getType().getShape().drop_front())
+    n *= d;
+  return 8 * n;
+}
+
+//===----------------------------------------------------------------------===//
+// LayerScaleOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult LayerScaleOp::inferReturnTypes(MLIRContext *ctx,
+                                             std::optional<Location> loc,
+                                             Adaptor adaptor,
+                                             SmallVectorImpl<Type> &results) {
+  StringRef name = getOperationName();
+  Type inputType = adaptor.getInput().getType();
+  // layer_scale_c1: NCHW input.
+  if (failed(checkActivation(loc, name, "input", inputType, 4, 4, "NCHW")))
+    return failure();
+  int64_t c = cast<RankedTensorType>(inputType).getShape()[1];
+  // layer_scale_c2: gamma [C, 1, 1].
+  if (failed(checkParamShape(loc, name, "gamma", adaptor.getGamma().getType(),
+                             {c, 1, 1}, "one factor per channel")))
+    return failure();
+  results.push_back(inputType);
+  return success();
+}
+
+int64_t LayerScaleOp::getForwardFlopsPerSample() {
+  int64_t n = 1;
+  for (int64_t d : getInput().getType().getShape().drop_front())
+    n *= d;
+  return n;
+}
+
+//===----------------------------------------------------------------------===//
 // SqueezeExciteOp
 //===----------------------------------------------------------------------===//
 

@@ -71,7 +71,9 @@ def NetSpec_InitKind : I32Enum<"Init", "parameter initialisation scheme", [
   I32EnumCase<"HeUniform", 1, "he_uniform">,
   I32EnumCase<"GlorotUniform", 2, "glorot_uniform">,
   I32EnumCase<"Zeros", 3, "zeros">,
-  I32EnumCase<"Ones", 4, "ones">
+  I32EnumCase<"Ones", 4, "ones">,
+  // Every entry 1e-6: ConvNeXt's layer scale starts so.
+  I32EnumCase<"LayerScale", 5, "layer_scale">
 ]> {
   let cppNamespace = "::lean_mlir::netspec";
 }

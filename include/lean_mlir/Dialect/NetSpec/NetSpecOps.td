@@ -333,6 +333,47 @@ def NetSpec_GlobalAvgPoolOp : NetSpec_LayerOp<"global_avg_pool"> {
   let assemblyFormat = "$input attr-dict `:` type($input)";
 }
 
+def NetSpec_LayerNormOp : NetSpec_LayerOp<"layer_norm"> {
+  let summary = "Layer normalisation over the channels";
+  let description = [{
+    Normalises each sample's `[N, C]` features, or each position's channels
+    of an NCHW activation (ConvNeXt's `LayerNorm2d`), with their own mean and
+    biased variance, then scales and shifts per channel:
+    `weight * (x - mean) / sqrt(var + epsilon) + bias`, `weight` and `bias`
+    `[C]`. The same in training and inference (no running statistics).
+
+    ```mlir
+    %y = netspec.layer_norm %x, %w, %b epsilon(1.000000e-06)
+        : tensor<?x96x56x56xf32>, tensor<96xf32>, tensor<96xf32>
+    ```
+  }];
+  let arguments = (ins NetSpec_F32Tensor:$input, NetSpec_F32Tensor:$weight,
+                       NetSpec_F32Tensor:$bias, F64Attr:$epsilon);
+  let results = (outs NetSpec_F32Tensor:$result);
+  let assemblyFormat = [{
+    $input `,` $weight `,` $bias `epsilon` `(` $epsilon `)` attr-dict
+    `:` type($input) `,` type($weight) `,` type($bias)
+  }];
+}
+
+def NetSpec_LayerScaleOp : NetSpec_LayerOp<"layer_scale"> {
+  let summary = "A learned factor per channel (ConvNeXt's layer scale)";
+  let description = [{
+    `x * gamma` with `gamma` `[C, 1, 1]` (torchvision's shape) broadcast over
+    each channel of an NCHW activation. Its VJP: `dx = g * gamma`,
+    `dgamma = sum over N, H, W of g * x`.
+
+    ```mlir
+    %y = netspec.layer_scale %x, %gamma : tensor<?x96x56x56xf32>, tensor<96x1x1xf32>
+    ```
+  }];
+  let arguments = (ins NetSpec_F32Tensor:$input, NetSpec_F32Tensor:$gamma);
+  let results = (outs NetSpec_F32Tensor:$result);
+  let assemblyFormat = [{
+    $input `,` $gamma attr-dict `:` type($input) `,` type($gamma)
+  }];
+}
+
 def NetSpec_SqueezeExciteOp : NetSpec_LayerOp<"squeeze_excite"> {
   let summary = "Squeeze-and-excitation: a per-channel gate multiplied into the input";
   let description = [{

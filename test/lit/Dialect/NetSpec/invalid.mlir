@@ -595,3 +595,16 @@ netspec.model @negative_squeeze_excite_fc2 {
   %f = netspec.flatten %y : tensor<?x6x5x5xf32>
   netspec.output %f : tensor<?x150xf32>
 }
+
+// -----
+
+// layer_norm_c2: one weight per channel.
+netspec.model @negative_layer_norm_weight {
+  %x = netspec.input : tensor<?x6x5x5xf32>
+  %w = netspec.param "w" init(ones) : tensor<5xf32>
+  %b = netspec.param "b" init(zeros) : tensor<6xf32>
+  // expected-error @+1 {{'netspec.layer_norm' op weight must be 'tensor<6xf32>' (one per channel of the input), got 'tensor<5xf32>'}}
+  %y = netspec.layer_norm %x, %w, %b epsilon(1.0e-06) : tensor<?x6x5x5xf32>, tensor<5xf32>, tensor<6xf32>
+  %f = netspec.flatten %y : tensor<?x6x5x5xf32>
+  netspec.output %f : tensor<?x150xf32>
+}

@@ -70,3 +70,15 @@ netspec.model @squeeze_excite {
   %f = netspec.flatten %y : tensor<?x6x5x5xf32>
   netspec.output %f : tensor<?x150xf32>
 }
+
+// Layer norm over each position's channels keeps its input's type.
+// CHECK-LABEL: netspec.model @layer_norm
+netspec.model @layer_norm {
+  %x = netspec.input : tensor<?x6x5x5xf32>
+  %w = netspec.param "ln.weight" init(ones) : tensor<6xf32>
+  %b = netspec.param "ln.bias" init(zeros) : tensor<6xf32>
+  // CHECK: netspec.layer_norm %{{.*}}, %{{.*}}, %{{.*}} epsilon(9.9999999999999995E-7) : tensor<?x6x5x5xf32>, tensor<6xf32>, tensor<6xf32>
+  %y = netspec.layer_norm %x, %w, %b epsilon(1.0e-06) : tensor<?x6x5x5xf32>, tensor<6xf32>, tensor<6xf32>
+  %f = netspec.flatten %y : tensor<?x6x5x5xf32>
+  netspec.output %f : tensor<?x150xf32>
+}

@@ -1,5 +1,6 @@
-"""The mobile networks' layers on every target's forms: grouped and depthwise
-convolutions (with and without bias), inverted residuals, squeeze-and-excitation.
+"""The later chapters' layers on every target's forms: grouped and depthwise
+convolutions (with and without bias), inverted residuals, squeeze-and-excitation,
+MBConv blocks, layer norm.
 
 Each case's ``predict`` must equal the float64 reference (which convolves each
 group on its own), and its ``value_and_grad`` central differences of the
@@ -8,7 +9,9 @@ The cases cover a depthwise convolution with stride 2 and 'same' padding (the
 per-channel weight gradient), a channel multiplier (one input, two outputs a
 group), two groups of several channels (the batched tap products), a
 grouped convBn, MobileNetV2's inverted residual blocks and EfficientNet's
-squeeze-and-excitation gates (the product rule in the VJP).
+squeeze-and-excitation gates (the product rule in the VJP), and ConvNeXt's
+pieces: layer norm over the channels of each position and over features, a
+depthwise 7x7 convolution and gelu.
 """
 
 import lean_mlir as lm
@@ -39,14 +42,24 @@ CASES = {
     # EfficientNet's block: x added back (5x5 depthwise); then strided, unexpanded.
     "mbconv": [lm.conv2d(1, 4, 3), lm.mbconv(4, 4, 5, expand_ratio=2),
                lm.mbconv(4, 5, 3, stride=2, expand_ratio=1)],
+    # ConvNeXt's pieces: a 4x4 stride-4 patchify stem, channel LayerNorm, a depthwise
+    # 7x7 convolution, gelu; then LayerNorm over features.
+    "convnext-pieces": [lm.conv2d(1, 4, 2, stride=2), lm.layer_norm(4, 1e-6),
+                        lm.conv2d(4, 4, 7, groups=4), lm.layer_norm(4),
+                        lm.conv2d(4, 8, 1, activation="gelu"), lm.conv2d(8, 4, 1)],
+    # ConvNeXt's block (layer scale 1e-6 at first: the test scales it up, below).
+    "convnext-block": [lm.conv2d(1, 3, 2, stride=2), lm.convnext_block(3), lm.layer_scale(3)],
+    "layer-norm-features": [lm.conv2d(1, 2, 3, stride=2), lm.flatten(), lm.dense(18, 5),
+                            lm.layer_norm(5)],
 }
 
 
 def network(name):
     layers = CASES[name]
-    spec = lm.NetSpec(name, (1, 6, 6), [*layers, lm.flatten()])
-    return lm.NetSpec(name, (1, 6, 6), [*layers, lm.flatten(),
-                                        lm.dense(spec.output_shape[0], 3)])
+    if not any(layer.kind == "flatten" for layer in layers):
+        layers = [*layers, lm.flatten()]
+    spec = lm.NetSpec(name, (1, 6, 6), layers)
+    return lm.NetSpec(name, (1, 6, 6), [*layers, lm.dense(spec.output_shape[0], 3)])
 
 
 def inputs(spec, seed=0):
@@ -55,6 +68,8 @@ def inputs(spec, seed=0):
     for p in spec.params:
         if p.name.endswith(".bias"):
             params[p.name] = rng.normal(0, 0.2, p.shape).astype(np.float32)
+        elif p.name.endswith(("layer_scale", ".gamma")):   # 1e-6 at first: made to matter
+            params[p.name] = rng.normal(0, 0.5, p.shape).astype(np.float32)
     x = rng.standard_normal((3, *spec.input_shape)).astype(np.float32)
     return params, x, rng.integers(0, 3, 3).astype(np.int32)
 
