@@ -28,7 +28,7 @@ from lean_mlir.data import DATASETS
 from lean_mlir.pipeline import run_pipeline
 from lean_mlir.rundir import LOG_EVERY, RunError
 from lean_mlir.training import MemoryLimitReached, TrainingInterrupted
-from lean_mlir.zoo import MODELS, resolve
+from lean_mlir.zoo import BOOK_NETWORKS, MODELS, resolve
 
 __all__ = ["main"]
 
@@ -364,8 +364,9 @@ def _bench(args) -> int:
     return 0
 
 
-MODEL_HELP = f"a built-in network ({', '.join(MODELS)}) or FILE.py:NAME (a NetSpec, or a " \
-             "function returning one, in that file)"
+MODEL_HELP = (f"a built-in network ({', '.join(MODELS)}; at their own sizes "
+              f"{', '.join(BOOK_NETWORKS)}) or FILE.py:NAME (a NetSpec, or a function "
+              "returning one, in that file)")
 
 
 def _add_model_commands(sub) -> None:

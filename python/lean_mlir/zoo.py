@@ -193,14 +193,18 @@ MODELS = {"cnn": mnist_cnn, "mlp": mnist_mlp, "cnn-bn": mnist_cnn_bn, "resnet": 
 
 
 def resolve(ref: str) -> NetSpec:
-    """A network by reference: a built-in name (a key of :data:`MODELS`), or
-    ``path/to/file.py:NAME`` naming a NetSpec, or a function returning one, in a
-    file of the user's. ValueError with one line saying what is wrong otherwise."""
+    """A network by reference: a built-in name (a key of :data:`MODELS` or
+    :data:`BOOK_NETWORKS`), or ``path/to/file.py:NAME`` naming a NetSpec, or a
+    function returning one, in a file of the user's. ValueError with one line
+    saying what is wrong otherwise."""
     if ref in MODELS:
         return MODELS[ref]()
+    if ref in BOOK_NETWORKS:
+        return BOOK_NETWORKS[ref]()
     path, sep, name = ref.rpartition(":")
     if not sep or not path.endswith(".py") or not name:
-        raise ValueError(f"unknown model {ref!r}; expected one of {', '.join(MODELS)} "
+        raise ValueError(f"unknown model {ref!r}; expected one of "
+                         f"{', '.join([*MODELS, *BOOK_NETWORKS])} "
                          "or FILE.py:NAME")
     file = Path(path)
     if not file.is_file():
