@@ -214,6 +214,9 @@ private:
                   "'; expected sgd or adam");
     if (momentum < 0 || weightDecay < 0)
       return fail("momentum and weight-decay must be >= 0");
+    if (nesterov && (optimizer != "sgd" || momentum == 0))
+      return fail("nesterov needs optimizer=sgd and momentum > 0 (it is a way "
+                  "to apply momentum)");
     if (!symbolizeLoweringTarget(target))
       return fail("unknown target '" + target +
                   "'; expected generic, cpu or gpu");
@@ -238,6 +241,7 @@ private:
                                       : OptimizerConfig::Kind::SGD;
     config.momentum =
         config.kind == OptimizerConfig::Kind::SGD ? momentum.getValue() : 0.0;
+    config.nesterov = nesterov;
     config.weightDecay = weightDecay.getValue();
     return config;
   }

@@ -37,6 +37,9 @@ struct TrainOptions : PassPipelineOptions<TrainOptions> {
                                 llvm::cl::init("sgd")};
   Option<double> momentum{*this, "momentum",
                           llvm::cl::desc("SGD momentum"), llvm::cl::init(0.0)};
+  Option<bool> nesterov{*this, "nesterov",
+                        llvm::cl::desc("SGD with Nesterov momentum"),
+                        llvm::cl::init(false)};
   Option<double> weightDecay{*this, "weight-decay",
                              llvm::cl::desc("Weight decay"),
                              llvm::cl::init(0.0)};
@@ -58,6 +61,7 @@ void addLowering(OpPassManager &pm, int64_t batch, StringRef target,
   if (train) {
     options.optimizer = train->optimizer;
     options.momentum = train->momentum;
+    options.nesterov = train->nesterov;
     options.weightDecay = train->weightDecay;
     options.labelSmoothing = train->labelSmoothing;
   }

@@ -90,8 +90,10 @@ Value lean_mlir::emitOptimizerUpdate(StablehloBuilder &b,
       g = b.add(g, scaled(config.weightDecay, p));
     update = g;
     if (config.momentum != 0.0) {
-      update = b.add(scaled(config.momentum, state[0]), g);
-      newState.push_back(update);
+      Value velocity = b.add(scaled(config.momentum, state[0]), g);
+      newState.push_back(velocity);
+      update = config.nesterov ? b.add(g, scaled(config.momentum, velocity))
+                               : velocity;
     }
   } else {
     Value mDecayed = scaled(0.9, state[0]);

@@ -216,8 +216,9 @@ def _ablation(args) -> int:
     arm = get_arm(args.name)
     spec = MODELS[arm.model]()
     cfg = get(arm.recipe, **({"epochs": args.epochs} if args.epochs is not None else {}))
-    optimizer = "Adam" if cfg.use_adam else (f"SGD, momentum {cfg.momentum}" if cfg.momentum
-                                             else "SGD")
+    optimizer = "Adam" if cfg.use_adam else (
+        f"SGD, {'Nesterov ' if cfg.nesterov else ''}momentum {cfg.momentum}" if cfg.momentum
+        else "SGD")
     header = [f"arm: {arm.name}: {arm.note}",
               f"spec: {spec.name} (model {arm.model}); recipe: {arm.recipe}",
               (f"optimizer: {optimizer}; lr {cfg.learning_rate}, cosine "

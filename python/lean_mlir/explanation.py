@@ -597,7 +597,8 @@ def profile_dispatches(spec: NetSpec, function: str = "train_step", batch_size: 
     ``options`` are netspec-to-stablehlo's but the optimizer's (default: the CPU's
     target; ``recipe`` gives the optimizer); ``flags`` replace
     :func:`~lean_mlir.compiler.compile_flags`."""
-    if set(options or {}) & {"optimizer", "momentum", "weight_decay", "label_smoothing"}:
+    if set(options or {}) & {"optimizer", "momentum", "nesterov", "weight_decay",
+                             "label_smoothing"}:
         raise ValueError("profile_dispatches: the recipe gives the optimizer, not options")
     cfg = get_recipe(recipe, batch_size=batch_size)
     options = {**_options(function, cfg, "llvm-cpu"), **(options or {})}

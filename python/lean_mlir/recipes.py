@@ -27,7 +27,7 @@ class TrainConfig:
     """Training hyperparameters (defaults: the book's config as printed).
 
     The optimizer semantics are PyTorch's: SGD ``g += wd * p; v = momentum * v + g;
-    p -= lr * v``; Adam (AdamW) with beta1 0.9, beta2 0.999, eps 1e-8, bias
+    p -= lr * v`` (``nesterov``: ``p -= lr * (g + momentum * v)``); Adam (AdamW) with beta1 0.9, beta2 0.999, eps 1e-8, bias
     correction and decoupled weight decay. Weight decay applies to every trainable parameter
     (never to running statistics).
     """
@@ -43,6 +43,7 @@ class TrainConfig:
     label_smoothing: float = 0.0
     momentum: float = 0.0
     seed: int = 0
+    nesterov: bool = False
     backend: str = "llvm-cpu"
 
     def __post_init__(self):
@@ -50,15 +51,20 @@ class TrainConfig:
             raise ValueError("learning_rate and batch_size must be positive, epochs >= 0")
         if self.weight_decay < 0 or self.momentum < 0:
             raise ValueError("weight_decay and momentum must be >= 0")
+        if self.nesterov and (self.use_adam or self.momentum == 0):
+            raise ValueError("nesterov needs SGD with momentum > 0 (use_adam=False, "
+                             "momentum > 0)")
         if not 0 <= self.label_smoothing < 1:
             raise ValueError(f"label_smoothing must be in [0, 1), got {self.label_smoothing}")
 
     def lowering_options(self) -> dict:
-        """The netspec-to-stablehlo options for this config's train step."""
-        return {"optimizer": "adam" if self.use_adam else "sgd",
-                "momentum": 0.0 if self.use_adam else float(self.momentum),
-                "weight_decay": float(self.weight_decay),
-                "label_smoothing": float(self.label_smoothing)}
+        """The netspec-to-stablehlo options for this config's train step (``nesterov``
+        only when set, so the other configs' compiles keep their cache keys)."""
+        options = {"optimizer": "adam" if self.use_adam else "sgd",
+                   "momentum": 0.0 if self.use_adam else float(self.momentum),
+                   "weight_decay": float(self.weight_decay),
+                   "label_smoothing": float(self.label_smoothing)}
+        return {**options, "nesterov": True} if self.nesterov else options
 
     def function_options(self, function: str) -> dict:
         """The netspec-to-stablehlo options ``function`` takes from this config: the

@@ -117,3 +117,37 @@ def test_device_resident_steps_are_bit_identical_to_numpy_steps(cfg):
         assert np.array_equal(value, state[name]), name
     with pytest.raises(ValueError, match="takes 4"):
         stepper.step(x[:2], y[:2], lr=0.1, step=3)
+
+
+def test_nesterov_momentum_matches_pytorch_over_steps():
+    """Three steps of SGD with Nesterov momentum and weight decay, against
+    torch.optim.SGD(nesterov=True) in float64 from the same weights."""
+    torch = pytest.importorskip("torch")
+    from lean_mlir.bench import torch_model
+
+    spec = lm.NetSpec("nest", (1, 6, 6), [lm.conv2d(1, 3, 3, stride=2, activation="relu"),
+                                          lm.flatten(), lm.dense(27, 4)])
+    cfg = lm.recipes.get("s4tf-momentum", momentum=0.9, nesterov=True, weight_decay=1e-3)
+    params = spec.init_params(2)
+    state = lm.init_optimizer_state(spec, params, cfg)
+    rng = np.random.default_rng(3)
+    batches = [(rng.standard_normal((4, 1, 6, 6)).astype(np.float32),
+                rng.integers(0, 4, 4).astype(np.int32)) for _ in range(3)]
+    net = torch_model(spec, params, exact_padding=True).double()
+    opt = torch.optim.SGD(net.parameters(), lr=0.05, momentum=0.9, nesterov=True,
+                          weight_decay=1e-3)
+    for step, (x, y) in enumerate(batches):
+        params, state, _ = lm.train_step(spec, params, state, x, y, cfg, 0.05, step)
+        opt.zero_grad()
+        torch.nn.functional.cross_entropy(net(torch.from_numpy(x).double()),
+                                          torch.from_numpy(y.astype(np.int64))).backward()
+        opt.step()
+    theirs = {k.replace(".0.", "."): v.detach().numpy() for k, v in net.state_dict().items()}
+    for name, value in params.items():
+        want = theirs[name].T if value.ndim == 2 else theirs[name]
+        np.testing.assert_allclose(value, want, rtol=1e-5, atol=1e-6, err_msg=name)
+
+
+def test_nesterov_needs_sgd_with_momentum():
+    with pytest.raises(ValueError, match="nesterov needs SGD with momentum > 0"):
+        lm.recipes.get("s4tf-baseline", nesterov=True)

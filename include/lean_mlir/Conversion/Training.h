@@ -31,6 +31,8 @@ struct OptimizerConfig {
   enum class Kind { SGD, Adam };
   Kind kind = Kind::SGD;
   double momentum = 0.0;
+  /// Nesterov momentum (SGD with momentum only).
+  bool nesterov = false;
   double weightDecay = 0.0;
 
   /// State tensors per parameter, each of the parameter's shape:
@@ -55,7 +57,7 @@ StepScalars emitStepScalars(StablehloBuilder &b, const OptimizerConfig &config,
 /// receives the new state tensors (same order as `state`).
 ///
 ///   SGD:  g += wd * p;  v = momentum * v + g;  p -= lr * v   (v = g if no
-///         momentum)
+///         momentum; Nesterov: p -= lr * (g + momentum * v), as PyTorch)
 ///   Adam: m = 0.9 m + 0.1 g;  v = 0.999 v + 0.001 g^2;
 ///         p -= lr * (m / (1 - 0.9^t) / (sqrt(v / (1 - 0.999^t)) + 1e-8)
 ///                    + wd * p)

@@ -172,6 +172,9 @@ def NetSpecToStableHLO : Pass<"netspec-to-stablehlo", "::mlir::ModuleOp"> {
            "train_step optimizer: sgd or adam">,
     Option<"momentum", "momentum", "double", /*default=*/"0.0",
            "SGD heavy-ball momentum (0: plain SGD, no state)">,
+    Option<"nesterov", "nesterov", "bool", /*default=*/"false",
+           "SGD with Nesterov momentum (PyTorch's: p -= lr * (g + momentum * v)); "
+           "needs momentum > 0">,
     Option<"weightDecay", "weight-decay", "double", /*default=*/"0.0",
            "Weight decay applied to every trainable parameter">,
     Option<"labelSmoothing", "label-smoothing", "double", /*default=*/"0.0",

@@ -6,6 +6,7 @@
 // RUN: not lean-mlir-opt --allow-unregistered-dialect %s --netspec-to-stablehlo="batch-size=0" 2>&1 | FileCheck %s --check-prefix=BATCH
 // RUN: not lean-mlir-opt --allow-unregistered-dialect %s --netspec-to-stablehlo="momentum=-1" 2>&1 | FileCheck %s --check-prefix=MOM
 // RUN: not lean-mlir-opt --allow-unregistered-dialect %s --netspec-to-stablehlo="target=tpu" 2>&1 | FileCheck %s --check-prefix=TARGET
+// RUN: not lean-mlir-opt --allow-unregistered-dialect %s --netspec-to-stablehlo="nesterov=true" 2>&1 | FileCheck %s --check-prefix=NESTEROV
 // RUN: not lean-mlir-opt --allow-unregistered-dialect %inputs/two-models.mlir --netspec-to-stablehlo 2>&1 | FileCheck %s --check-prefix=TWO
 
 // UNREG: error: netspec-to-stablehlo: StableHLO is emitted in generic form; allow unregistered dialects (--allow-unregistered-dialect)
@@ -15,6 +16,7 @@
 // BATCH: error: netspec-to-stablehlo: batch-size must be positive, got 0
 // MOM: error: netspec-to-stablehlo: momentum and weight-decay must be >= 0
 // TARGET: error: netspec-to-stablehlo: unknown target 'tpu'; expected generic, cpu or gpu
+// NESTEROV: error: netspec-to-stablehlo: nesterov needs optimizer=sgd and momentum > 0 (it is a way to apply momentum)
 // TWO: two-models.mlir:5:1: error: netspec-to-stablehlo lowers one 'netspec.model' per module; this is a second one
 // TWO: two-models.mlir:1:1: note: the first model
 netspec.model @tiny {
