@@ -13,8 +13,7 @@ import numpy as np
 import pytest
 import reference
 from lean_mlir import bench, explanation
-from lean_mlir.compiler import compile_spec
-from test_gradients import assert_grads_close
+from test_gradients import assert_matches_float64_and_pytorch
 
 ACTIVATIONS = [a.value for a in lm.Activation]
 TARGETS = ["generic", "cpu", "gpu"]
@@ -62,24 +61,4 @@ def test_an_unknown_activation_names_the_choices():
 def test_activation_gradients_match_float64(activation, target):
     spec = network(activation)
     params, x, y = inputs(spec)
-    values = [params[p.name] for p in spec.params]
-    options = {"target": target}
-
-    (logits,) = compile_spec(spec, "predict", len(x), options=options).call("predict",
-                                                                           *values, x)
-    expected = reference.forward(spec, params, x)
-    np.testing.assert_allclose(logits, expected, rtol=1e-4, atol=1e-4 * np.abs(expected).max())
-
-    loss, *grads = compile_spec(spec, "value_and_grad", len(x), options=options).call(
-        "value_and_grad", *values, x, y)
-    assert float(loss) == pytest.approx(reference.loss(spec, params, x, y), rel=1e-5)
-    got = {p.name: g for p, g in zip(spec.trainable_params, grads, strict=True)}
-    assert_grads_close(got, reference.finite_difference_grads(spec, params, x, y))
-
-    torch = pytest.importorskip("torch")
-    net = bench.torch_model(spec, params, exact_padding=True).double().train()
-    out = net(torch.from_numpy(x.astype(np.float64)))
-    torch.nn.functional.cross_entropy(out, torch.from_numpy(y.astype(np.int64))).backward()
-    theirs = {key.replace(".0.", "."): p.grad.numpy() for key, p in net.named_parameters()}
-    theirs = {k: (v.T if v.ndim == 2 else v) for k, v in theirs.items()}
-    assert_grads_close(got, {name: theirs[name] for name in got})
+    assert_matches_float64_and_pytorch(spec, params, x, y, target)

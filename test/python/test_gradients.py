@@ -6,6 +6,8 @@ import lean_mlir as lm
 import numpy as np
 import pytest
 import reference
+from lean_mlir import bench
+from lean_mlir.compiler import compile_spec
 from netgen import random_net
 
 
@@ -22,6 +24,32 @@ def assert_grads_close(got, want, rtol=1e-3):
         assert err < rtol, f"{name}: relative error {err:.2e}"
         np.testing.assert_allclose(got[name], g, rtol=rtol, atol=rtol * np.abs(g).max() + 1e-7,
                                    err_msg=name)
+
+
+def assert_matches_float64_and_pytorch(spec, params, x, y, target):
+    """``predict`` of ``target``'s forms against the float64 reference, and
+    ``value_and_grad`` against central differences of the float64 loss and
+    PyTorch's float64 autograd of the same network (when PyTorch is installed)."""
+    values = [params[p.name] for p in spec.params]
+    options = {"target": target}
+    (logits,) = compile_spec(spec, "predict", len(x), options=options).call("predict",
+                                                                           *values, x)
+    expected = reference.forward(spec, params, x)
+    np.testing.assert_allclose(logits, expected, rtol=1e-4, atol=1e-4 * np.abs(expected).max())
+
+    loss, *grads = compile_spec(spec, "value_and_grad", len(x), options=options).call(
+        "value_and_grad", *values, x, y)
+    assert float(loss) == pytest.approx(reference.loss(spec, params, x, y), rel=1e-5)
+    got = {p.name: g for p, g in zip(spec.trainable_params, grads, strict=True)}
+    assert_grads_close(got, reference.finite_difference_grads(spec, params, x, y))
+
+    torch = pytest.importorskip("torch")
+    net = bench.torch_model(spec, params, exact_padding=True).double().train()
+    out = net(torch.from_numpy(x.astype(np.float64)))
+    torch.nn.functional.cross_entropy(out, torch.from_numpy(y.astype(np.int64))).backward()
+    theirs = {key.replace(".0.", "."): p.grad.numpy() for key, p in net.named_parameters()}
+    theirs = {k: (v.T if v.ndim == 2 else v) for k, v in theirs.items()}
+    assert_grads_close(got, {name: theirs[name] for name in got})
 
 
 @pytest.mark.parametrize("seed", range(12))
@@ -151,8 +179,6 @@ def test_bad_inputs_are_rejected_before_compiling(cnn):
 def test_padded_max_pool_gradients_every_target(window, stride, padding, target):
     """The -inf padding never wins a window; the cotangent of the padded input is
     cut back to the input's."""
-    from lean_mlir.compiler import compile_spec
-
     pool = lm.max_pool(window, stride, padding)
     head = lm.NetSpec("p", (2, 5, 5), [lm.conv2d(2, 2, 1), pool, lm.flatten()])
     spec = lm.NetSpec("p", (2, 5, 5), [lm.conv2d(2, 2, 1), pool, lm.flatten(),

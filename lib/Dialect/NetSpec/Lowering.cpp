@@ -131,6 +131,38 @@ Value LayerLowering::channelSum(Value computed) {
   return b.reduceSumStaged(computed, nonChannelDims(rank));
 }
 
+Value LayerLowering::alongChannels(Value perChannel, ArrayRef<int64_t> shape) {
+  return b.broadcastInDim(perChannel, shape, {channelDim(shape.size())});
+}
+
+SmallVector<int64_t, 3> LayerLowering::spatialDims() const {
+  SmallVector<int64_t, 3> spatial = nonChannelDims(4);
+  spatial.erase(spatial.begin());
+  return spatial;
+}
+
+/// H * W of a rank-4 activation of `shape` in compute layout.
+static int64_t areaOf(const LayerLowering &lowering, ArrayRef<int64_t> shape) {
+  SmallVector<int64_t, 3> spatial = lowering.spatialDims();
+  return shape[spatial[0]] * shape[spatial[1]];
+}
+
+Value LayerLowering::spatialMean(Value computed) {
+  int64_t area = areaOf(*this, StablehloBuilder::shape(computed));
+  Value sum = b.reduceSumStaged(computed, spatialDims());
+  return b.mul(sum, b.splat(1.0f / area, StablehloBuilder::shape(sum)));
+}
+
+Value LayerLowering::spatialMeanVJP(Value g, ArrayRef<int64_t> shape) {
+  int64_t area = areaOf(*this, shape);
+  return overSpace(b.mul(g, b.splat(1.0f / area, StablehloBuilder::shape(g))),
+                   shape);
+}
+
+Value LayerLowering::overSpace(Value perSampleChannel, ArrayRef<int64_t> shape) {
+  return b.broadcastInDim(perSampleChannel, shape, {0, channelDim(4)});
+}
+
 Value LayerLowering::parameterRelayout(
     Value param, llvm::function_ref<Value(Value)> relayout) {
   auto arg = dyn_cast<BlockArgument>(param);

@@ -73,6 +73,29 @@ LogicalResult checkParamShape(std::optional<Location> loc, StringRef opName,
   return success();
 }
 
+/// The checks batch_norm and layer_norm share: a [N, C] or NCHW input
+/// (_c1), `params` each [C] (_c2) and epsilon > 0, which keeps the division
+/// defined (_c3).
+LogicalResult checkNormalization(std::optional<Location> loc, StringRef opName,
+                                 Type inputType,
+                                 ArrayRef<std::pair<StringRef, Value>> params,
+                                 double eps) {
+  auto input = dyn_cast<RankedTensorType>(inputType);
+  int64_t rank = input ? input.getRank() : 0;
+  if (failed(checkActivation(loc, opName, "input", inputType, rank == 2 ? 2 : 4,
+                             2, rank == 2 ? "[batch, channels]" : "NCHW")))
+    return failure();
+  int64_t channels = input.getShape()[1];
+  for (auto [what, value] : params)
+    if (failed(checkParamShape(loc, opName, what, value.getType(), {channels},
+                               "one per channel of the input")))
+      return failure();
+  if (!(eps > 0))
+    return emitOptionalError(loc, "'", opName,
+                             "' op epsilon must be positive, got ", eps);
+  return success();
+}
+
 LogicalResult checkPositive(std::optional<Location> loc, StringRef opName,
                             StringRef what, int64_t value) {
   if (value <= 0)
@@ -495,28 +518,16 @@ LogicalResult BatchNormOp::inferReturnTypes(MLIRContext *ctx,
                                             SmallVectorImpl<Type> &results) {
   StringRef name = getOperationName();
   Type inputType = adaptor.getInput().getType();
-  // batch_norm_c1: a [N, C] or NCHW activation.
-  auto input = dyn_cast<RankedTensorType>(inputType);
-  int64_t rank = input ? input.getRank() : 0;
-  if (failed(checkActivation(loc, name, "input", inputType, rank == 2 ? 2 : 4,
-                             2, rank == 2 ? "[batch, channels]" : "NCHW")))
-    return failure();
-  int64_t channels = input.getShape()[1];
-  // batch_norm_c2: scale, shift and the running statistics are [C].
+  // batch_norm_c1 - c3: a [N, C] or NCHW activation; scale, shift and the
+  // running statistics [C]; epsilon > 0.
   std::pair<StringRef, Value> perChannel[] = {
       {"scale", adaptor.getScale()},
       {"shift", adaptor.getShift()},
       {"running_mean", adaptor.getRunningMean()},
       {"running_var", adaptor.getRunningVar()}};
-  for (auto [what, value] : perChannel)
-    if (failed(checkParamShape(loc, name, what, value.getType(), {channels},
-                               "one per channel of the input")))
-      return failure();
-  // batch_norm_c3: epsilon > 0 (it keeps the division defined).
-  double eps = adaptor.getEpsilon().convertToDouble();
-  if (!(eps > 0))
-    return emitOptionalError(loc, "'", name, "' op epsilon must be positive, "
-                             "got ", eps);
+  if (failed(checkNormalization(loc, name, inputType, perChannel,
+                                adaptor.getEpsilon().convertToDouble())))
+    return failure();
   // batch_norm_c4: momentum in [0, 1].
   double momentum = adaptor.getMomentum().convertToDouble();
   if (!(momentum >= 0 && momentum <= 1))
@@ -582,26 +593,14 @@ LogicalResult LayerNormOp::inferReturnTypes(MLIRContext *ctx,
                                             std::optional<Location> loc,
                                             Adaptor adaptor,
                                             SmallVectorImpl<Type> &results) {
-  StringRef name = getOperationName();
   Type inputType = adaptor.getInput().getType();
-  // layer_norm_c1: a [N, C] or NCHW activation.
-  auto input = dyn_cast<RankedTensorType>(inputType);
-  int64_t rank = input ? input.getRank() : 0;
-  if (failed(checkActivation(loc, name, "input", inputType, rank == 2 ? 2 : 4,
-                             2, rank == 2 ? "[batch, channels]" : "NCHW")))
+  // layer_norm_c1 - c3: a [N, C] or NCHW activation; weight and bias [C];
+  // epsilon > 0.
+  std::pair<StringRef, Value> perChannel[] = {{"weight", adaptor.getWeight()},
+                                              {"bias", adaptor.getBias()}};
+  if (failed(checkNormalization(loc, getOperationName(), inputType, perChannel,
+                                adaptor.getEpsilon().convertToDouble())))
     return failure();
-  int64_t channels = input.getShape()[1];
-  // layer_norm_c2: weight and bias are [C].
-  if (failed(checkParamShape(loc, name, "weight", adaptor.getWeight().getType(),
-                             {channels}, "one per channel of the input")) ||
-      failed(checkParamShape(loc, name, "bias", adaptor.getBias().getType(),
-                             {channels}, "one per channel of the input")))
-    return failure();
-  // layer_norm_c3: epsilon > 0.
-  double eps = adaptor.getEpsilon().convertToDouble();
-  if (!(eps > 0))
-    return emitOptionalError(loc, "'", name, "' op epsilon must be positive, "
-                             "got ", eps);
   results.push_back(inputType);
   return success();
 }

@@ -166,6 +166,22 @@ public:
   /// its float32 error does not grow with N*H*W.
   mlir::Value channelSum(mlir::Value computed);
 
+  /// The spatial dimensions of a rank-4 activation in compute layout.
+  llvm::SmallVector<int64_t, 3> spatialDims() const;
+  /// A [C] vector broadcast along the channel axis of an activation of
+  /// `shape` (compute layout).
+  mlir::Value alongChannels(mlir::Value perChannel,
+                            llvm::ArrayRef<int64_t> shape);
+  /// The mean over the spatial axes of a rank-4 activation in compute
+  /// layout, [N, C], summed in stages; and its VJP, the [N, C] cotangent
+  /// `g` over H * W spread back over an activation of `shape`.
+  mlir::Value spatialMean(mlir::Value computed);
+  mlir::Value spatialMeanVJP(mlir::Value g, llvm::ArrayRef<int64_t> shape);
+  /// A [N, C] value broadcast over the spatial axes of a rank-4 activation
+  /// of `shape` (compute layout).
+  mlir::Value overSpace(mlir::Value perSampleChannel,
+                        llvm::ArrayRef<int64_t> shape);
+
   /// `relayout(param)`, where `param` is a parameter (an argument of the
   /// function): with hoistsParameterRelayouts, built once at the start of
   /// the function behind an optimization barrier, so it stays its own

@@ -65,9 +65,7 @@ struct PerChannel {
     return b.mul(sum(v), b.splat(1.0f / count(), {channels()}));
   }
   /// A [C] vector broadcast along the activation.
-  Value bcast(Value c) const {
-    return lowering.b.broadcastInDim(c, shape, {channelDim()});
-  }
+  Value bcast(Value c) const { return lowering.alongChannels(c, shape); }
   Value scaled(double factor, Value c) const {
     return lowering.b.mul(lowering.b.splat(factor, {channels()}), c);
   }

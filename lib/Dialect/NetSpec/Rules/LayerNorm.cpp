@@ -33,8 +33,11 @@ struct OverChannels {
   SmallVector<int64_t, 4> shape, rest; // the activation; it without channels
   int64_t channelDim, channels;
 
+  LayerLowering &lowering;
+
   OverChannels(LayerLowering &lowering, Value computed)
-      : b(lowering.b), shape(StablehloBuilder::shape(computed)) {
+      : b(lowering.b), shape(StablehloBuilder::shape(computed)),
+        lowering(lowering) {
     channelDim = lowering.channelDim(shape.size());
     channels = shape[channelDim];
     for (auto [d, size] : llvm::enumerate(shape))
@@ -53,9 +56,7 @@ struct OverChannels {
     return b.broadcastInDim(v, shape, dims);
   }
   /// A [C] vector broadcast along the activation.
-  Value perChannel(Value c) const {
-    return b.broadcastInDim(c, shape, {channelDim});
-  }
+  Value perChannel(Value c) const { return lowering.alongChannels(c, shape); }
 };
 
 /// x_hat and 1 / sqrt(var + eps) (without the channel axis).

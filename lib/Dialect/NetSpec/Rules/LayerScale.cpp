@@ -17,10 +17,9 @@ using namespace lean_mlir::netspec;
 namespace {
 /// gamma as [C], broadcast over `computed` along its channel axis.
 Value perChannel(LayerLowering &lowering, Value gamma, Value computed) {
-  StablehloBuilder &b = lowering.b;
   int64_t c = StablehloBuilder::shape(gamma)[0];
-  return b.broadcastInDim(b.reshape(gamma, {c}), StablehloBuilder::shape(computed),
-                          {lowering.channelDim(4)});
+  return lowering.alongChannels(lowering.b.reshape(gamma, {c}),
+                                StablehloBuilder::shape(computed));
 }
 } // namespace
 

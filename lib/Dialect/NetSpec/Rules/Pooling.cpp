@@ -177,29 +177,17 @@ void MaxPool2dOp::emitVJP(LayerLowering &lowering, ValueRange operands,
 
 Value GlobalAvgPoolOp::emitForward(LayerLowering &lowering,
                                    ValueRange operands) {
-  StablehloBuilder &b = lowering.b;
-  Value x = lowering.enter(operands[0]);
-  ArrayRef<int64_t> xs = b.shape(operands[0]); // NCHW
-  // The spatial dimensions of the compute layout: all but N and C.
-  SmallVector<int64_t, 3> spatial = lowering.nonChannelDims(4);
-  spatial.erase(spatial.begin());
-  Value sum = b.reduceSumStaged(x, spatial);
-  return b.mul(sum, b.splat(1.0f / (xs[2] * xs[3]), {xs[0], xs[1]}));
+  return lowering.spatialMean(lowering.enter(operands[0]));
 }
 
 void GlobalAvgPoolOp::emitVJP(LayerLowering &lowering, ValueRange operands,
                               Value result, Value resultGrad,
                               bool needInputGrad,
                               SmallVectorImpl<Value> &operandGrads) {
-  StablehloBuilder &b = lowering.b;
   operandGrads.assign(1, Value());
   if (!needInputGrad)
     return;
-  ArrayRef<int64_t> xs = b.shape(operands[0]); // NCHW
-  Value g = b.mul(resultGrad,
-                  b.splat(1.0f / (xs[2] * xs[3]), {xs[0], xs[1]}));
   // [N, C] spread over the compute layout's spatial dimensions.
-  SmallVector<int64_t, 4> shape = lowering.computeShape(xs);
-  operandGrads[0] = lowering.leave(
-      b.broadcastInDim(g, shape, {0, lowering.channelDim(4)}));
+  operandGrads[0] = lowering.leave(lowering.spatialMeanVJP(
+      resultGrad, lowering.computeShape(StablehloBuilder::shape(operands[0]))));
 }

@@ -33,8 +33,6 @@ namespace {
 struct Excitation {
   Value s, h, gate;       // [N, C], [N, S], [N, C]
   Value w1, w2;           // fc1 as [S, C], fc2 as [C, S]
-  SmallVector<int64_t, 2> spatial;
-  double inverseArea;
 
   Excitation(LayerLowering &lowering, SqueezeExciteOp op, Value x,
              ValueRange operands) {
@@ -42,10 +40,7 @@ struct Excitation {
     ArrayRef<int64_t> xs = b.shape(operands[0]); // NCHW
     int64_t n = xs[0], c = xs[1];
     int64_t sq = b.shape(operands[1])[0];
-    spatial = lowering.nonChannelDims(4);
-    spatial.erase(spatial.begin());
-    inverseArea = 1.0 / double(xs[2] * xs[3]);
-    s = b.mul(b.reduceSumStaged(x, spatial), b.splat(inverseArea, {n, c}));
+    s = lowering.spatialMean(x);
     w1 = b.reshape(operands[1], {sq, c});
     w2 = b.reshape(operands[3], {c, sq});
     Value z1 = b.add(b.dotGeneral(s, w1, {1}, {1}),
@@ -56,19 +51,14 @@ struct Excitation {
     gate = b.logistic(z2);
   }
 };
-
-/// A [N, C] value broadcast over an activation `like` in compute layout.
-Value overSpace(LayerLowering &lowering, Value v, Value like) {
-  return lowering.b.broadcastInDim(v, StablehloBuilder::shape(like),
-                                   {0, lowering.channelDim(4)});
-}
 } // namespace
 
 Value SqueezeExciteOp::emitForward(LayerLowering &lowering,
                                    ValueRange operands) {
   Value x = lowering.enter(operands[0]);
   Excitation e(lowering, *this, x, operands);
-  return lowering.leave(lowering.b.mul(x, overSpace(lowering, e.gate, x)));
+  return lowering.leave(
+      lowering.b.mul(x, lowering.overSpace(e.gate, StablehloBuilder::shape(x))));
 }
 
 void SqueezeExciteOp::emitVJP(LayerLowering &lowering, ValueRange operands,
@@ -83,7 +73,8 @@ void SqueezeExciteOp::emitVJP(LayerLowering &lowering, ValueRange operands,
   Excitation e(lowering, *this, x, operands);
   ArrayRef<int64_t> gateShape = b.shape(e.gate);
 
-  Value dgate = b.reduceSumStaged(b.mul(gy, x), e.spatial);
+  ArrayRef<int64_t> xs = b.shape(x);
+  Value dgate = b.reduceSumStaged(b.mul(gy, x), lowering.spatialDims());
   Value one = b.splat(1.0f, gateShape);
   Value dz2 = b.mul(dgate, b.mul(e.gate, b.sub(one, e.gate)));
   Value dh = b.dotGeneral(dz2, e.w2, {1}, {0});
@@ -103,9 +94,9 @@ void SqueezeExciteOp::emitVJP(LayerLowering &lowering, ValueRange operands,
   if (!needInputGrad)
     return;
   auto part = lowering.part("input gradient");
-  Value ds = b.mul(b.dotGeneral(dz1, e.w1, {1}, {0}),
-                   b.splat(e.inverseArea, gateShape));
-  Value dx = b.add(b.mul(gy, overSpace(lowering, e.gate, x)),
-                   overSpace(lowering, ds, x));
+  Value direct = b.mul(gy, lowering.overSpace(e.gate, xs));
+  Value viaMean =
+      lowering.spatialMeanVJP(b.dotGeneral(dz1, e.w1, {1}, {0}), xs);
+  Value dx = b.add(direct, viaMean);
   operandGrads[0] = lowering.leave(dx);
 }
