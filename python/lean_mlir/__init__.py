@@ -10,8 +10,10 @@ The public API:
 * ``NetSpec.to_mlir()`` gives it as a ``netspec`` module (:mod:`lean_mlir.ir`),
   which :mod:`lean_mlir.passmanager` and :func:`run_pipeline` transform;
 * :mod:`lean_mlir.zoo` has the book's MNIST CNN and MLP, its CNN with
-  batch norm, a small ResNet and a small MobileNet (:data:`MODELS`), and
-  MobileNetV2 at its own size (:data:`BOOK_NETWORKS`);
+  batch norm, and small versions of ResNet, MobileNetV2, EfficientNet and
+  ConvNeXt at 28x28 (:data:`MODELS`), and the networks of the book's later
+  chapters at their own sizes: the CIFAR-10 CNN, ResNet-34, MobileNetV2,
+  EfficientNet-B0 and ConvNeXt-T (:data:`BOOK_NETWORKS`);
 * :func:`predict`, :func:`value_and_grad`, :func:`train_step`,
   :class:`TrainStepper` and :class:`Predictor` (:mod:`lean_mlir.runtime`) run
   the StableHLO that the C++ passes derive, compiled by IREE;
@@ -81,10 +83,13 @@ from lean_mlir.tuning import tune
 from lean_mlir.zoo import (
     BOOK_NETWORKS,
     MODELS,
+    cifar_cnn8,
     convnext_tiny,
     efficientnet_b0,
     mnist_cnn,
     mnist_cnn_bn,
+    mnist_convnext,
+    mnist_efficientnet,
     mnist_mlp,
     mnist_mobilenet,
     mnist_resnet,
@@ -144,6 +149,7 @@ __all__ = [
     "TrainStepper",
     "__version__",
     "batch_norm",
+    "cifar_cnn8",
     "conv2d",
     "conv_bn",
     "convnext_block",
@@ -164,6 +170,8 @@ __all__ = [
     "mbconv",
     "mnist_cnn",
     "mnist_cnn_bn",
+    "mnist_convnext",
+    "mnist_efficientnet",
     "mnist_mlp",
     "mnist_mobilenet",
     "mnist_resnet",

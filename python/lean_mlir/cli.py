@@ -202,7 +202,7 @@ def _train(args) -> int:
     overrides = {k: v for k, v in (("epochs", args.epochs), ("backend", args.backend))
                  if v is not None}
     cfg = get(args.recipe, **overrides)
-    return _run(spec, cfg, args, recipe=args.recipe, dataset=args.dataset,
+    return _run(spec, cfg, args, recipe=args.recipe, dataset=args.dataset or "mnist",
                 data_dir=args.data_dir, run_dir=args.run_dir, train_limit=args.train_limit)
 
 
@@ -211,10 +211,11 @@ def _ablation(args) -> int:
 
     if args.list or not args.name:
         for arm in ARMS.values():
-            print(f"{arm.name:18} {MODELS[arm.model]().name:15} {arm.recipe:15} {arm.note}")
+            print(f"{arm.name:26} {resolve(arm.model).name:18} {arm.dataset:13} "
+                  f"{arm.recipe:15} {arm.note}")
         return 0
     arm = get_arm(args.name)
-    spec = MODELS[arm.model]()
+    spec = resolve(arm.model)
     cfg = get(arm.recipe, **({"epochs": args.epochs} if args.epochs is not None else {}))
     optimizer = "Adam" if cfg.use_adam else (
         f"SGD, {'Nesterov ' if cfg.nesterov else ''}momentum {cfg.momentum}" if cfg.momentum
@@ -227,7 +228,8 @@ def _ablation(args) -> int:
                f"label smoothing {cfg.label_smoothing}; batch {cfg.batch_size}, "
                f"{cfg.epochs} epochs")]
     args.model = arm.model
-    return _run(spec, cfg, args, recipe=arm.recipe, arm=arm.name, dataset=args.dataset,
+    return _run(spec, cfg, args, recipe=arm.recipe, arm=arm.name,
+                dataset=args.dataset or arm.dataset,
                 data_dir=args.data_dir, run_dir=args.run_dir, train_limit=args.train_limit,
                 header=header)
 
@@ -421,8 +423,10 @@ def _add_run_options(p, recipe: bool = True) -> None:
         p.add_argument("--recipe", default="s4tf-baseline",
                        help="a named recipe (see lean_mlir.recipes)")
     p.add_argument("--epochs", type=int)
-    p.add_argument("--dataset", default="mnist", choices=DATASETS)
-    p.add_argument("--data-dir", help="where the data set's IDX files are (filled if empty)")
+    p.add_argument("--dataset", choices=DATASETS,
+                   help="default: mnist (an ablation arm: its own, as --list shows)")
+    p.add_argument("--data-dir", help="where the data set's files are (MNIST's and "
+                                      "Fashion-MNIST's are filled if empty)")
     p.add_argument("--train-limit", type=int, help="train on the first N images only")
     p.add_argument("--run-dir", help="default: runs/<model>-<recipe>-<YYYYmmdd-HHMMSS>")
     p.add_argument("--log-every", type=int,

@@ -106,6 +106,25 @@ RECIPES: dict[str, TrainConfig] = {
     "full-recipe": TrainConfig(learning_rate=0.001, epochs=15, use_adam=True, weight_decay=1e-4,
                                cosine_decay=True, warmup_epochs=1, augment=True,
                                label_smoothing=0.1),
+    # The later chapters' AdamW recipe shortened for the small 28x28 networks: no
+    # augmentation (the book augments nothing on MNIST), 1 warmup epoch of 8.
+    "small-adamw": TrainConfig(learning_rate=0.001, epochs=8, use_adam=True, weight_decay=1e-4,
+                               cosine_decay=True, warmup_epochs=1, label_smoothing=0.1),
+    # The book's CIFAR-10 chapter: 40 epochs, batch 128, cosine decay after a 3-epoch
+    # linear warmup, random horizontal flips; one optimizer per recipe, each at the
+    # book's learning rate. It names no weight decay or label smoothing: none here.
+    "cifar-sgd": TrainConfig(learning_rate=0.1, epochs=40, cosine_decay=True, warmup_epochs=3,
+                             augment=True),
+    "cifar-nesterov": TrainConfig(learning_rate=0.02, epochs=40, momentum=0.9, nesterov=True,
+                                  cosine_decay=True, warmup_epochs=3, augment=True),
+    "cifar-adamw": TrainConfig(learning_rate=0.001, epochs=40, use_adam=True, cosine_decay=True,
+                               warmup_epochs=3, augment=True),
+    # The book's Imagenette chapters (ResNet-34 to ConvNeXt-T, one recipe for all):
+    # AdamW lr 1e-3, weight decay 1e-4, cosine decay after a 3-epoch warmup, label
+    # smoothing 0.1, random 224 crops of the 256x256 images and flips, batch 32, 80 epochs.
+    "imagenette": TrainConfig(learning_rate=0.001, batch_size=32, epochs=80, use_adam=True,
+                              weight_decay=1e-4, cosine_decay=True, warmup_epochs=3,
+                              augment=True, label_smoothing=0.1),
 }
 
 
@@ -130,9 +149,10 @@ class Arm:
     """One ablation arm: a built-in network and a recipe, and what the pair means."""
 
     name: str
-    model: str     # a key of lean_mlir.zoo.MODELS
+    model: str     # a built-in network's name (lean_mlir.zoo.MODELS or BOOK_NETWORKS)
     recipe: str    # a key of lean_mlir.recipes.RECIPES
     note: str
+    dataset: str = "mnist"   # the data set it trains on unless told otherwise
 
 
 ARMS: dict[str, Arm] = {a.name: a for a in [
@@ -163,6 +183,21 @@ ARMS: dict[str, Arm] = {a.name: a for a in [
     Arm("resnet-full", "resnet", "full-recipe",
         "the small ResNet with the full recipe (AdamW, weight decay, cosine decay, shifts, "
         "label smoothing, 15 epochs)"),
+    Arm("efficientnet-sgd", "efficientnet", "resnet-sgd",
+        "the small EfficientNet (MBConv: depthwise 3x3 and 5x5, squeeze-and-excitation, silu) "
+        "with the ResNet's SGD: lr 0.1, momentum 0.9, weight decay 5e-4, cosine decay, 8 epochs"),
+    Arm("convnext-adamw", "convnext", "small-adamw",
+        "the small ConvNeXt (patchify stem, depthwise 7x7, layer norm, gelu, layer scale) with "
+        "AdamW lr 0.001, weight decay 1e-4, cosine decay, label smoothing 0.1, 8 epochs"),
+    *[Arm(f"cifar8{bn}-{opt}", f"cifar-cnn8{bn}", f"cifar-{opt}",
+          f"the book's CIFAR-10 CNN{' with batch norm' if bn else ''} (eight 3x3 convolutions, "
+          f"2x512 head) with {what}, the chapter's 40 epochs", "cifar10")
+      for bn in ("-bn", "") for opt, what in (
+          ("sgd", "plain SGD lr 0.1"), ("nesterov", "Nesterov momentum 0.9, lr 0.02"),
+          ("adamw", "AdamW lr 0.001"))],
+    *[Arm(f"{model}-imagenette", model, "imagenette",
+          f"{model} at 224x224 with the book's Imagenette recipe", "imagenette")
+      for model in ("resnet34", "mobilenet-v2", "efficientnet-b0", "convnext-tiny")],
 ]}
 
 

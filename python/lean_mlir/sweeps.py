@@ -52,7 +52,7 @@ from lean_mlir.data import load, prepare
 from lean_mlir.recipes import get, get_arm
 from lean_mlir.rundir import CHECKPOINT, CONFIG, LOG_EVERY, METRICS
 from lean_mlir.training import MemoryLimitReached, TrainingInterrupted, run_training
-from lean_mlir.zoo import MODELS
+from lean_mlir.zoo import resolve
 
 __all__ = ["run_one", "summarize", "sweep"]
 
@@ -92,7 +92,7 @@ def run_one(arm_name: str, seed: int, run_dir: str, epochs: int | None = None,
             overrides["epochs"] = epochs
         cfg = get(arm.recipe, **overrides)
         data = load(dataset, prepare(dataset, Path(data_dir) if data_dir else None, quiet=True))
-        out = run_training(MODELS[arm.model](), cfg, data, run_dir=run_dir, resume=resumed,
+        out = run_training(resolve(arm.model), cfg, data, run_dir=run_dir, resume=resumed,
                            train_limit=train_limit, checkpoint_every=checkpoint_every,
                            log_every=LOG_EVERY, should_stop=should_stop,
                            run_info={"model": arm.model, "recipe": arm.recipe, "arm": arm_name,

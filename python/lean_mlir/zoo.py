@@ -20,8 +20,9 @@ from lean_mlir.layers import (
 )
 from lean_mlir.spec import NetSpec
 
-__all__ = ["BOOK_NETWORKS", "MODELS", "convnext_tiny", "efficientnet_b0", "mnist_cnn", "mnist_cnn_bn", "mnist_mlp",
-           "mnist_mobilenet", "mnist_resnet", "mobilenet_v2", "resnet34", "resolve"]
+__all__ = ["BOOK_NETWORKS", "MODELS", "cifar_cnn8", "convnext_tiny", "efficientnet_b0", "mnist_cnn",
+           "mnist_cnn_bn", "mnist_convnext", "mnist_efficientnet", "mnist_mlp", "mnist_mobilenet",
+           "mnist_resnet", "mobilenet_v2", "resnet34", "resolve"]
 
 
 def mnist_cnn() -> NetSpec:
@@ -79,6 +80,31 @@ def mnist_resnet() -> NetSpec:
         global_avg_pool(),
         dense(64, 10, activation="identity"),
     ])
+
+
+def cifar_cnn8(batch_norm: bool = True, num_classes: int = 10,
+               input_shape: tuple = (3, 32, 32)) -> NetSpec:
+    """The book's CIFAR-10 network (its batch-norm chapter): eight 3x3 'same'
+    convolutions in four stages of two (16, 16, 32 and 32 channels), a 2x2 max pool after
+    each stage (32 -> 16 -> 8 -> 4 -> 2), flatten to 128 and the MNIST CNN's 2x512 dense
+    head. ``batch_norm`` (the default) makes every convolution a convBn (no conv bias,
+    batch norm, relu): 373,818 parameters plus 384 running statistics. Without it each
+    is a convolution with bias and relu: 373,626. The book's listing keeps the conv
+    bias under its batch norm (374,010, "374k"); the bias is redundant there, since the
+    norm subtracts each channel's mean."""
+    def conv(cin, cout):
+        return conv_bn(cin, cout, 3) if batch_norm else conv2d(cin, cout, 3, activation="relu")
+
+    layers = []
+    channels = input_shape[0]
+    for width in (16, 16, 32, 32):
+        layers += [conv(channels, width), conv(width, width), max_pool(2, 2)]
+        channels = width
+    side = input_shape[1] // 16
+    layers += [flatten(), dense(channels * side * side, 512, activation="relu"),
+               dense(512, 512, activation="relu"), dense(512, num_classes)]
+    name = "CIFAR-CNN8-BN" if batch_norm else "CIFAR-CNN8"
+    return NetSpec(name, input_shape=tuple(input_shape), layers=layers)
 
 
 def resnet34(num_classes: int = 10, input_shape: tuple = (3, 224, 224)) -> NetSpec:
@@ -143,6 +169,19 @@ def mnist_mobilenet() -> NetSpec:
 EFFICIENTNET_B0_STAGES = [(1, 3, 1, 16, 1), (6, 3, 2, 24, 2), (6, 5, 2, 40, 2),
                           (6, 3, 2, 80, 3), (6, 5, 1, 112, 3), (6, 5, 2, 192, 4),
                           (6, 3, 1, 320, 1)]
+#: The small EfficientNet's stages, in the same form.
+MNIST_EFFICIENTNET_STAGES = [(1, 3, 1, 16, 1), (6, 3, 2, 24, 2), (6, 5, 2, 40, 1),
+                             (6, 3, 1, 64, 1)]
+
+
+def mnist_efficientnet() -> NetSpec:
+    """EfficientNet-B0's blocks, narrower and shallower, for 28x28 images: a 16-channel
+    convBn stem (silu, stride 1), MBConv blocks (MNIST_EFFICIENTNET_STAGES: depthwise
+    3x3 and 5x5, squeeze-and-excitation, silu) at 16, 24 (stride 2), 40 (stride 2) and
+    64 channels, a 1x1 convBn to 256, global average pooling and a dense layer to 10
+    classes."""
+    return _efficientnet("MNIST-EfficientNet", (1, 28, 28), 10, 16, MNIST_EFFICIENTNET_STAGES,
+                         256, stem_stride=1)
 
 
 def efficientnet_b0(num_classes: int = 10, input_shape: tuple = (3, 224, 224)) -> NetSpec:
@@ -152,15 +191,20 @@ def efficientnet_b0(num_classes: int = 10, input_shape: tuple = (3, 224, 224)) -
     1x1 convBn to 1280, global average pooling and a dense layer. At 10 classes
     4,020,358 parameters, as torchvision's ``efficientnet_b0(num_classes=10)`` (whose
     dropout and stochastic depth hold none and are left out)."""
-    layers = [conv_bn(input_shape[0], 32, 3, stride=2, activation="silu")]
-    channels = 32
-    for t, k, s, c, n in EFFICIENTNET_B0_STAGES:
+    return _efficientnet("EfficientNet-B0", tuple(input_shape), num_classes, 32,
+                         EFFICIENTNET_B0_STAGES, 1280, stem_stride=2)
+
+
+def _efficientnet(name, input_shape, num_classes, stem, stages, head, stem_stride):
+    layers = [conv_bn(input_shape[0], stem, 3, stride=stem_stride, activation="silu")]
+    channels = stem
+    for t, k, s, c, n in stages:
         for i in range(n):
             layers.append(mbconv(channels, c, k, s if i == 0 else 1, t))
             channels = c
-    layers += [conv_bn(channels, 1280, 1, activation="silu"), global_avg_pool(),
-               dense(1280, num_classes)]
-    return NetSpec("EfficientNet-B0", input_shape=tuple(input_shape), layers=layers)
+    layers += [conv_bn(channels, head, 1, activation="silu"), global_avg_pool(),
+               dense(head, num_classes)]
+    return NetSpec(name, input_shape=input_shape, layers=layers)
 
 
 def convnext_tiny(num_classes: int = 10, input_shape: tuple = (3, 224, 224)) -> NetSpec:
@@ -171,25 +215,41 @@ def convnext_tiny(num_classes: int = 10, input_shape: tuple = (3, 224, 224)) -> 
     layer. Layer norms eps 1e-6. At 10 classes 27,827,818 parameters, as torchvision's
     ``convnext_tiny(num_classes=10)`` (whose stochastic depth holds none and is left
     out)."""
-    layers = [conv2d(input_shape[0], 96, 4, stride=4), layer_norm(96, 1e-6)]
-    widths, depths = (96, 192, 384, 768), (3, 3, 9, 3)
+    return _convnext("ConvNeXt-T", tuple(input_shape), num_classes, 4, (96, 192, 384, 768),
+                     (3, 3, 9, 3))
+
+
+def mnist_convnext() -> NetSpec:
+    """ConvNeXt's blocks, narrower and shallower, for 28x28 images: a 2x2 stride-2
+    patchify convolution to 32 channels and layer norm (14x14), two ConvNeXt blocks at
+    32 channels, layer norm and a 2x2 stride-2 convolution to 64 channels (7x7), two
+    blocks at 64, global average pooling, layer norm and a dense layer to 10 classes."""
+    return _convnext("MNIST-ConvNeXt", (1, 28, 28), 10, 2, (32, 64), (2, 2))
+
+
+def _convnext(name, input_shape, num_classes, patch, widths, depths):
+    layers = [conv2d(input_shape[0], widths[0], patch, stride=patch),
+              layer_norm(widths[0], 1e-6)]
     for stage, (width, depth) in enumerate(zip(widths, depths, strict=True)):
         if stage:
             layers += [layer_norm(widths[stage - 1], 1e-6),
                        conv2d(widths[stage - 1], width, 2, stride=2)]
         layers += [convnext_block(width) for _ in range(depth)]
-    layers += [global_avg_pool(), layer_norm(768, 1e-6), dense(768, num_classes)]
-    return NetSpec("ConvNeXt-T", input_shape=tuple(input_shape), layers=layers)
+    layers += [global_avg_pool(), layer_norm(widths[-1], 1e-6),
+               dense(widths[-1], num_classes)]
+    return NetSpec(name, input_shape=input_shape, layers=layers)
 
 
 #: The book's networks of its later chapters, at their own input sizes (they train
 #: on data read from the user's disk, not on MNIST).
-BOOK_NETWORKS = {"resnet34": resnet34, "mobilenet-v2": mobilenet_v2,
+BOOK_NETWORKS = {"cifar-cnn8-bn": cifar_cnn8, "cifar-cnn8": lambda: cifar_cnn8(batch_norm=False),
+                 "resnet34": resnet34, "mobilenet-v2": mobilenet_v2,
                  "efficientnet-b0": efficientnet_b0, "convnext-tiny": convnext_tiny}
 
 #: Models by the names the command line accepts.
 MODELS = {"cnn": mnist_cnn, "mlp": mnist_mlp, "cnn-bn": mnist_cnn_bn, "resnet": mnist_resnet,
-          "mobilenet": mnist_mobilenet}
+          "mobilenet": mnist_mobilenet, "efficientnet": mnist_efficientnet,
+          "convnext": mnist_convnext}
 
 
 def resolve(ref: str) -> NetSpec:

@@ -1,6 +1,8 @@
 """The book's networks of its later chapters, at their own sizes.
 
-ResNet-34, MobileNetV2, EfficientNet-B0 and ConvNeXt-T at 3x224x224 (the book's
+The CIFAR-10 chapter's CNN at 3x32x32: its layout and parameter count, and one
+train step of each optimizer its chapter compares (SGD, Nesterov momentum,
+AdamW) against PyTorch's from the same weights. ResNet-34, MobileNetV2, EfficientNet-B0 and ConvNeXt-T at 3x224x224 (the book's
 Imagenette setting) and 10 classes: their parameter counts are torchvision's
 ``resnet34``, ``mobilenet_v2``, ``efficientnet_b0`` and
 ``convnext_tiny(num_classes=10)``'s, and one SGD step of ours (IREE, the
@@ -9,6 +11,8 @@ float64, every updated tensor within a few times the error PyTorch's own
 float32 step makes (as the full-size accuracy test holds the MNIST networks).
 The 224x224 compiles make those slow.
 """
+
+from dataclasses import replace
 
 import lean_mlir as lm
 import numpy as np
@@ -60,6 +64,83 @@ def test_convnext_tiny_has_torchvisions_parameter_count_and_shapes():
     assert spec.layer_output_shapes[0] == (96, 56, 56)     # the 4x4 stride-4 patchify stem
     gammas = [p for p in spec.params if p.name.endswith("layer_scale")]
     assert len(gammas) == 18 and all((spec.init_params(0)[p.name] == 1e-6).all() for p in gammas)
+
+
+def test_cifar_cnn8_has_the_books_layout():
+    spec = lm.cifar_cnn8()
+    conv = [p.shape for p in spec.params if p.name.endswith(".conv.weight")]
+    assert conv == [(16, 3, 3, 3), (16, 16, 3, 3), (16, 16, 3, 3), (16, 16, 3, 3),
+                    (32, 16, 3, 3), (32, 32, 3, 3), (32, 32, 3, 3), (32, 32, 3, 3)]
+    assert spec.layer_output_shapes[-5] == (32, 2, 2)          # the last pool: 4 -> 2
+    dense_weights = [p.shape for p in spec.params if p.name.endswith(".weight")
+                     and len(p.shape) == 2]
+    assert dense_weights == [(128, 512), (512, 512), (512, 10)]     # [in, out]
+    head = 128 * 512 + 512 + 512 * 512 + 512 + 512 * 10 + 10
+    kernels = 9 * (3 * 16 + 16 * 16 * 3 + 16 * 32 + 32 * 32 * 3)
+    # convBn: no conv bias, a scale and a shift per channel (384 running statistics
+    # besides); without batch norm a bias per channel instead.
+    assert spec.param_count() == head + kernels + 2 * (16 * 4 + 32 * 4) == 373_818
+    plain = lm.cifar_cnn8(batch_norm=False)
+    assert plain.param_count() == head + kernels + 16 * 4 + 32 * 4 == 373_626
+    assert not any(layer.kind == "conv_bn" for layer in plain.layers)
+    assert lm.zoo.resolve("cifar-cnn8-bn").name == "CIFAR-CNN8-BN"
+
+
+@pytest.mark.parametrize("config", [
+    lm.recipes.get("cifar-sgd"), lm.recipes.get("cifar-nesterov"),
+    lm.recipes.get("cifar-adamw")], ids=["sgd", "nesterov", "adamw"])
+@pytest.mark.parametrize("batch_norm", [True, False], ids=["bn", "plain"])
+def test_cifar_cnn8_train_step_equals_pytorchs(batch_norm, config):
+    """Two steps of the chapter's optimizers at batch 16 (the second uses the
+    optimizer state the first left) against PyTorch's in float64: every tensor's
+    largest error within a few times PyTorch float32's own, or 0.1% of its update.
+    (Adam moves a parameter with a near-zero gradient by about lr either way, so its
+    float32 error is a sizeable part of that update, PyTorch's as ours.)"""
+    config = replace(config, batch_size=16)
+    spec = lm.cifar_cnn8(batch_norm=batch_norm)
+    params = spec.init_params(1)
+    rng = np.random.default_rng(1)
+    batches = [(rng.random((16, 3, 32, 32), dtype=np.float32),
+                rng.integers(0, 10, 16).astype(np.int32)) for _ in range(2)]
+    stepper = lm.TrainStepper(spec, params, lm.init_optimizer_state(spec, params, config),
+                              config)
+    for step, (x, y) in enumerate(batches):
+        stepper.step(x, y, lr=config.learning_rate, step=step)
+    ours_after = stepper.params()
+    exact, pytorch = (torch_steps(spec, params, config, batches, dtype)
+                      for dtype in (torch.float64, torch.float32))
+    worse = []
+    for p in spec.trainable_params:
+        change = np.abs(exact[p.name] - params[p.name]).max()
+        ours = np.abs(ours_after[p.name] - exact[p.name]).max() / change
+        theirs = np.abs(pytorch[p.name] - exact[p.name]).max() / change
+        if ours > max(FACTOR * theirs, 1e-3):
+            worse.append(f"{p.name}: {ours:.1e} (PyTorch float32 {theirs:.1e})")
+    assert not worse, "; ".join(worse)
+
+
+def torch_steps(spec, params, config, batches, dtype):
+    """The parameters after PyTorch's steps of ``config``'s optimizer (SGD,
+    Nesterov, AdamW) on ``batches``, by our names and layouts."""
+    net = torch_model(spec, params, exact_padding=True).to(dtype).train()
+    if config.use_adam:
+        opt = torch.optim.AdamW(net.parameters(), lr=config.learning_rate, eps=1e-8,
+                                weight_decay=config.weight_decay)
+    else:
+        opt = torch.optim.SGD(net.parameters(), lr=config.learning_rate,
+                              momentum=config.momentum, nesterov=config.nesterov,
+                              weight_decay=config.weight_decay)
+    for x, y in batches:
+        opt.zero_grad()
+        torch.nn.functional.cross_entropy(net(torch.from_numpy(x).to(dtype)),
+                                          torch.from_numpy(y.astype(np.int64))).backward()
+        opt.step()
+    out = {}
+    for key, value in net.state_dict().items():
+        array = value.double().numpy()
+        out[key.replace(".0.", ".")] = array.T if key.endswith(".0.weight") and \
+            array.ndim == 2 else array
+    return out
 
 
 @pytest.mark.slow
