@@ -324,6 +324,7 @@ private:
       auto part = lowering.part("loss");
       results.push_back(emitSoftmaxCrossEntropy(b, logits, y, 0.0));
       results.push_back(emitCorrectCount(b, logits, y));
+      results.push_back(emitTopKCount(b, logits, y, 5));
     } else {
       Value dlogits, loss;
       {

@@ -61,6 +61,19 @@ Value lean_mlir::emitCorrectCount(StablehloBuilder &b, Value logits,
   return b.reduceSum(b.convert(hit, b.i32()), {0});
 }
 
+Value lean_mlir::emitTopKCount(StablehloBuilder &b, Value logits, Value labels,
+                               int32_t k) {
+  ArrayRef<int64_t> shape = StablehloBuilder::shape(logits);
+  Value trueLogit = b.reduceSum(b.mul(logits, oneHot(b, labels, shape)), {1});
+  // The true class's rank: how many classes score strictly higher (ties count
+  // for the true class, as in the top-1 count).
+  Value wanted = b.broadcastInDim(trueLogit, shape, {0});
+  Value higher = b.convert(b.compare(logits, wanted, Cmp::GT), b.i32());
+  Value rank = b.reduceSum(higher, {1});
+  Value hit = b.compare(rank, b.splatI32(k, {shape[0]}), Cmp::LT);
+  return b.reduceSum(b.convert(hit, b.i32()), {0});
+}
+
 StepScalars lean_mlir::emitStepScalars(StablehloBuilder &b,
                                        const OptimizerConfig &config,
                                        Value lr, Value step) {

@@ -162,7 +162,9 @@ def _run(spec, cfg, args, *, recipe, arm=None, dataset="mnist", data_dir=None, r
                           run_info=info)
     minutes, seconds = divmod(time.perf_counter() - start, 60)
     acc = result.test_correct / result.test_count
-    log(f"val accuracy: {result.test_correct}/{result.test_count} = {100 * acc:.2f}%")
+    log(f"val accuracy: {result.test_correct}/{result.test_count} = {100 * acc:.2f}%  top-5 "
+        f"{result.test_top5_correct}/{result.test_count} = "
+        f"{100 * result.test_top5_correct / result.test_count:.2f}%")
     if result.history:
         best = max(result.history, key=lambda r: r["test_accuracy"])
         log(f"best test accuracy {100 * best['test_accuracy']:.2f}% at epoch {best['epoch']}; "

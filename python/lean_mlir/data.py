@@ -17,8 +17,23 @@ so a user who already has them points at them. Prepared once:
   ``data_batch_5.bin``, ``test_batch.bin``: records of a label byte and 3,072
   pixel bytes, the red, green and blue 32x32 planes row-major), read from the
   directory the user names (``--data-dir``; also its ``cifar-10-batches-bin``
-  subdirectory, as the archive unpacks) or ``~/.cache/lean-mlir/cifar10``.
-  It cannot be downloaded on these machines, and nothing here fetches it.
+  subdirectory, as the archive unpacks) or ``~/.cache/lean-mlir/cifar10``;
+* ``imagenette``: Imagenette as folders of JPEGs (``train/<class>/*.JPEG`` and
+  ``val/<class>/*.JPEG``; also inside ``imagenette2-320`` or ``imagenette2``, as
+  the archives unpack), the classes numbered in the sorted order of their folder
+  names. As the book prepares it, every image is resized (bilinear, aspect not
+  kept) to 256x256 for training, where each step takes a 224x224 crop (random
+  with augmentation, else the centre), and to 224x224 for validation; pixels
+  are kept as bytes and normalised per batch with ImageNet's channel means and
+  deviations. The decoded pixels are cached in ``~/.cache/lean-mlir/imagenette``
+  (keyed by the files' paths, sizes and times), so only the first load decodes.
+
+Neither CIFAR-10 nor Imagenette can be downloaded on these machines, and nothing
+here fetches them.
+
+With augmentation on, each data set gets its own (:attr:`MNIST.augmentation`):
+shifts of up to 2 pixels for MNIST and Fashion-MNIST, random horizontal flips
+for CIFAR-10 (the book's), random crops and flips for Imagenette.
 
 :func:`load` reads any of them back; a missing, truncated or corrupt file raises
 :class:`DataError` naming the file.
@@ -27,6 +42,7 @@ so a user who already has them points at them. Prepared once:
 from __future__ import annotations
 
 import gzip
+import hashlib
 import io
 import os
 import pickle
@@ -41,10 +57,11 @@ from pathlib import Path
 import numpy as np
 
 __all__ = ["DATASETS", "MNIST", "DataError", "data_dir", "load", "load_mnist", "prepare",
-           "prepare_mnist", "read_cifar10", "read_idx", "write_cifar10", "write_idx"]
+           "prepare_mnist", "read_cifar10", "read_idx", "read_imagenette", "write_cifar10",
+           "write_idx"]
 
 #: The data sets by name, and where Debian's copy of Fashion-MNIST lives.
-DATASETS = ("mnist", "fashion-mnist", "cifar10")
+DATASETS = ("mnist", "fashion-mnist", "cifar10", "imagenette")
 FASHION_SYSTEM_DIR = Path("/usr/share/datasets/fashion-mnist")
 
 
@@ -76,13 +93,34 @@ def _check_dataset(dataset: str) -> None:
 
 @dataclass(frozen=True)
 class MNIST:
-    """Images as float32 ``(N, C, H, W)`` in [0, 1) (pixel / 256), labels int32:
-    ``(N, 1, 28, 28)`` for MNIST and Fashion-MNIST, ``(N, 3, 32, 32)`` for CIFAR-10."""
+    """A data set's images ``(N, C, H, W)`` and int32 labels: float32 in [0, 1)
+    (pixel / 256), ``(N, 1, 28, 28)`` for MNIST and Fashion-MNIST and ``(N, 3, 32,
+    32)`` for CIFAR-10; for Imagenette uint8 bytes, the training images larger than
+    the network's input (``(N, 3, 256, 256)``, cropped to the test images' 224 at each
+    step) and normalised per batch (:meth:`to_float`). ``augmentation`` names what
+    augmentation does to a training batch: ``shift``, ``flip`` or ``crop-flip``."""
 
     train_x: np.ndarray
     train_y: np.ndarray
     test_x: np.ndarray
     test_y: np.ndarray
+    augmentation: str = "shift"
+    mean: tuple[float, ...] | None = None
+    std: tuple[float, ...] | None = None
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        """The shape of one image as the network sees it (the test images')."""
+        return tuple(self.test_x.shape[1:])
+
+    def to_float(self, x: np.ndarray) -> np.ndarray:
+        """A batch as the network takes it: float32 images as they are; bytes as
+        ``(x / 255 - mean) / std`` per channel."""
+        if x.dtype != np.uint8:
+            return x
+        mean = np.asarray(self.mean, np.float32).reshape(1, -1, 1, 1)
+        std = np.asarray(self.std, np.float32).reshape(1, -1, 1, 1)
+        return (x.astype(np.float32) * np.float32(1 / 255) - mean) / std
 
 
 # -- IDX -----------------------------------------------------------------------
@@ -249,17 +287,110 @@ def _load_cifar10(directory: Path) -> MNIST:
 
     return MNIST(images(np.concatenate([x for x, _ in train])),
                  np.concatenate([y for _, y in train]).astype(np.int32),
-                 images(test_x), test_y.astype(np.int32))
+                 images(test_x), test_y.astype(np.int32), augmentation="flip")
+
+
+# -- Imagenette ----------------------------------------------------------------
+
+#: The sizes the book prepares Imagenette at: training images resized to 256x256
+#: (each step crops 224x224 out of them), validation images to 224x224.
+IMAGENETTE_TRAIN_SIZE, IMAGENETTE_SIZE = 256, 224
+#: ImageNet's channel means and standard deviations (of pixels / 255), which the
+#: book normalises Imagenette with.
+IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
+IMAGE_SUFFIXES = (".jpeg", ".jpg", ".png")
+
+
+def _imagenette_dir(directory: Path) -> Path:
+    """``directory`` or the folder inside it the archives unpack to."""
+    for nested in ("imagenette2-320", "imagenette2", "imagenette2-160"):
+        if (directory / nested / "train").is_dir():
+            return directory / nested
+    return directory
+
+
+def _imagenette_files(root: Path, split: str) -> tuple[list[str], list[tuple[Path, int]]]:
+    """The class folder names of ``root/split`` and every image with its label."""
+    split_dir = root / split
+    if not split_dir.is_dir():
+        raise DataError(f"{root}: Imagenette is not there (no {split}/ folder of class "
+                        "folders of JPEGs); name its directory with --data-dir "
+                        "(nothing downloads it)")
+    classes = sorted(d.name for d in split_dir.iterdir() if d.is_dir())
+    if not classes:
+        raise DataError(f"{split_dir}: no class folders")
+    files = [(f, label) for label, c in enumerate(classes)
+             for f in sorted((split_dir / c).iterdir()) if f.suffix.lower() in IMAGE_SUFFIXES]
+    if not files:
+        raise DataError(f"{split_dir}: no JPEG or PNG images in its class folders")
+    return classes, files
+
+
+def read_imagenette(directory: Path, split: str, size: int) -> tuple[np.ndarray, np.ndarray,
+                                                                      list[str]]:
+    """uint8 images ``(N, 3, size, size)`` (resized as the book does), int32 labels and
+    the class names of one split (``train`` or ``val``) of an Imagenette folder."""
+    from PIL import Image, UnidentifiedImageError
+
+    classes, files = _imagenette_files(_imagenette_dir(Path(directory)), split)
+    images = np.empty((len(files), 3, size, size), np.uint8)
+    for i, (path, _) in enumerate(files):
+        try:
+            with Image.open(path) as image:
+                rgb = image.convert("RGB").resize((size, size), Image.BILINEAR)
+        except (OSError, UnidentifiedImageError, ValueError) as e:
+            raise DataError(f"{path}: not an image Pillow can read ({e})") from e
+        images[i] = np.asarray(rgb, np.uint8).transpose(2, 0, 1)
+    return images, np.array([label for _, label in files], np.int32), classes
+
+
+def _cached_imagenette(directory: Path, split: str, size: int) -> tuple[np.ndarray, np.ndarray,
+                                                                          list[str]]:
+    """:func:`read_imagenette`, decoded once: the arrays are kept in the cache under a
+    key of the files' paths, sizes and modification times."""
+    classes, files = _imagenette_files(_imagenette_dir(directory), split)
+    key = hashlib.sha256()
+    for path, label in files:
+        st = path.stat()
+        key.update(f"{path.resolve()}\0{st.st_size}\0{st.st_mtime_ns}\0{label}\n".encode())
+    cache = Path.home() / ".cache" / "lean-mlir" / "imagenette"
+    stem = cache / f"{split}-{size}-{key.hexdigest()[:20]}"
+    images_file, labels_file = stem.with_suffix(".images.npy"), stem.with_suffix(".labels.npy")
+    if images_file.exists() and labels_file.exists():
+        return np.load(images_file), np.load(labels_file), classes
+    images, labels, classes = read_imagenette(directory, split, size)
+    cache.mkdir(parents=True, exist_ok=True)
+    for file, array in ((images_file, images), (labels_file, labels)):
+        tmp = file.with_name(file.name + ".tmp")
+        with open(tmp, "wb") as f:
+            np.save(f, array)
+        tmp.replace(file)
+    return images, labels, classes
+
+
+def _load_imagenette(directory: Path) -> MNIST:
+    train_x, train_y, train_classes = _cached_imagenette(directory, "train",
+                                                         IMAGENETTE_TRAIN_SIZE)
+    test_x, test_y, test_classes = _cached_imagenette(directory, "val", IMAGENETTE_SIZE)
+    if train_classes != test_classes:
+        raise DataError(f"{_imagenette_dir(directory)}: train/ and val/ have different class "
+                        f"folders ({len(train_classes)} and {len(test_classes)})")
+    return MNIST(train_x, train_y, test_x, test_y, augmentation="crop-flip",
+                 mean=IMAGENET_MEAN, std=IMAGENET_STD)
 
 
 def prepare(dataset: str = "mnist", directory: Path | None = None, quiet: bool = False) -> Path:
     """Makes sure ``dataset``'s files are in ``directory`` (default :func:`data_dir`):
     MNIST's are fetched, Fashion-MNIST's copied from Debian's package, CIFAR-10's
-    must be there already. Returns the directory."""
+    and Imagenette's must be there already. Returns the directory."""
     _check_dataset(dataset)
     directory = Path(directory or data_dir(dataset))
     if dataset == "cifar10":
         return _prepare_cifar10(directory)
+    if dataset == "imagenette":
+        for split in ("train", "val"):
+            _imagenette_files(_imagenette_dir(directory), split)
+        return directory
     if all(_find(directory, f) for f in FILES.values()):
         return directory
     if dataset == "mnist":
@@ -282,11 +413,13 @@ def prepare(dataset: str = "mnist", directory: Path | None = None, quiet: bool =
 
 def load(dataset: str = "mnist", directory: Path | None = None) -> MNIST:
     """Loads ``dataset`` from its files in ``directory`` (IDX files gzipped or not;
-    CIFAR-10's binary batches)."""
+    CIFAR-10's binary batches; Imagenette's JPEG folders)."""
     _check_dataset(dataset)
     directory = Path(directory or data_dir(dataset))
     if dataset == "cifar10":
         return _load_cifar10(directory)
+    if dataset == "imagenette":
+        return _load_imagenette(directory)
     paths = {k: _find(directory, f) for k, f in FILES.items()}
     missing = [FILES[k] for k, p in paths.items() if p is None]
     if missing:

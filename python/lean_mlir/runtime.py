@@ -135,24 +135,31 @@ class Predictor:
         return np.concatenate([np.asarray(self._function("predict", stop - start)(
             x[start:stop]).to_host()) for start, stop in self._batches(len(x))])
 
-    def evaluate(self, x: np.ndarray, y: np.ndarray) -> tuple[float, int]:
-        """Mean cross-entropy over every sample of ``x`` and how many are predicted right."""
+    def evaluate(self, x: np.ndarray, y: np.ndarray, top5: bool = False
+                 ) -> tuple[float, int] | tuple[float, int, int]:
+        """Mean cross-entropy over every sample of ``x`` and how many are predicted
+        right; with ``top5``, also how many have the true class in the top five."""
         x, y = _check_batch(self.spec, x, y)
-        total, correct = 0.0, 0
+        total, correct, correct5 = 0.0, 0, 0
         for start, stop in self._batches(len(x)):
-            loss, hits = self._function("eval", stop - start)(x[start:stop], y[start:stop])
+            loss, hits, hits5 = self._function("eval", stop - start)(x[start:stop],
+                                                                     y[start:stop])
             total += float(np.asarray(loss.to_host())) * (stop - start)
             correct += int(np.asarray(hits.to_host()))
-        return total / len(x), correct
+            correct5 += int(np.asarray(hits5.to_host()))
+        return (total / len(x), correct, correct5) if top5 else (total / len(x), correct)
 
 
 def evaluate_batch(spec: NetSpec, params: dict[str, np.ndarray], x: np.ndarray, y: np.ndarray,
-                   backend: str = "llvm-cpu") -> tuple[float, int]:
-    """Mean cross-entropy and number of correct predictions on one batch."""
+                   backend: str = "llvm-cpu", top5: bool = False
+                   ) -> tuple[float, int] | tuple[float, int, int]:
+    """Mean cross-entropy and number of correct predictions on one batch; with
+    ``top5``, also how many have the true class among the five highest logits."""
     values = _check_params(spec, params)
     x, y = _check_batch(spec, x, y)
-    loss, correct = compile_spec(spec, "eval", x.shape[0], backend).call("eval", *values, x, y)
-    return float(loss), int(correct)
+    loss, correct, correct5 = compile_spec(spec, "eval", x.shape[0], backend).call(
+        "eval", *values, x, y)
+    return (float(loss), int(correct), int(correct5)) if top5 else (float(loss), int(correct))
 
 
 def value_and_grad(spec: NetSpec, params: dict[str, np.ndarray], x: np.ndarray, y: np.ndarray,

@@ -51,7 +51,7 @@ from lean_mlir.runtime import TrainStepper, evaluate_batch, init_optimizer_state
 from lean_mlir.spec import NetSpec
 
 __all__ = ["EpochResult", "MemoryLimitReached", "Reporter", "TrainResult", "TrainingInterrupted",
-           "evaluate", "fit", "learning_rate", "run_training", "train"]
+           "evaluate", "fit", "learning_rate", "run_training", "train", "train_images"]
 
 #: Steps between two looks at the process's memory (reading it takes microseconds).
 MEMORY_CHECK_EVERY = 10
@@ -98,16 +98,18 @@ class EpochResult:
     test_loss: float
     test_accuracy: float
     lr: float = 0.0
+    test_top5: float = float("nan")
 
     def __str__(self) -> str:
         return (f"epoch {self.epoch:>2}: train loss {self.train_loss:.4f}  lr {self.lr:.4g}  "
                 f"{self.seconds:6.1f} s ({self.ms_per_step:.0f} ms/step)  "
-                f"test loss {self.test_loss:.4f}  test accuracy {100 * self.test_accuracy:.2f}%")
+                f"test loss {self.test_loss:.4f}  test accuracy {100 * self.test_accuracy:.2f}%"
+                f"  top-5 {100 * self.test_top5:.2f}%")
 
     def as_dict(self) -> dict:
         return {"epoch": self.epoch, "train_loss": self.train_loss, "lr": self.lr,
                 "seconds": self.seconds, "test_loss": self.test_loss,
-                "test_accuracy": self.test_accuracy}
+                "test_accuracy": self.test_accuracy, "test_top5": self.test_top5}
 
 
 @dataclass
@@ -119,6 +121,7 @@ class TrainResult:
     run_dir: Path | None = None
     test_correct: int = 0
     test_count: int = 0
+    test_top5_correct: int = 0
 
     @property
     def test_accuracy(self) -> float:
@@ -137,7 +140,7 @@ def learning_rate(cfg: TrainConfig, step: int, steps_per_epoch: int) -> float:
     return 0.5 * cfg.learning_rate * (1 + math.cos(math.pi * (step - warmup) / total))
 
 
-def _augment(x: np.ndarray, rng: np.random.Generator, shift: int = 2) -> np.ndarray:
+def _shift(x: np.ndarray, rng: np.random.Generator, shift: int = 2) -> np.ndarray:
     """Random translations of up to ``shift`` pixels, zero-filled."""
     n, _, h, w = x.shape
     padded = np.pad(x, ((0, 0), (0, 0), (shift, shift), (shift, shift)))
@@ -148,26 +151,61 @@ def _augment(x: np.ndarray, rng: np.random.Generator, shift: int = 2) -> np.ndar
     return out
 
 
+def _flip(x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Each image mirrored left to right with probability 1/2."""
+    flip = rng.random(len(x)) < 0.5
+    out = x.copy()
+    out[flip] = x[flip, :, :, ::-1]
+    return out
+
+
+def _crop(x: np.ndarray, size: tuple[int, int], rng: np.random.Generator | None) -> np.ndarray:
+    """A ``size`` window of each image: at a random place with ``rng``, else the centre."""
+    n, _, h, w = x.shape
+    if (h, w) == size:
+        return x
+    if rng is None:
+        top, left = np.full(n, (h - size[0]) // 2), np.full(n, (w - size[1]) // 2)
+    else:
+        top, left = rng.integers(0, h - size[0] + 1, n), rng.integers(0, w - size[1] + 1, n)
+    return np.stack([x[i, :, top[i]:top[i] + size[0], left[i]:left[i] + size[1]]
+                     for i in range(n)])
+
+
+def train_images(data: MNIST, x: np.ndarray, rng: np.random.Generator | None) -> np.ndarray:
+    """A training batch as the network takes it: cropped to the network's input
+    (larger training images), augmented as the data set is (``rng``; None: not),
+    and as float32 (:meth:`~lean_mlir.data.MNIST.to_float`)."""
+    x = _crop(x, data.input_shape[1:], rng if data.augmentation == "crop-flip" else None)
+    if rng is not None:
+        x = _shift(x, rng) if data.augmentation == "shift" else _flip(x, rng)
+    return data.to_float(x)
+
+
 def evaluate(spec: NetSpec, params: dict[str, np.ndarray], x: np.ndarray, y: np.ndarray,
              batch_size: int = 1000, backend: str = "llvm-cpu") -> tuple[float, float]:
     """Mean loss and accuracy over every sample of ``x`` (the remainder batch included)."""
-    loss, correct = _evaluate(spec, params, x, y, batch_size, backend)
+    loss, correct, _ = _evaluate(spec, params, x, y, batch_size, backend)
     return loss, correct / len(x)
 
 
-def _evaluate(spec, params, x, y, batch_size=1000, backend="llvm-cpu") -> tuple[float, int]:
+def _evaluate(spec, params, x, y, batch_size=1000, backend="llvm-cpu",
+              to_float=None) -> tuple[float, int, int]:
+    """Mean loss, top-1 and top-5 hits over ``x`` (``to_float`` converts each batch)."""
     # The argument form, one compiled module (and workspace) for the whole run.
     # A Predictor per epoch (parameters bound at load) would load a new module
     # context every epoch, and after each the train step's memory grew by 5-10
     # MB a step for dozens of steps (IREE 3.13's CPU pools; measured on
     # MNIST-CNN-BN with Adam). Passing the parameters costs about 1 ms a batch.
-    total_loss, correct = 0.0, 0
+    total_loss, correct, top5 = 0.0, 0, 0
     for start in range(0, len(x), batch_size):
         xb, yb = x[start:start + batch_size], y[start:start + batch_size]
-        loss, hits = evaluate_batch(spec, params, xb, yb, backend)
+        loss, hits, hits5 = evaluate_batch(spec, params, to_float(xb) if to_float else xb, yb,
+                                           backend, top5=True)
         total_loss += loss * len(xb)
         correct += hits
-    return total_loss / len(x), correct
+        top5 += hits5
+    return total_loss / len(x), correct, top5
 
 
 # -- progress --------------------------------------------------------------------------
@@ -260,9 +298,9 @@ def run_training(spec: NetSpec, cfg: TrainConfig, data: MNIST, *, run_dir: Path 
     steps = len(train_x) // cfg.batch_size
     if steps == 0:
         raise ValueError(f"{len(train_x)} training samples make no batch of {cfg.batch_size}")
-    if tuple(train_x.shape[1:]) != tuple(spec.input_shape):
+    if data.input_shape != tuple(spec.input_shape):
         raise ValueError(f"{spec.name} takes {'x'.join(map(str, spec.input_shape))} inputs; "
-                         f"the data's images are {'x'.join(map(str, train_x.shape[1:]))}")
+                         f"the data's images are {'x'.join(map(str, data.input_shape))}")
     if resume:
         start = _resume(spec, cfg, run_dir, reporter)
     else:
@@ -332,7 +370,7 @@ class _Loop:
         self.should_stop = should_stop
         self.metrics = MetricsLog(run_dir)
         self.history = list(start.history)
-        self.step, self.test_correct = start.position.step, 0
+        self.step, self.test_correct, self.test_top5 = start.position.step, 0, 0
         self.limit_mb = memory_limit_mb()
         self.stepper = TrainStepper(spec, start.params, start.state, cfg)
 
@@ -365,13 +403,13 @@ class _Loop:
             self._check_stop(stop, Position(epoch, i + 1, self.step, rng_state, loss_sum,
                                             time.perf_counter() - started))
         seconds = time.perf_counter() - started
-        test_loss, test_correct = _evaluate(self.spec, self.stepper.params(), self.data.test_x,
-                                            self.data.test_y, backend=cfg.backend)
+        test_loss, test_correct, test_top5 = self._evaluate(self.stepper.params())
         result = EpochResult(epoch, loss_sum / self.steps, seconds,
                              1000 * seconds / max(timed_steps, 1), test_loss,
-                             test_correct / len(self.data.test_x), lr)
+                             test_correct / len(self.data.test_x), lr,
+                             test_top5 / len(self.data.test_x))
         self.history.append(result.as_dict())
-        self.test_correct = test_correct
+        self.test_correct, self.test_top5 = test_correct, test_top5
         self.metrics.log({"event": "epoch", **result.as_dict()})
         self.save(Position(epoch + 1, 0, self.step,
                            np.random.default_rng([cfg.seed, epoch + 1]).bit_generator.state))
@@ -383,9 +421,8 @@ class _Loop:
         cfg, step = self.cfg, self.step
         t0 = time.perf_counter()
         idx = order[i * cfg.batch_size:(i + 1) * cfg.batch_size]
-        xb = self.train_x[idx]
-        if cfg.augment:
-            xb = _augment(xb, np.random.default_rng([cfg.seed, epoch, step]))
+        rng = np.random.default_rng([cfg.seed, epoch, step]) if cfg.augment else None
+        xb = train_images(self.data, self.train_x[idx], rng)
         lr = learning_rate(cfg, step, self.steps)
         loss = self.stepper.step(xb, self.train_y[idx], lr=lr, step=step)
         if not math.isfinite(loss):
@@ -419,10 +456,13 @@ class _Loop:
         final = self.stepper.params()
         if not self.history or self.history[-1]["epoch"] != self.cfg.epochs:
             # Resumed after the last epoch finished: evaluate what the checkpoint holds.
-            _, self.test_correct = _evaluate(self.spec, final, self.data.test_x,
-                                             self.data.test_y, backend=self.cfg.backend)
+            _, self.test_correct, self.test_top5 = self._evaluate(final)
         return TrainResult(final, self.history, self.run_dir, self.test_correct,
-                           len(self.data.test_x))
+                           len(self.data.test_x), self.test_top5)
+
+    def _evaluate(self, params) -> tuple[float, int, int]:
+        return _evaluate(self.spec, params, self.data.test_x, self.data.test_y,
+                         backend=self.cfg.backend, to_float=self.data.to_float)
 
 
 def fit(spec: NetSpec, cfg: TrainConfig, data: MNIST,

@@ -74,3 +74,22 @@ def test_trains_on_what_it_read_and_refuses_a_network_of_another_shape(tmp_path)
     with pytest.raises(ValueError, match=r"takes 1x28x28 inputs; the data's images are 3x32x32"):
         lm.train(lm.mnist_mlp(), cfg, tmp_path, dataset="cifar10", run_dir=tmp_path / "mlp",
                  progress=False)
+
+
+def test_the_chapters_arm_trains_on_cifar10_by_default(tmp_path):
+    """``lean-mlir ablation cifar8-bn-nesterov`` reads CIFAR-10 (the arm's data set)
+    from --data-dir and reports top-1 and top-5; without the data it names what is
+    missing."""
+    from test_runs import cli, one_error_line
+
+    write_set(tmp_path / "cifar", per_batch=128)
+    out = cli("ablation", "cifar8-bn-nesterov", "--data-dir", tmp_path / "cifar", "--epochs",
+              "1", "--run-dir", tmp_path / "run", "--no-progress-bar", timeout=600).stdout
+    assert "spec: CIFAR-CNN8-BN (model cifar-cnn8-bn); recipe: cifar-nesterov" in out
+    assert "SGD, Nesterov momentum 0.9" in out
+    assert "cifar10: 640 training images, 5 batches of 128 per epoch" in out
+    assert any(line.startswith("val accuracy:") and "top-5" in line
+               for line in out.splitlines()), out
+    missing = one_error_line(cli("ablation", "cifar8-sgd", "--data-dir", tmp_path / "none",
+                                 check=False))
+    assert "CIFAR-10 is not there" in missing and "data_batch_1.bin" in missing

@@ -27,6 +27,11 @@ mlir::Value emitSoftmaxCrossEntropy(StablehloBuilder &b, mlir::Value logits,
 mlir::Value emitCorrectCount(StablehloBuilder &b, mlir::Value logits,
                              mlir::Value labels);
 
+/// Number of samples (rank-0 i32) whose true class is among the `k` highest
+/// logits: fewer than `k` classes score strictly higher than it.
+mlir::Value emitTopKCount(StablehloBuilder &b, mlir::Value logits,
+                          mlir::Value labels, int32_t k);
+
 struct OptimizerConfig {
   enum class Kind { SGD, Adam };
   Kind kind = Kind::SGD;

@@ -11,16 +11,22 @@
 // RUN:   --netspec-to-stablehlo="batch-size=4 functions=train_step optimizer=adam weight-decay=0.01" \
 // RUN:   | iree-opt | FileCheck %s --check-prefix=ADAM
 
-// eval: mean cross-entropy (no smoothing) and the number of samples whose
-// true-class logit is the row maximum.
+// eval: mean cross-entropy (no smoothing), the number of samples whose
+// true-class logit is the row maximum, and the number whose true class has
+// fewer than 5 classes scoring strictly higher (top-5).
 // EVAL-LABEL: func.func @eval
-// EVAL-SAME:  -> (tensor<f32>, tensor<i32>)
+// EVAL-SAME:  -> (tensor<f32>, tensor<i32>, tensor<i32>)
 // EVAL:       %[[LOGITS:.*]] = stablehlo.add
 // EVAL:       stablehlo.constant dense<-2.500000e-01> : tensor<f32>
 // EVAL:       %[[HIT:.*]] = stablehlo.compare GE, %{{.*}}, %{{.*}} : (tensor<4xf32>, tensor<4xf32>) -> tensor<4xi1>
 // EVAL:       %[[ONE:.*]] = stablehlo.convert %[[HIT]] : (tensor<4xi1>) -> tensor<4xi32>
 // EVAL:       %[[COUNT:.*]] = stablehlo.reduce(%[[ONE]] init: %{{.*}}) applies stablehlo.add across dimensions = [0] : (tensor<4xi32>, tensor<i32>) -> tensor<i32>
-// EVAL:       return %{{.*}}, %[[COUNT]]
+// EVAL:       %[[HIGHER:.*]] = stablehlo.compare GT, %{{.*}}, %{{.*}} : (tensor<4x2xf32>, tensor<4x2xf32>) -> tensor<4x2xi1>
+// EVAL:       %[[RANK:.*]] = stablehlo.reduce(%{{.*}} init: %{{.*}}) applies stablehlo.add across dimensions = [1] : (tensor<4x2xi32>, tensor<i32>) -> tensor<4xi32>
+// EVAL:       %[[FIVE:.*]] = stablehlo.constant dense<5> : tensor<4xi32>
+// EVAL:       %[[IN5:.*]] = stablehlo.compare LT, %[[RANK]], %[[FIVE]]
+// EVAL:       %[[COUNT5:.*]] = stablehlo.reduce(%{{.*}} init: %{{.*}}) applies stablehlo.add across dimensions = [0] : (tensor<4xi32>, tensor<i32>) -> tensor<i32>
+// EVAL:       return %{{.*}}, %[[COUNT]], %[[COUNT5]]
 
 // Plain SGD keeps no state: params, x, y, lr, step -> params', loss.
 // Label smoothing 0.1 over 2 classes: target = 0.9 * one_hot + 0.05.

@@ -25,7 +25,7 @@
 // FWD-NOT:   func.func
 
 // EVAL-NOT:  netspec.
-// EVAL:      func.func @eval({{.*}}%{{.*}}: tensor<100x1x28x28xf32>, %{{.*}}: tensor<100xi32>) -> (tensor<f32>, tensor<i32>)
+// EVAL:      func.func @eval({{.*}}%{{.*}}: tensor<100x1x28x28xf32>, %{{.*}}: tensor<100xi32>) -> (tensor<f32>, tensor<i32>, tensor<i32>)
 
 // TRAIN-NOT: netspec.
 // TRAIN:     func.func @value_and_grad
