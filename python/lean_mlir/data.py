@@ -118,6 +118,8 @@ class MNIST:
         ``(x / 255 - mean) / std`` per channel."""
         if x.dtype != np.uint8:
             return x
+        if self.mean is None:
+            return x.astype(np.float32) * np.float32(1 / 256)
         mean = np.asarray(self.mean, np.float32).reshape(1, -1, 1, 1)
         std = np.asarray(self.std, np.float32).reshape(1, -1, 1, 1)
         return (x.astype(np.float32) * np.float32(1 / 255) - mean) / std
@@ -358,6 +360,8 @@ def _cached_imagenette(directory: Path, split: str, size: int) -> tuple[np.ndarr
     images_file, labels_file = stem.with_suffix(".images.npy"), stem.with_suffix(".labels.npy")
     if images_file.exists() and labels_file.exists():
         return np.load(images_file), np.load(labels_file), classes
+    print(f"data: decoding {len(files):,} {split} images of {_imagenette_dir(directory)} at "
+          f"{size}x{size} (once: kept in {cache})", file=sys.stderr, flush=True)
     images, labels, classes = read_imagenette(directory, split, size)
     cache.mkdir(parents=True, exist_ok=True)
     for file, array in ((images_file, images), (labels_file, labels)):
@@ -369,12 +373,14 @@ def _cached_imagenette(directory: Path, split: str, size: int) -> tuple[np.ndarr
 
 
 def _load_imagenette(directory: Path) -> MNIST:
-    train_x, train_y, train_classes = _cached_imagenette(directory, "train",
-                                                         IMAGENETTE_TRAIN_SIZE)
-    test_x, test_y, test_classes = _cached_imagenette(directory, "val", IMAGENETTE_SIZE)
+    root = _imagenette_dir(directory)
+    train_classes, test_classes = (_imagenette_files(root, split)[0] for split in ("train", "val"))
     if train_classes != test_classes:
-        raise DataError(f"{_imagenette_dir(directory)}: train/ and val/ have different class "
-                        f"folders ({len(train_classes)} and {len(test_classes)})")
+        raise DataError(f"{root}: train/ and val/ have different class folders "
+                        f"({', '.join(sorted(set(train_classes) ^ set(test_classes)))} in "
+                        "one only)")
+    train_x, train_y, _ = _cached_imagenette(directory, "train", IMAGENETTE_TRAIN_SIZE)
+    test_x, test_y, _ = _cached_imagenette(directory, "val", IMAGENETTE_SIZE)
     return MNIST(train_x, train_y, test_x, test_y, augmentation="crop-flip",
                  mean=IMAGENET_MEAN, std=IMAGENET_STD)
 

@@ -93,6 +93,12 @@ def test_a_missing_folder_or_a_bad_image_is_named(tmp_path):
     bad.write_bytes(b"not a jpeg")
     with pytest.raises(DataError, match=r"broken\.JPEG: not an image Pillow can read"):
         read_imagenette(tmp_path, "val", 224)
+    bad.unlink()
+    for f in (tmp_path / "imagenette2-320/val" / CLASSES[2]).iterdir():
+        f.unlink()
+    (tmp_path / "imagenette2-320/val" / CLASSES[2]).rmdir()
+    with pytest.raises(DataError, match=f"different class folders \\({CLASSES[2]} in one"):
+        data.load("imagenette", tmp_path)
     (tmp_path / "other/train/n0").mkdir(parents=True)
     with pytest.raises(DataError, match="no JPEG or PNG images"):
         data.prepare("imagenette", tmp_path / "other")
