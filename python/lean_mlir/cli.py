@@ -259,7 +259,7 @@ def _predict(args) -> int:
     from lean_mlir.export import load_model, read_images
 
     model = load_model(args.model_dir)
-    labels, x, notes = read_images(args.files)
+    labels, x, notes = read_images(args.files, model.input_shape, model.dataset)
     for note in model.notes + notes:
         print(f"note: {note}", file=sys.stderr)
     probs = model.predict(x)

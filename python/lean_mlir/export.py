@@ -19,9 +19,12 @@ A model directory holds:
   is compiled again from ``model.mlir`` by our passes;
 * ``model.json``: the batch size, the class names and how the module was built.
 
-Images for :func:`read_images`: PNG files (converted to grayscale and resized to
-28x28 with a note when they are not) and IDX image files (``N x 28 x 28`` or
-``28 x 28`` unsigned bytes), scaled like the training data (pixel / 256).
+Images for :func:`read_images`: PNG and JPEG files, converted to the model's
+channels (grayscale or RGB) and resized to its input with a note when they are
+not, and, for 1x28x28 models, IDX image files (``N x 28 x 28`` or ``28 x 28``
+unsigned bytes); scaled like the data the model was trained on (``model.json``'s
+``dataset``): pixel / 256, or for Imagenette ImageNet's normalisation after a
+bilinear resize, as its validation images were prepared.
 """
 
 from __future__ import annotations
@@ -43,7 +46,7 @@ from lean_mlir.compiler import (
     compile_stablehlo,
     verify_stablehlo,
 )
-from lean_mlir.data import DataError, read_idx
+from lean_mlir.data import IMAGENET_MEAN, IMAGENET_STD, DataError, read_idx
 from lean_mlir.ir import Context, Module
 from lean_mlir.pipeline import run_pipeline
 from lean_mlir.rundir import CHECKPOINT, RunError, checkpoint_tensors, read_run_config
@@ -57,6 +60,12 @@ CLASS_NAMES = {
     "mnist": [str(d) for d in range(10)],
     "fashion-mnist": ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt",
                       "Sneaker", "Bag", "Ankle boot"],
+    "cifar10": ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship",
+                "truck"],
+    # Imagenette's ten WordNet folders in sorted order, which is how the reader
+    # numbers them (a folder set of the user's own gets no names).
+    "imagenette": ["tench", "English springer", "cassette player", "chain saw", "church",
+                   "French horn", "garbage truck", "gas pump", "golf ball", "parachute"],
 }
 
 
@@ -108,6 +117,8 @@ class Model:
     batch_size: int
     class_names: list[str] | None
     notes: list[str] = field(default_factory=list)
+    #: The data set it was trained on, which says how to scale its inputs.
+    dataset: str = "mnist"
     #: Whether ``predict.vmfb`` reads the parameters at load (exports since they
     #: could) or takes them with every call.
     bound: bool = True
@@ -184,9 +195,12 @@ def load_model(directory: Path | str) -> Model:
             raise ModelError(f"{params_path}: {name} should be {shape}, found {got}")
         params.append(np.ascontiguousarray(tensors[name], dtype=np.float32))
 
+    class_names = manifest.get("class_names")
+    if class_names is not None and len(class_names) != manifest.get("classes"):
+        class_names = None
     model = Model(directory, manifest.get("name", directory.name), input_shape, names, params,
-                  batch, manifest.get("class_names"),
-                  bound=manifest.get("parameters") == "bound")
+                  batch, class_names, bound=manifest.get("parameters") == "bound",
+                  dataset=manifest.get("dataset") or "mnist")
     bound = dict(zip(names, shapes, strict=True)) if model.bound else {}
     model._context, model._function = _predict_function(
         directory, module, batch, model.notes, bound, dict(zip(names, params, strict=True)))
@@ -225,37 +239,32 @@ def _predict_function(directory: Path, module, batch: int, notes: list[str],
     return load_vmfb(compile_stablehlo(text, "llvm-cpu"))
 
 
-def read_images(paths: list[Path | str]) -> tuple[list[str], np.ndarray, list[str]]:
-    """Reads PNG and IDX image files; returns (labels, images (N, 1, 28, 28), notes).
+def read_images(paths: list[Path | str], input_shape: tuple[int, ...] = (1, 28, 28),
+                dataset: str = "mnist") -> tuple[list[str], np.ndarray, list[str]]:
+    """Reads PNG, JPEG and IDX image files for a model of ``input_shape`` trained
+    on ``dataset``; returns (labels, images (N, *input_shape), notes).
 
     An IDX file of N images gives labels ``FILE[i]``. Raises ModelError naming the
-    first file that is not a readable image.
+    first file that is not a readable image, or an IDX file for a model that does
+    not take 1x28x28 images.
     """
+    channels, height, width = input_shape
+    mode = {1: "L", 3: "RGB"}.get(channels)
+    if mode is None:
+        raise ModelError(f"a model of {channels}-channel inputs takes no image files")
     labels, images, notes = [], [], []
     for path in map(Path, paths):
         try:
             head = path.read_bytes()[:8]
         except OSError as e:
             raise ModelError(f"{path}: cannot read ({e.strerror})") from e
-        if head.startswith(b"\x89PNG\r\n\x1a\n"):
-            from PIL import Image, UnidentifiedImageError
-
-            try:
-                with Image.open(path) as img:
-                    img.load()
-                    if img.mode != "L":
-                        notes.append(f"{path}: converted from {img.mode} to grayscale")
-                        img = img.convert("L")
-                    if img.size != (28, 28):
-                        notes.append(f"{path}: resized from {img.size[0]}x{img.size[1]} "
-                                     "to 28x28")
-                        img = img.resize((28, 28), Image.Resampling.LANCZOS)
-                    pixels = np.asarray(img, dtype=np.uint8)
-            except (OSError, UnidentifiedImageError, ValueError) as e:
-                raise ModelError(f"{path}: not a readable PNG image ({e})") from e
+        if head.startswith((b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff")):
+            images.append(_read_picture(path, mode, (width, height), dataset, notes)[None])
             labels.append(str(path))
-            images.append(pixels[None])
         elif head[:3] == b"\x00\x00\x08" or path.suffix == ".gz":
+            if tuple(input_shape) != (1, 28, 28):
+                raise ModelError(f"{path}: an IDX file holds 28x28 grayscale images; this "
+                                 f"model takes {'x'.join(map(str, input_shape))}")
             try:
                 array = read_idx(path)
             except DataError as e:
@@ -267,9 +276,38 @@ def read_images(paths: list[Path | str]) -> tuple[list[str], np.ndarray, list[st
                                  f"bytes, this one {array.shape}")
             labels += [f"{path}[{i}]" for i in range(len(array))] if len(array) > 1 \
                 else [str(path)]
-            images.append(array)
+            images.append(array[:, None])
         else:
-            raise ModelError(f"{path}: not a PNG or IDX image file")
-    x = (np.concatenate(images).astype(np.float32) / 256.0).reshape(-1, 1, 28, 28) \
-        if images else np.zeros((0, 1, 28, 28), np.float32)
-    return labels, x, notes
+            raise ModelError(f"{path}: not a PNG, JPEG or IDX image file")
+    if not images:
+        return labels, np.zeros((0, *input_shape), np.float32), notes
+    pixels = np.concatenate(images)
+    if dataset == "imagenette":
+        mean = np.asarray(IMAGENET_MEAN, np.float32).reshape(1, -1, 1, 1)
+        std = np.asarray(IMAGENET_STD, np.float32).reshape(1, -1, 1, 1)
+        return labels, (pixels.astype(np.float32) / 255 - mean) / std, notes
+    return labels, pixels.astype(np.float32) / 256.0, notes
+
+
+def _read_picture(path: Path, mode: str, size: tuple[int, int], dataset: str,
+                  notes: list[str]) -> np.ndarray:
+    """One PNG or JPEG as uint8 ``(C, H, W)`` in ``mode`` at ``size`` (width, height)."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as img:
+            img.load()
+            if img.mode != mode:
+                notes.append(f"{path}: converted from {img.mode} to "
+                             f"{'grayscale' if mode == 'L' else 'RGB'}")
+                img = img.convert(mode)
+            if img.size != size:
+                notes.append(f"{path}: resized from {img.size[0]}x{img.size[1]} to "
+                             f"{size[0]}x{size[1]}")
+                # Imagenette's images were resized bilinearly for training.
+                img = img.resize(size, Image.Resampling.BILINEAR if dataset == "imagenette"
+                                 else Image.Resampling.LANCZOS)
+            pixels = np.asarray(img, dtype=np.uint8)
+    except (OSError, UnidentifiedImageError, ValueError) as e:
+        raise ModelError(f"{path}: not a readable image ({e})") from e
+    return pixels[None] if pixels.ndim == 2 else pixels.transpose(2, 0, 1)

@@ -71,6 +71,20 @@ def test_trains_on_what_it_read_and_refuses_a_network_of_another_shape(tmp_path)
                       progress=False)
     losses = [e["train_loss"] for e in result.history]
     assert losses[-1] < losses[0], losses
+    # Exported, it names CIFAR-10's classes and reads colour PNGs and JPEGs as its data.
+    from lean_mlir.export import export_model, read_images
+    from PIL import Image
+
+    model = lm.load_model(export_model(tmp_path / "run", tmp_path / "model"))
+    assert model.class_names[:3] == ["airplane", "automobile", "bird"]
+    test_x, _ = read_cifar10(tmp_path / CIFAR10_TEST)
+    png, jpeg = tmp_path / "plane.png", tmp_path / "big.jpg"
+    Image.fromarray(test_x[0].transpose(1, 2, 0)).save(png)
+    Image.fromarray(test_x[1].transpose(1, 2, 0)).resize((64, 64)).save(jpeg)
+    _, x, notes = read_images([png, jpeg], model.input_shape, model.dataset)
+    np.testing.assert_array_equal(x[0], test_x[0] / np.float32(256))
+    assert notes == [f"{jpeg}: resized from 64x64 to 32x32"]
+    assert model.predict(x).shape == (2, 10)
     with pytest.raises(ValueError, match=r"takes 1x28x28 inputs; the data's images are 3x32x32"):
         lm.train(lm.mnist_mlp(), cfg, tmp_path, dataset="cifar10", run_dir=tmp_path / "mlp",
                  progress=False)

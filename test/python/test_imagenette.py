@@ -181,6 +181,20 @@ def test_trains_from_the_folders_with_the_books_recipe_and_reports_top5(tmp_path
     assert result.test_top5_correct == result.test_count == 12
     events = [json.loads(line) for line in (tmp_path / "run/metrics.jsonl").open()]
     assert [e["test_top5"] for e in events if e["event"] == "epoch"] == [1.0, 1.0]
+    # Exported, the model reads the validation JPEGs as the trainer did.
+    model = lm.load_model(lm.export.export_model(tmp_path / "run", tmp_path / "model"))
+    assert model.dataset == "imagenette" and model.class_names is None   # three classes
+    files = sorted((tmp_path / "imagenette2-320/val").glob("*/*.JPEG"))
+    names, x, notes = lm.export.read_images(files[:3], model.input_shape, model.dataset)
+    assert names == [str(f) for f in files[:3]]
+    assert len(notes) == 3 and "resized from 80x60 to 224x224" in notes[0]
+    loaded = data.load("imagenette", tmp_path)
+    np.testing.assert_allclose(x, loaded.to_float(loaded.test_x[:3]), rtol=1e-6, atol=1e-6)
+    with pytest.raises(lm.ModelError, match="an IDX file holds 28x28 grayscale images; this "
+                                            "model takes 3x224x224"):
+        idx = tmp_path / "digits-idx3-ubyte"
+        data.write_idx(idx, np.zeros((2, 28, 28), np.uint8))
+        lm.export.read_images([idx], model.input_shape, model.dataset)
     with pytest.raises(ValueError, match=r"takes 1x28x28 inputs; the data's images are "
                                          r"3x224x224"):
         lm.train(lm.mnist_mlp(), cfg, tmp_path, dataset="imagenette", run_dir=tmp_path / "m",

@@ -275,7 +275,7 @@ def test_predict_refuses_bad_inputs_with_one_error_line(reference, tmp_path):
     cli("export", reference, "-o", model_dir)
     text = tmp_path / "notes.txt"
     text.write_text("not an image\n")
-    assert f"{text}: not a PNG or IDX image file" in one_error_line(
+    assert f"{text}: not a PNG, JPEG or IDX image file" in one_error_line(
         cli("predict", model_dir, text, check=False))
     broken = tmp_path / "broken.png"
     broken.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 20)
