@@ -463,7 +463,8 @@ def _add_run_commands(sub) -> None:
     p_sweep.add_argument("--out", help="default: sweeps/<YYYYmmdd-HHMMSS>")
     p_sweep.add_argument("--cpus-per-run", type=int, default=1)
     p_sweep.add_argument("--checkpoint-every", type=int, default=50)
-    p_sweep.add_argument("--dataset", default="mnist", choices=DATASETS)
+    p_sweep.add_argument("--dataset", choices=DATASETS,
+                         help="default: the arms' own (mnist for the MNIST arms)")
     p_sweep.add_argument("--data-dir")
     p_plot = sub.add_parser("plot", help="plot runs' loss and accuracy per epoch")
     p_plot.add_argument("run_dirs", nargs="+")

@@ -246,18 +246,23 @@ class _Plan:
 
 def sweep(arms: list[str], seeds: int = 1, *, epochs: int | None = None,
           train_limit: int | None = None, address: str | None = None,
-          out: Path | str | None = None, cpus_per_run: int = 1, dataset: str = "mnist",
+          out: Path | str | None = None, cpus_per_run: int = 1, dataset: str | None = None,
           data_dir: Path | str | None = None, max_retries: int = 3, checkpoint_every: int = 50,
           log: Callable[[str], None] = print) -> list[dict]:
     """Runs every (arm, seed) as a Ray task; returns one result dict per run.
 
-    ``address=None`` starts a local Ray here and stops it at the end; otherwise
+    ``dataset=None`` is the arms' own (ValueError when they differ). ``address=None`` starts a local Ray here and stops it at the end; otherwise
     ``"auto"`` or ``"HOST:PORT"`` of an existing cluster. Without Ray installed,
     raises ModuleNotFoundError saying how to install it.
     """
     ray = _import_ray()
-    for name in arms:
-        get_arm(name)   # unknown arms fail before anything starts
+    own = {name: get_arm(name).dataset for name in arms}   # unknown arms fail here
+    if dataset is None:
+        if len(set(own.values())) > 1:
+            raise ValueError("the arms train on different data sets ("
+                             + ", ".join(f"{a}: {d}" for a, d in own.items())
+                             + "); sweep them apart, or name one with --dataset")
+        dataset = next(iter(own.values()), "mnist")
     if seeds < 1 or cpus_per_run < 1:
         raise ValueError("--seeds and --cpus-per-run must be >= 1")
     out = Path(out or Path("sweeps") / datetime.now().strftime("%Y%m%d-%H%M%S"))

@@ -260,3 +260,12 @@ def test_ctrl_c_checkpoints_the_sweep_and_the_same_command_resumes(tmp_path):
                         train_limit=25600)
         assert same_checkpoint(Path(alone["run_dir"]), run)
     assert_no_ray_left(before)
+
+
+def test_arms_of_different_data_sets_are_refused_before_anything_starts(tmp_path):
+    from lean_mlir.sweeps import sweep
+
+    with pytest.raises(ValueError, match="different data sets .*mlp-sgd: mnist, cifar8-sgd: "
+                                         "cifar10"):
+        sweep(["mlp-sgd", "cifar8-sgd"], out=tmp_path / "s")
+    assert not (tmp_path / "s").exists()
