@@ -318,7 +318,8 @@ def test_python_entry_point(tmp_path):
     assert result.run_dir == tmp_path / "run" and (result.run_dir / "checkpoint.safetensors").exists()
     assert 0.85 < result.test_accuracy <= 1
     assert list(result.history[0]) == ["epoch", "train_loss", "lr", "seconds", "test_loss",
-                                       "test_accuracy"]
+                                       "test_accuracy", "test_top5"]
+    assert result.history[0]["test_top5"] >= result.history[0]["test_accuracy"]
     assert set(result.params) == {p.name for p in lm.mnist_mlp().params}
     with pytest.raises(ValueError, match="unknown recipe"):
         lm.recipes.get("nope")
