@@ -118,13 +118,14 @@ def _compile(args) -> int:
 def _precompile(spec, cfg, log) -> None:
     """Lowers and compiles what a run uses, saying so (the compiled modules are cached)."""
     from lean_mlir.compiler import TARGETS, compile_spec, lower_to_stablehlo, lowering_pipeline
+    from lean_mlir.training import eval_batch_size
 
     options = {"target": TARGETS[cfg.backend], **cfg.lowering_options()}
     text = lower_to_stablehlo(spec, lowering_pipeline("train_step", cfg.batch_size, options))
     log(f"Generating train step MLIR... {len(text):,} chars")
     log("Compiling vmfbs...")
     for function, batch, opts in (("train_step", cfg.batch_size, cfg.lowering_options()),
-                                  ("eval", 1000, {})):
+                                  ("eval", eval_batch_size(spec), {})):
         start = time.perf_counter()
         module = compile_spec(spec, function, batch, cfg.backend, opts)
         log(f"  {function} (batch {batch}, {cfg.backend}): {len(module.vmfb):,} bytes "
@@ -473,11 +474,13 @@ def _add_run_commands(sub) -> None:
     p_exp = sub.add_parser("export", help="write a run's model as a self-contained directory")
     p_exp.add_argument("run_dir")
     p_exp.add_argument("-o", "--output", required=True)
-    p_pred = sub.add_parser("predict", help="classify PNG or IDX images with an exported model")
+    p_pred = sub.add_parser("predict", help="classify PNG, JPEG or IDX images with an exported "
+                                                "model")
     p_pred.add_argument("model_dir")
     p_pred.add_argument("files", nargs="+")
     p_pred.add_argument("--json", action="store_true")
-    p_data = sub.add_parser("data", help="prepare a data set (MNIST, Fashion-MNIST)")
+    p_data = sub.add_parser("data", help="prepare a data set (MNIST and Fashion-MNIST are "
+                                     "fetched; CIFAR-10 and Imagenette read and checked)")
     p_data.add_argument("dataset", choices=DATASETS)
     p_data.add_argument("dir", nargs="?")
 

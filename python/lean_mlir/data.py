@@ -21,7 +21,7 @@ so a user who already has them points at them. Prepared once:
 * ``imagenette``: Imagenette as folders of JPEGs (``train/<class>/*.JPEG`` and
   ``val/<class>/*.JPEG``; also inside ``imagenette2-320`` or ``imagenette2``, as
   the archives unpack), the classes numbered in the sorted order of their folder
-  names. As the book prepares it, every image is resized (bilinear, aspect not
+  names (folders whose names start with a dot are not classes). As the book prepares it, every image is resized (bilinear, aspect not
   kept) to 256x256 for training, where each step takes a 224x224 crop (random
   with augmentation, else the centre), and to 224x224 for validation; pixels
   are kept as bytes and normalised per batch with ImageNet's channel means and
@@ -107,6 +107,8 @@ class MNIST:
     augmentation: str = "shift"
     mean: tuple[float, ...] | None = None
     std: tuple[float, ...] | None = None
+    #: The class names in label order, where the files name them (Imagenette's folders).
+    classes: tuple[str, ...] | None = None
 
     @property
     def input_shape(self) -> tuple[int, ...]:
@@ -318,7 +320,8 @@ def _imagenette_files(root: Path, split: str) -> tuple[list[str], list[tuple[Pat
         raise DataError(f"{root}: Imagenette is not there (no {split}/ folder of class "
                         "folders of JPEGs); name its directory with --data-dir "
                         "(nothing downloads it)")
-    classes = sorted(d.name for d in split_dir.iterdir() if d.is_dir())
+    classes = sorted(d.name for d in split_dir.iterdir()
+                     if d.is_dir() and not d.name.startswith("."))
     if not classes:
         raise DataError(f"{split_dir}: no class folders")
     files = [(f, label) for label, c in enumerate(classes)
@@ -351,7 +354,8 @@ def _cached_imagenette(directory: Path, split: str, size: int) -> tuple[np.ndarr
     """:func:`read_imagenette`, decoded once: the arrays are kept in the cache under a
     key of the files' paths, sizes and modification times."""
     classes, files = _imagenette_files(_imagenette_dir(directory), split)
-    key = hashlib.sha256()
+    # The decoding is part of the key: a change to it must not read old arrays.
+    key = hashlib.sha256(f"rgb bilinear {size} uint8 chw\n".encode())
     for path, label in files:
         st = path.stat()
         key.update(f"{path.resolve()}\0{st.st_size}\0{st.st_mtime_ns}\0{label}\n".encode())
@@ -359,16 +363,23 @@ def _cached_imagenette(directory: Path, split: str, size: int) -> tuple[np.ndarr
     stem = cache / f"{split}-{size}-{key.hexdigest()[:20]}"
     images_file, labels_file = stem.with_suffix(".images.npy"), stem.with_suffix(".labels.npy")
     if images_file.exists() and labels_file.exists():
-        return np.load(images_file), np.load(labels_file), classes
+        try:   # mapped, not read: processes on one machine share the pages
+            return np.load(images_file, mmap_mode="r"), np.load(labels_file), classes
+        except (OSError, ValueError) as e:
+            raise DataError(f"{images_file}: a damaged cache of decoded images ({e}); "
+                            "delete it and it is decoded again") from e
     print(f"data: decoding {len(files):,} {split} images of {_imagenette_dir(directory)} at "
           f"{size}x{size} (once: kept in {cache})", file=sys.stderr, flush=True)
     images, labels, classes = read_imagenette(directory, split, size)
     cache.mkdir(parents=True, exist_ok=True)
     for file, array in ((images_file, images), (labels_file, labels)):
-        tmp = file.with_name(file.name + ".tmp")
-        with open(tmp, "wb") as f:
+        # A temporary file of this process's own: several processes (a sweep's
+        # runs) may decode the same split at once; the last rename wins, and
+        # every one renames a whole file.
+        fd, tmp = tempfile.mkstemp(dir=cache, prefix=file.name, suffix=".tmp")
+        with os.fdopen(fd, "wb") as f:
             np.save(f, array)
-        tmp.replace(file)
+        os.replace(tmp, file)
     return images, labels, classes
 
 
@@ -382,7 +393,7 @@ def _load_imagenette(directory: Path) -> MNIST:
     train_x, train_y, _ = _cached_imagenette(directory, "train", IMAGENETTE_TRAIN_SIZE)
     test_x, test_y, _ = _cached_imagenette(directory, "val", IMAGENETTE_SIZE)
     return MNIST(train_x, train_y, test_x, test_y, augmentation="crop-flip",
-                 mean=IMAGENET_MEAN, std=IMAGENET_STD)
+                 mean=IMAGENET_MEAN, std=IMAGENET_STD, classes=tuple(train_classes))
 
 
 def prepare(dataset: str = "mnist", directory: Path | None = None, quiet: bool = False) -> Path:

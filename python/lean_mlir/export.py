@@ -62,11 +62,21 @@ CLASS_NAMES = {
                       "Sneaker", "Bag", "Ankle boot"],
     "cifar10": ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship",
                 "truck"],
-    # Imagenette's ten WordNet folders in sorted order, which is how the reader
-    # numbers them (a folder set of the user's own gets no names).
-    "imagenette": ["tench", "English springer", "cassette player", "chain saw", "church",
-                   "French horn", "garbage truck", "gas pump", "golf ball", "parachute"],
 }
+#: Imagenette's class folders (WordNet ids) and what they hold.
+IMAGENETTE_NAMES = {"n01440764": "tench", "n02102040": "English springer",
+                    "n02979186": "cassette player", "n03000684": "chain saw",
+                    "n03028079": "church", "n03394916": "French horn",
+                    "n03417042": "garbage truck", "n03425413": "gas pump",
+                    "n03445777": "golf ball", "n03888257": "parachute"}
+
+
+def _class_names(dataset: str, run_info: dict) -> list[str] | None:
+    """The names of a run's classes: its data's folders where it recorded them
+    (Imagenette's WordNet ids read as names), else the data set's own."""
+    if run_info.get("classes"):
+        return [IMAGENETTE_NAMES.get(c, c) for c in run_info["classes"]]
+    return CLASS_NAMES.get(dataset)
 
 
 class ModelError(ValueError):
@@ -92,7 +102,7 @@ def export_model(run_dir: Path | str, out_dir: Path | str) -> Path:
     dataset = config.get("dataset") or "mnist"
     manifest = {"format": FORMAT, "name": spec.name, "batch_size": EXPORT_BATCH,
                 "input_shape": list(spec.input_shape), "classes": spec.output_shape[0],
-                "class_names": CLASS_NAMES.get(dataset), "dataset": dataset,
+                "class_names": _class_names(dataset, config), "dataset": dataset,
                 "backend": "llvm-cpu", "compile_flags": module.flags,
                 "parameters": "bound",
                 "trained_epochs": position.epoch - 1, "steps": position.step,

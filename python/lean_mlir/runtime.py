@@ -62,6 +62,9 @@ def _check_params(spec: NetSpec, params: dict[str, np.ndarray]) -> list[np.ndarr
 
 
 def _check_batch(spec: NetSpec, x, y=None) -> tuple[np.ndarray, np.ndarray | None]:
+    if getattr(x, "dtype", None) == np.uint8:
+        raise ValueError(f"{spec.name}: x is uint8 pixels; convert them as the data set does "
+                         "first (lean_mlir.data.MNIST.to_float)")
     x = np.ascontiguousarray(x, dtype=np.float32)
     if x.ndim != 1 + len(spec.input_shape) or x.shape[1:] != spec.input_shape or not len(x):
         raise ValueError(f"{spec.name}: x must have shape (N, {', '.join(map(str, spec.input_shape))})"

@@ -51,7 +51,8 @@ from lean_mlir.runtime import TrainStepper, evaluate_batch, init_optimizer_state
 from lean_mlir.spec import NetSpec
 
 __all__ = ["EpochResult", "MemoryLimitReached", "Reporter", "TrainResult", "TrainingInterrupted",
-           "evaluate", "fit", "learning_rate", "run_training", "train", "train_images"]
+           "eval_batch_size", "evaluate", "fit", "learning_rate", "run_training", "train",
+           "train_images"]
 
 #: Steps between two looks at the process's memory (reading it takes microseconds).
 MEMORY_CHECK_EVERY = 10
@@ -182,16 +183,23 @@ def train_images(data: MNIST, x: np.ndarray, rng: np.random.Generator | None) ->
     return data.to_float(x)
 
 
+def eval_batch_size(spec: NetSpec) -> int:
+    """The batch evaluation runs at: 1000 images up to CIFAR-10's 3x32x32, 32 above
+    (at 3x224x224 a batch of 1000 would hold about 20 GB of activations)."""
+    return 1000 if math.prod(spec.input_shape) <= 3 * 32 * 32 else 32
+
+
 def evaluate(spec: NetSpec, params: dict[str, np.ndarray], x: np.ndarray, y: np.ndarray,
-             batch_size: int = 1000, backend: str = "llvm-cpu") -> tuple[float, float]:
+             batch_size: int | None = None, backend: str = "llvm-cpu") -> tuple[float, float]:
     """Mean loss and accuracy over every sample of ``x`` (the remainder batch included)."""
     loss, correct, _ = _evaluate(spec, params, x, y, batch_size, backend)
     return loss, correct / len(x)
 
 
-def _evaluate(spec, params, x, y, batch_size=1000, backend="llvm-cpu",
+def _evaluate(spec, params, x, y, batch_size=None, backend="llvm-cpu",
               to_float=None) -> tuple[float, int, int]:
     """Mean loss, top-1 and top-5 hits over ``x`` (``to_float`` converts each batch)."""
+    batch_size = batch_size or eval_batch_size(spec)
     # The argument form, one compiled module (and workspace) for the whole run.
     # A Predictor per epoch (parameters bound at load) would load a new module
     # context every epoch, and after each the train step's memory grew by 5-10
@@ -305,7 +313,8 @@ def run_training(spec: NetSpec, cfg: TrainConfig, data: MNIST, *, run_dir: Path 
         start = _resume(spec, cfg, run_dir, reporter)
     else:
         start = _fresh(spec, cfg, run_dir, {"train_limit": train_limit, "steps_per_epoch": steps,
-                                            **(run_info or {})})
+                                            **({"classes": list(data.classes)} if data.classes
+                                               else {}), **(run_info or {})})
     loop = _Loop(spec, cfg, data, train_x, train_y, run_dir, start, reporter,
                  max(1, log_every), checkpoint_every, should_stop)
     with _StopFlag() as stop:
@@ -335,7 +344,8 @@ def _resume(spec: NetSpec, cfg: TrainConfig, run_dir: Path | None, reporter: Rep
     params = {p.name: tensors[p.name] for p in spec.params}
     state = {k: tensors[k] for k in cfg.state_shapes(spec)}
     fields_ = EpochResult(0, 0, 0, 0, 0, 0).as_dict()
-    history = [{k: e[k] for k in fields_} for e in read_metrics(run_dir)
+    # Runs written before top-5 existed have no test_top5: NaN, as an epoch without it.
+    history = [{k: e.get(k, float("nan")) for k in fields_} for e in read_metrics(run_dir)
                if e.get("event") == "epoch" and e["epoch"] < position.epoch]
     MetricsLog(run_dir).truncate_to(position)
     reporter.print(f"resuming {run_dir} at epoch {position.epoch}, batch {position.batch} "

@@ -23,6 +23,12 @@ Image = pytest.importorskip("PIL.Image")
 CLASSES = ["n01440764", "n02102040", "n03000684"]
 
 
+@pytest.fixture(autouse=True)
+def own_cache(tmp_path, monkeypatch):
+    """Decoded images go to this test's own ~/.cache, never the user's."""
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+
+
 def write_set(root, per_class=(4, 2), size=(80, 60), seed=0):
     """``root/imagenette2-320/{train,val}/<wnid>/*.JPEG``: a class's images are
     brighter in one channel."""
@@ -41,6 +47,8 @@ def write_set(root, per_class=(4, 2), size=(80, 60), seed=0):
 
 def test_reads_resizes_and_numbers_the_classes_as_the_book(tmp_path):
     write_set(tmp_path)
+    for split in ("train", "val"):   # an editor's folder is not a class
+        (tmp_path / "imagenette2-320" / split / ".ipynb_checkpoints").mkdir()
     images, labels, classes = read_imagenette(tmp_path, "train", 256)
     assert classes == CLASSES
     assert images.shape == (12, 3, 256, 256) and images.dtype == np.uint8
@@ -56,7 +64,10 @@ def test_reads_resizes_and_numbers_the_classes_as_the_book(tmp_path):
     loaded = data.load("imagenette", tmp_path)
     assert loaded.train_x.shape == (12, 3, 256, 256)
     assert loaded.test_x.shape == (6, 3, 224, 224) and loaded.input_shape == (3, 224, 224)
-    assert loaded.augmentation == "crop-flip"
+    assert loaded.augmentation == "crop-flip" and loaded.classes == tuple(CLASSES)
+    with pytest.raises(ValueError, match="x is uint8 pixels; convert them as the data set"):
+        spec = lm.NetSpec("n", (3, 224, 224), [lm.global_avg_pool(), lm.dense(3, 3)])
+        lm.predict(spec, spec.init_params(0), loaded.test_x[:2])
     batch = loaded.to_float(loaded.test_x[:2])
     mean, std = np.array(data.IMAGENET_MEAN), np.array(data.IMAGENET_STD)
     want = (loaded.test_x[:2] / 255.0 - mean[None, :, None, None]) / std[None, :, None, None]
@@ -66,7 +77,6 @@ def test_reads_resizes_and_numbers_the_classes_as_the_book(tmp_path):
 
 def test_the_second_load_reads_the_cache_and_a_changed_file_is_decoded_again(tmp_path,
                                                                           monkeypatch):
-    monkeypatch.setenv("HOME", str(tmp_path / "home"))
     write_set(tmp_path / "d")
     first = data.load("imagenette", tmp_path / "d")
     cached = sorted((tmp_path / "home/.cache/lean-mlir/imagenette").glob("*.npy"))
@@ -80,6 +90,13 @@ def test_the_second_load_reads_the_cache_and_a_changed_file_is_decoded_again(tmp
 
     monkeypatch.undo()
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    # A damaged cache file is named, not read as pixels.
+    damaged = cached[0] if "images" in cached[0].name else cached[1]
+    kept = damaged.read_bytes()
+    damaged.write_bytes(kept[:100])
+    with pytest.raises(DataError, match="a damaged cache of decoded images"):
+        data.load("imagenette", tmp_path / "d")
+    damaged.write_bytes(kept)
     changed = min((tmp_path / "d/imagenette2-320/val" / CLASSES[1]).iterdir())
     Image.fromarray(np.zeros((60, 80, 3), np.uint8)).save(changed)
     assert (data.load("imagenette", tmp_path / "d").test_x[2] == 0).all()
@@ -145,7 +162,7 @@ def test_top5_counts_the_true_class_among_the_five_highest_logits():
     params = spec.init_params(0)
     x = rng.standard_normal((64, 1, 2, 2)).astype(np.float32)
     logits = lm.predict(spec, params, x)
-    # Labels at every rank, the true class's logit tied with another's at one.
+    # Labels at every rank.
     order = np.argsort(-logits, axis=1)
     y = order[np.arange(64), np.arange(64) % 8].astype(np.int32)
     _, correct, correct5 = lm.evaluate_batch(spec, params, x, y, top5=True)
@@ -183,7 +200,9 @@ def test_trains_from_the_folders_with_the_books_recipe_and_reports_top5(tmp_path
     assert [e["test_top5"] for e in events if e["event"] == "epoch"] == [1.0, 1.0]
     # Exported, the model reads the validation JPEGs as the trainer did.
     model = lm.load_model(lm.export.export_model(tmp_path / "run", tmp_path / "model"))
-    assert model.dataset == "imagenette" and model.class_names is None   # three classes
+    # The class names are the run's folders', read as Imagenette's WordNet ids.
+    assert model.dataset == "imagenette"
+    assert model.class_names == ["tench", "English springer", "chain saw"]
     files = sorted((tmp_path / "imagenette2-320/val").glob("*/*.JPEG"))
     names, x, notes = lm.export.read_images(files[:3], model.input_shape, model.dataset)
     assert names == [str(f) for f in files[:3]]

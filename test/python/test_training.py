@@ -3,6 +3,7 @@
 import io
 import itertools
 import pickle
+from dataclasses import replace
 
 import lean_mlir as lm
 import numpy as np
@@ -111,3 +112,26 @@ def test_the_example_trains_and_asserts_its_accuracy():
                           text=True, timeout=900, check=False)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "epoch  1:" in proc.stdout and "test accuracy" in proc.stdout
+
+
+def test_a_run_from_before_top5_resumes(tmp_path, mnist):
+    """metrics.jsonl of runs written before the epoch line had top-5: resuming reads
+    their epochs (test_top5 NaN) and goes on."""
+    import json
+
+    spec = lm.mnist_mlp()
+    cfg = lm.recipes.get("s4tf-baseline", epochs=2, batch_size=100)
+    run = tmp_path / "run"
+    lm.training.run_training(spec, replace(cfg, epochs=1), mnist, run_dir=run, train_limit=1000)
+    metrics = run / "metrics.jsonl"
+    events = [json.loads(line) for line in metrics.read_text().splitlines()]
+    for e in events:
+        e.pop("test_top5", None)
+    metrics.write_text("".join(json.dumps(e) + "\n" for e in events))
+    config = json.loads((run / "config.json").read_text())
+    config["train_config"]["epochs"] = 2
+    (run / "config.json").write_text(json.dumps(config))
+    result = lm.training.run_training(spec, cfg, mnist, run_dir=run, resume=True,
+                                      train_limit=1000)
+    assert [e["epoch"] for e in result.history] == [1, 2]
+    assert np.isnan(result.history[0]["test_top5"]) and result.history[1]["test_top5"] > 0.9
