@@ -186,9 +186,6 @@ ARMS: dict[str, Arm] = {a.name: a for a in [
     Arm("efficientnet-sgd", "efficientnet", "resnet-sgd",
         "the small EfficientNet (MBConv: depthwise 3x3 and 5x5, squeeze-and-excitation, silu) "
         "with the ResNet's SGD: lr 0.1, momentum 0.9, weight decay 5e-4, cosine decay, 8 epochs"),
-    Arm("convnext-sgd", "convnext", "resnet-sgd",
-        "the small ConvNeXt with the ResNet's SGD: lr 0.1, momentum 0.9, weight decay 5e-4, "
-        "cosine decay, 8 epochs"),
     Arm("convnext-adamw", "convnext", "small-adamw",
         "the small ConvNeXt (patchify stem, depthwise 7x7, layer norm, gelu, layer scale) with "
         "AdamW lr 0.001, weight decay 1e-4, cosine decay, label smoothing 0.1, 8 epochs"),
