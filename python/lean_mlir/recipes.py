@@ -7,8 +7,10 @@ book's logs also applied heavy-ball momentum 0.9 (``s4tf-momentum`` runs that):
 with He init the CNN passes the book's 98.98% with plain SGD, while the MLP
 needs the momentum to reach the book's 98.57%.
 
-An ablation arm is a built-in network and a recipe (``lean-mlir ablation
---list`` prints them; ``lean-mlir ablation NAME`` trains one).
+An ablation arm is a built-in network, a recipe and the data set it trains on
+(``lean-mlir ablation --list`` prints them; ``lean-mlir ablation NAME`` trains
+one). The CIFAR-10 and Imagenette arms are the book's later chapters; their data
+is read from the user's disk (``--data-dir``).
 """
 
 from __future__ import annotations
