@@ -116,7 +116,7 @@ def _lean_mlir(model, spec, params, x, y, compile_times):
             text = bind_parameters(text, function.removesuffix("-args"))
         text = externalize_transients(text, function.removesuffix("-args"))
         lowered = time.perf_counter()
-        compile_stablehlo(text, "llvm-cpu", compile_flags("llvm-cpu"), cache=False)
+        compile_stablehlo(text, "llvm-cpu", compile_flags("llvm-cpu", spec=spec), cache=False)
         compile_times[(model, function)] = {
             "lower_s": round(lowered - start, 3),
             "compile_s": round(time.perf_counter() - lowered, 3), "stablehlo_chars": len(text)}

@@ -100,7 +100,7 @@ def _compile(args) -> int:
         pipeline, text = lowered[target]
         print(f"Compiling for {backend}...", end=" ", flush=True)
         start = time.perf_counter()
-        vmfb = compile_stablehlo(text, backend, compile_flags(backend, target),
+        vmfb = compile_stablehlo(text, backend, compile_flags(backend, target, spec=spec),
                                  cache=False)
         print(f"{len(vmfb):,} bytes in {time.perf_counter() - start:.1f} s")
         if args.output:

@@ -613,7 +613,8 @@ def _measure(spec, function, stablehlo, cfg, calls, log, flags=None):
     """Compiles with the executables' sources kept, profiles ``calls`` calls; returns
     the dispatches (largest first), the wall ms per call and the sources."""
     text = externalize_transients(stablehlo, function, debug_info=True)
-    flags = compile_flags("llvm-cpu", TARGETS["llvm-cpu"]) if flags is None else flags
+    flags = compile_flags("llvm-cpu", TARGETS["llvm-cpu"], spec=spec) if flags is None \
+        else flags
     with tempfile.TemporaryDirectory(prefix="lean-mlir-explain-") as tmp:
         work = Path(tmp)
         log("compiling with IREE (the executables' sources kept)...")

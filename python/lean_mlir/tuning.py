@@ -37,6 +37,7 @@ from lean_mlir.compiler import (
     TARGETS,
     compile_flags,
     compile_spec,
+    data_tiling_compiles,
     example_arguments,
     save_tuned_choice,
     tuned_dir,
@@ -143,7 +144,8 @@ def tune(spec: NetSpec, functions=("train_step", "predict"), batch_size: int = 1
 def _tune_function(spec, function, cfg, convolutions, rounds, min_seconds, log) -> dict:
     batch = cfg.batch_size
     gradients = convolutions and function in ("train_step", "value_and_grad")
-    candidates = [c for c in CANDIDATES if gradients or not c.weight_gradients_only]
+    candidates = [c for c in CANDIDATES if (gradients or not c.weight_gradients_only)
+                  and (data_tiling_compiles(spec) or not c.data_tiling)]
     options = {"target": TARGETS["llvm-cpu"], **cfg.function_options(function)}
     params = spec.init_params(0)
     args = example_arguments(spec, function, batch, cfg)

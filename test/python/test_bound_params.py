@@ -130,3 +130,22 @@ def test_predictor_binds_once_and_takes_any_number_of_samples(mlp):
         lm.Predictor(mlp, params, batch_size=0)
     with pytest.raises(ValueError, match="x must have shape"):
         predictor.predict(x[:, :, :27])
+
+
+def test_convnext_compiles_without_data_tiling_and_predicts_bound():
+    """Data tiling cannot compile ConvNeXt's gelu and layer-scale GEMM epilogues on
+    IREE 3.13's CPU backend: networks with them compile without it (the others keep
+    it), and the small ConvNeXt's bound predict at batch 128 runs and equals the
+    argument form."""
+    from lean_mlir.compiler import compile_flags, data_tiling_compiles
+
+    convnext, cnn = lm.mnist_convnext(), lm.mnist_cnn()
+    assert not data_tiling_compiles(convnext) and data_tiling_compiles(cnn)
+    assert "--iree-opt-data-tiling=false" in compile_flags("llvm-cpu", spec=convnext)
+    assert "--iree-opt-data-tiling=true" in compile_flags("llvm-cpu", spec=cnn)
+    assert "--iree-opt-data-tiling=true" in compile_flags("llvm-cpu", data_tiling=True,
+                                                          spec=convnext)
+    params = convnext.init_params(0)
+    x = np.random.default_rng(0).random((128, 1, 28, 28), dtype=np.float32)
+    bound = lm.Predictor(convnext, params, batch_size=128).predict(x)
+    np.testing.assert_allclose(bound, lm.predict(convnext, params, x), rtol=1e-4, atol=1e-5)
