@@ -97,19 +97,24 @@ CPU_FORMS_FLAGS: dict[str, list[str]] = {
     "llvm-cpu": ["--iree-opt-data-tiling=true"],
 }
 
-#: Layers after which IREE 3.13's data tiling cannot compile a GEMM on the CPU: a
-#: 1x1 convolution with gelu (erf) fused into its epilogue needed 132 KB of stack
-#: for the packed tile in the small ConvNeXt's ``predict`` at batch 128, layer
-#: scale's two-result epilogue (its VJP keeps the GEMM's output) 33 KB in its
-#: train step, where IREE allows 32 KB. Networks with them compile without data
-#: tiling (the small ConvNeXt's train step then took 133.7 ms; with data tiling
-#: and the checks raised, 143.8).
-UNTILED_LAYERS = ("convnext_block", "layer_scale")
+#: What IREE 3.13's data tiling cannot compile on the CPU: a GEMM with a
+#: transcendental activation fused into its epilogue (a bound ``predict`` folds
+#: batch norm into the convolution, so the small EfficientNet's 1x1 convBn with
+#: silu and the small ConvNeXt's 1x1 convolution with gelu each needed 132 KB of
+#: stack for the packed tile at batch 128) and layer scale's two-result epilogue
+#: (its VJP keeps the GEMM's output: 33 KB in the small ConvNeXt's train step),
+#: where IREE allows 32 KB. Networks with them compile without data tiling (the
+#: small ConvNeXt's train step then took 133.7 ms; with data tiling and the two
+#: checks raised, 143.8).
+UNTILED_LAYERS = ("convnext_block", "layer_scale", "mbconv", "squeeze_excite")
+UNTILED_ACTIVATIONS = ("silu", "gelu", "sigmoid")
 
 
 def data_tiling_compiles(spec: NetSpec) -> bool:
-    """Whether ``spec``'s cpu forms compile with data tiling (UNTILED_LAYERS)."""
-    return not any(layer.kind in UNTILED_LAYERS or getattr(layer, "activation", None) == "gelu"
+    """Whether ``spec``'s cpu forms compile with data tiling (UNTILED_LAYERS and
+    UNTILED_ACTIVATIONS)."""
+    return not any(layer.kind in UNTILED_LAYERS
+                   or getattr(layer, "activation", None) in UNTILED_ACTIVATIONS
                    for layer in spec.layers)
 
 

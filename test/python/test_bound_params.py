@@ -132,15 +132,18 @@ def test_predictor_binds_once_and_takes_any_number_of_samples(mlp):
         predictor.predict(x[:, :, :27])
 
 
-def test_convnext_compiles_without_data_tiling_and_predicts_bound():
-    """Data tiling cannot compile ConvNeXt's gelu and layer-scale GEMM epilogues on
-    IREE 3.13's CPU backend: networks with them compile without it (the others keep
-    it), and the small ConvNeXt's bound predict at batch 128 runs and equals the
-    argument form."""
+@pytest.mark.parametrize("model", ["convnext", "efficientnet"])
+def test_silu_and_gelu_networks_compile_without_data_tiling_and_predict_bound(model):
+    """Data tiling cannot compile GEMM epilogues with silu or gelu (a bound predict
+    folds batch norm into the convolution) or layer scale's on IREE 3.13's CPU
+    backend: networks with them compile without it (the others keep it), and the
+    small ConvNeXt's and EfficientNet's bound predict at batch 128 run and equal
+    the argument form."""
     from lean_mlir.compiler import compile_flags, data_tiling_compiles
 
-    convnext, cnn = lm.mnist_convnext(), lm.mnist_cnn()
+    convnext, cnn = lm.MODELS[model](), lm.mnist_cnn()
     assert not data_tiling_compiles(convnext) and data_tiling_compiles(cnn)
+    assert data_tiling_compiles(lm.mnist_mobilenet())      # relu6 packs
     assert "--iree-opt-data-tiling=false" in compile_flags("llvm-cpu", spec=convnext)
     assert "--iree-opt-data-tiling=true" in compile_flags("llvm-cpu", spec=cnn)
     assert "--iree-opt-data-tiling=true" in compile_flags("llvm-cpu", data_tiling=True,
