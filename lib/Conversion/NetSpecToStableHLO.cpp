@@ -36,6 +36,20 @@ namespace {
 constexpr llvm::StringLiteral kFunctions[] = {"predict", "eval",
                                               "value_and_grad", "train_step"};
 
+/// The attribute that names what each argument and result of an emitted
+/// function is (the grammar is in Passes.td).
+constexpr llvm::StringLiteral kRoleAttr = "netspec.role";
+
+/// "<kind>:<parameter name>", the role of a parameter or of its gradient.
+std::string paramRole(StringRef kind, ParamOp p) {
+  return (kind + ":" + p.getParamName()).str();
+}
+
+/// "state:<parameter name>:<slot>", one optimizer-state tensor.
+std::string stateRole(ParamOp p, StringRef slot) {
+  return ("state:" + p.getParamName() + ":" + slot).str();
+}
+
 /// Emits a model's forward and backward passes into the function being
 /// built. Netspec values map to their lowered counterparts in `mapping`.
 class ModelEmitter {
@@ -294,9 +308,21 @@ private:
 
     auto func = func::FuncOp::create(builder, model.getLoc(), name,
                                      builder.getFunctionType(inputs, {}));
-    for (auto [i, p] : llvm::enumerate(params))
-      func.setArgAttr(i, "netspec.param",
-                      builder.getStringAttr(ParamOp(p).getParamName()));
+    // Every argument and result says what it is (`netspec.role`, see
+    // Passes.td), so no reader works a position out by itself.
+    SmallVector<std::string> argRoles;
+    for (ParamOp p : params)
+      argRoles.push_back(paramRole("param", p));
+    for (StringRef slot : config.stateSlotNames().take_front(numState))
+      for (ParamOp p : trainable)
+        argRoles.push_back(stateRole(p, slot));
+    argRoles.push_back("images");
+    if (labels)
+      argRoles.push_back("labels");
+    if (train)
+      argRoles.append({"learning_rate", "step"});
+    for (auto [i, role] : llvm::enumerate(argRoles))
+      func.setArgAttr(i, kRoleAttr, builder.getStringAttr(role));
     Block *entry = func.addEntryBlock();
     OpBuilder body = OpBuilder::atBlockBegin(entry);
     StablehloBuilder b(body, model.getLoc());
@@ -318,13 +344,16 @@ private:
 
     Value logits = emitter.emitForward(lowering, paramArgs, x);
     SmallVector<Value> results;
+    SmallVector<std::string> resultRoles;
     if (name == "predict") {
       results.push_back(logits);
+      resultRoles.push_back("logits");
     } else if (name == "eval") {
       auto part = lowering.part("loss");
       results.push_back(emitSoftmaxCrossEntropy(b, logits, y, 0.0));
       results.push_back(emitCorrectCount(b, logits, y));
       results.push_back(emitTopKCount(b, logits, y, 5));
+      resultRoles.append({"loss", "correct", "top5_correct"});
     } else {
       Value dlogits, loss;
       {
@@ -335,6 +364,9 @@ private:
       if (!train) {
         results.push_back(loss);
         results.append(grads);
+        resultRoles.push_back("loss");
+        for (ParamOp p : trainable)
+          resultRoles.push_back(paramRole("grad", p));
       } else {
         lowering.setOwner(model.getLoc());
         auto part = lowering.part("optimizer");
@@ -370,11 +402,18 @@ private:
         for (auto &s : newState)
           results.append(s);
         results.push_back(loss);
+        // The results mirror the arguments they replace.
+        resultRoles.append(argRoles.begin(),
+                           argRoles.begin() + n + nt * numState);
+        resultRoles.push_back("loss");
       }
     }
     func::ReturnOp::create(body, model.getLoc(), results);
     func.setFunctionType(
         builder.getFunctionType(inputs, ValueRange(results).getTypes()));
+    assert(resultRoles.size() == results.size() && "a result without a role");
+    for (auto [i, role] : llvm::enumerate(resultRoles))
+      func.setResultAttr(i, kRoleAttr, builder.getStringAttr(role));
     eraseUnusedTransposes(*entry);
   }
 

@@ -1,7 +1,9 @@
 //===- Pipelines.cpp - named lowering pipelines ---------------------------===//
 //
-// Part of lean-mlir. The pipelines the Python runtime runs, by name, so the
-// same string reproduces any of them in lean-mlir-opt:
+// Part of lean-mlir. Short names for netspec-to-stablehlo with its
+// `functions` option fixed, for use from lean-mlir-opt and lit tests (the
+// Python runtime runs netspec-to-stablehlo itself, with every option
+// spelled out, and prints that pipeline in its reproducers):
 //
 //   netspec-forward{batch-size=N target=generic|cpu|gpu} predict
 //   netspec-eval{batch-size=N}        eval
@@ -77,7 +79,8 @@ void lean_mlir::registerLeanMlirPipelines() {
       });
   PassPipelineRegistration<BatchOptions>(
       "netspec-eval",
-      "Lower a netspec model to eval(params, x, y) -> (loss, correct)",
+      "Lower a netspec model to eval(params, x, y) -> (loss, correct, "
+      "top5_correct)",
       [](OpPassManager &pm, const BatchOptions &o) {
         addLowering(pm, o.batchSize, o.target, {"eval"});
       });

@@ -15,6 +15,7 @@
 #include "lean_mlir/Dialect/NetSpec/NetSpecOps.h"
 #include "lean_mlir/InitAll.h"
 
+#include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/BuiltinAttributes.h"
 #include "mlir/IR/BuiltinOps.h"
@@ -261,6 +262,30 @@ std::string typeToString(Type type) {
   llvm::raw_string_ostream os(text);
   type.print(os);
   return text;
+}
+
+/// One function's arguments or results: each a dict of its type (as text)
+/// and its attributes (as Python values).
+nb::list describeValues(TypeRange types,
+                        llvm::function_ref<DictionaryAttr(unsigned)> attrs) {
+  nb::list out;
+  for (auto [i, type] : llvm::enumerate(types)) {
+    nb::dict entry, dict;
+    if (DictionaryAttr d = attrs(i))
+      for (NamedAttribute attr : d)
+        dict[attr.getName().str().c_str()] = attributeToPython(attr.getValue());
+    entry["type"] = typeToString(type);
+    if (auto tensor = dyn_cast<RankedTensorType>(type)) {
+      nb::list shape;
+      for (int64_t d : tensor.getShape())
+        shape.append(d);
+      entry["shape"] = shape;
+      entry["element_type"] = typeToString(tensor.getElementType());
+    }
+    entry["attributes"] = dict;
+    out.append(entry);
+  }
+  return out;
 }
 
 /// The names of a location's NameLoc chain, outermost first
@@ -722,6 +747,26 @@ NB_MODULE(_mlir, m) {
                      return LmOperation{self, m.module->getOperation()};
                    })
       .def_prop_ro("context", [](LmModule &m) { return m.context; })
+      .def(
+          "functions",
+          [](LmModule &m) {
+            nb::list out;
+            for (auto func : m.module->getOps<func::FuncOp>()) {
+              nb::dict entry;
+              entry["name"] = func.getSymName().str();
+              entry["arguments"] = describeValues(
+                  func.getArgumentTypes(),
+                  [&](unsigned i) { return func.getArgAttrDict(i); });
+              entry["results"] = describeValues(
+                  func.getResultTypes(),
+                  [&](unsigned i) { return func.getResultAttrDict(i); });
+              out.append(entry);
+            }
+            return out;
+          },
+          "The module's func.funcs, in order, as dicts: name, arguments and "
+          "results (each a list of dicts: type as text, attributes as "
+          "Python values).")
       .def("__str__", [](LmModule &m) {
         return printOp(m.module->getOperation(), false, false);
       });

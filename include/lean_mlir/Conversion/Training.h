@@ -45,6 +45,16 @@ struct OptimizerConfig {
   unsigned numStateTensors() const {
     return kind == Kind::Adam ? 2 : (momentum != 0.0 ? 1 : 0);
   }
+
+  /// The names of those state tensors (their `netspec.role` slots), in the
+  /// order the train step takes them.
+  llvm::ArrayRef<llvm::StringLiteral> stateSlotNames() const {
+    static constexpr llvm::StringLiteral adam[] = {"m", "v"};
+    static constexpr llvm::StringLiteral sgd[] = {"velocity"};
+    if (kind == Kind::Adam)
+      return adam;
+    return llvm::ArrayRef(sgd).take_front(numStateTensors());
+  }
 };
 
 /// Per-step scalars shared by every parameter's update: the learning rate

@@ -83,19 +83,34 @@ def NetSpecToStableHLO : Pass<"netspec-to-stablehlo", "::mlir::ModuleOp"> {
     Replaces the module's `netspec.model` by `func.func`s over StableHLO
     (emitted in generic form; run with `--allow-unregistered-dialect`). The
     batch is fixed to `batch-size`. Parameters come first in every
-    signature, in the order of the model's `netspec.param` ops (each
-    argument tagged `netspec.param = "<name>"`), then optimizer state
-    (every trainable parameter's first state tensor, then every trainable
-    parameter's second), then the data:
+    signature, in the order of the model's `netspec.param` ops, then
+    optimizer state (every trainable parameter's first state tensor, then
+    every trainable parameter's second), then the data:
 
     * `predict(params..., x) -> logits`
-    * `eval(params..., x, y) -> (mean loss, number correct : i32)`
+    * `eval(params..., x, y) -> (mean loss, number correct : i32,
+       number with the true class in the top five : i32)`
     * `value_and_grad(params..., x, y) -> (mean loss, grads...)`, one
       gradient per trainable parameter
     * `train_step(params..., state..., x, y, lr : f32, step : i32)
        -> (params'..., state'..., loss)`: trainable parameters updated by
        the optimizer, non-trainable ones (batch norm's running statistics)
        as their layers updated them
+
+    Readers never count positions: every argument and result carries
+    `netspec.role`, a string that says what it is:
+
+    | role | what |
+    |---|---|
+    | `param:<name>` | a parameter (argument), or its new value (train_step result) |
+    | `state:<name>:<slot>` | an optimizer-state tensor of parameter `<name>`; slots `velocity` (SGD with momentum), `m` and `v` (Adam) |
+    | `images`, `labels` | `x` and `y` |
+    | `learning_rate`, `step` | the train step's scalars |
+    | `logits`, `loss`, `correct`, `top5_correct` | results |
+    | `grad:<name>` | the gradient of trainable parameter `<name>` |
+
+    A train step's `param:` and `state:` results replace the arguments of
+    the same role, which is what lets a runtime donate those buffers.
 
     `value_and_grad` and `train_step` train: batch norm uses the batch's
     statistics (and needs more than one value per channel: a diagnostic

@@ -20,8 +20,8 @@
 // predict normalises with the running statistics: y = x * a + c with
 // a = scale / sqrt(running_var + eps), c = shift - running_mean * a.
 // CHECK-LABEL: func.func @predict
-// CHECK-SAME:  (%[[S:.*]]: tensor<2xf32> {netspec.param = "bn.weight"}, %[[T:.*]]: tensor<2xf32> {netspec.param = "bn.bias"}, %[[M:.*]]: tensor<2xf32> {netspec.param = "bn.running_mean"}, %[[V:.*]]: tensor<2xf32> {netspec.param = "bn.running_var"},
-// CHECK-SAME:  {netspec.param = "bn2.running_var"}, %[[X:.*]]: tensor<4x2x3x3xf32>) -> tensor<4x2xf32>
+// CHECK-SAME:  (%[[S:.*]]: tensor<2xf32> {netspec.role = "param:bn.weight"}, %[[T:.*]]: tensor<2xf32> {netspec.role = "param:bn.bias"}, %[[M:.*]]: tensor<2xf32> {netspec.role = "param:bn.running_mean"}, %[[V:.*]]: tensor<2xf32> {netspec.role = "param:bn.running_var"},
+// CHECK-SAME:  {netspec.role = "param:bn2.running_var"}, %[[X:.*]]: tensor<4x2x3x3xf32> {netspec.role = "images"}) -> (tensor<4x2xf32> {netspec.role = "logits"})
 // CHECK:       %[[R:.*]] = stablehlo.maximum %[[X]]
 // CHECK-NOT:   stablehlo.reduce
 // CHECK:       %[[VE:.*]] = stablehlo.add %[[V]], %{{.*}} : tensor<2xf32>
@@ -43,9 +43,10 @@
 // train_step: every parameter in (8), velocity for the 4 trainable ones
 // only; out come the 8 parameters, the 4 velocities and the loss.
 // CHECK-LABEL: func.func @train_step
-// CHECK-SAME:  (%[[S:.*]]: tensor<2xf32> {netspec.param = "bn.weight"}, %[[T:.*]]: tensor<2xf32> {netspec.param = "bn.bias"}, %[[M:.*]]: tensor<2xf32> {netspec.param = "bn.running_mean"}, %[[V:.*]]: tensor<2xf32> {netspec.param = "bn.running_var"},
-// CHECK-SAME:  {netspec.param = "bn2.running_var"}, %{{[^:]*}}: tensor<2xf32>, %{{[^:]*}}: tensor<2xf32>, %{{[^:]*}}: tensor<2xf32>, %{{[^:]*}}: tensor<2xf32>, %[[X:[^:]*]]: tensor<4x2x3x3xf32>, %{{.*}}: tensor<4xi32>, %{{.*}}: tensor<f32>, %{{.*}}: tensor<i32>)
-// CHECK-SAME:  -> (tensor<2xf32>, tensor<2xf32>, tensor<2xf32>, tensor<2xf32>, tensor<2xf32>, tensor<2xf32>, tensor<2xf32>, tensor<2xf32>, tensor<2xf32>, tensor<2xf32>, tensor<2xf32>, tensor<2xf32>, tensor<f32>)
+// CHECK-SAME:  (%[[S:.*]]: tensor<2xf32> {netspec.role = "param:bn.weight"}, %[[T:.*]]: tensor<2xf32> {netspec.role = "param:bn.bias"}, %[[M:.*]]: tensor<2xf32> {netspec.role = "param:bn.running_mean"}, %[[V:.*]]: tensor<2xf32> {netspec.role = "param:bn.running_var"},
+// CHECK-SAME:  {netspec.role = "param:bn2.running_var"}, %{{[^:]*}}: tensor<2xf32> {netspec.role = "state:bn.weight:velocity"}, %{{[^:]*}}: tensor<2xf32> {netspec.role = "state:bn.bias:velocity"}, %{{[^:]*}}: tensor<2xf32> {netspec.role = "state:bn2.weight:velocity"}, %{{[^:]*}}: tensor<2xf32> {netspec.role = "state:bn2.bias:velocity"}, %[[X:[^:]*]]: tensor<4x2x3x3xf32> {netspec.role = "images"}, %{{[^:]*}}: tensor<4xi32> {netspec.role = "labels"}, %{{[^:]*}}: tensor<f32> {netspec.role = "learning_rate"}, %{{[^:]*}}: tensor<i32> {netspec.role = "step"})
+// CHECK-SAME:  -> (tensor<2xf32> {netspec.role = "param:bn.weight"}, tensor<2xf32> {netspec.role = "param:bn.bias"}, tensor<2xf32> {netspec.role = "param:bn.running_mean"}, tensor<2xf32> {netspec.role = "param:bn.running_var"}, tensor<2xf32> {netspec.role = "param:bn2.weight"}, tensor<2xf32> {netspec.role = "param:bn2.bias"}, tensor<2xf32> {netspec.role = "param:bn2.running_mean"}, tensor<2xf32> {netspec.role = "param:bn2.running_var"},
+// CHECK-SAME:  tensor<2xf32> {netspec.role = "state:bn.weight:velocity"}, tensor<2xf32> {netspec.role = "state:bn.bias:velocity"}, tensor<2xf32> {netspec.role = "state:bn2.weight:velocity"}, tensor<2xf32> {netspec.role = "state:bn2.bias:velocity"}, tensor<f32> {netspec.role = "loss"})
 // CHECK:       %[[R:.*]] = stablehlo.maximum %[[X]]
 // Batch mean and biased variance over N, H, W (36 values: 1/36 = 0.0277...),
 // each sum staged: over W, then H, then N.

@@ -5,7 +5,7 @@
 // RUN:   | iree-opt --split-input-file | FileCheck %s
 
 // CHECK-LABEL: func.func @value_and_grad
-// CHECK-SAME:  (%[[W:.*]]: tensor<3x2x3x3xf32> {netspec.param = "c.weight"}, %[[B:.*]]: tensor<3xf32> {netspec.param = "c.bias"}, %[[X:.*]]: tensor<2x2x7x7xf32>, %[[Y:.*]]: tensor<2xi32>)
+// CHECK-SAME:  (%[[W:.*]]: tensor<3x2x3x3xf32> {netspec.role = "param:c.weight"}, %[[B:.*]]: tensor<3xf32> {netspec.role = "param:c.bias"}, %[[X:.*]]: tensor<2x2x7x7xf32> {netspec.role = "images"}, %[[Y:.*]]: tensor<2xi32> {netspec.role = "labels"})
 // Forward: NCHW x OIHW, 'same' with stride 2 pads (1, 1); bias; ReLU.
 // CHECK:       %[[CONV:.*]] = stablehlo.convolution(%[[X]], %[[W]]) dim_numbers = [b, f, 0, 1]x[o, i, 0, 1]->[b, f, 0, 1], window = {stride = [2, 2], pad = {{\[}}[1, 1], [1, 1]], lhs_dilate = [1, 1], rhs_dilate = [1, 1]}
 // CHECK:       %[[BB:.*]] = stablehlo.broadcast_in_dim %[[B]], dims = [1] : (tensor<3xf32>) -> tensor<2x3x4x4xf32>
@@ -41,7 +41,7 @@ netspec.model @conv {
 // dilated by the stride, convolved with the kernel reversed on both spatial
 // axes and read with its channel axes swapped ([i, o, 0, 1] on OIHW).
 // CHECK-LABEL: func.func @value_and_grad
-// CHECK-SAME:  %[[W1:[^:]*]]: tensor<4x3x3x3xf32> {netspec.param = "conv2d_1.weight"}
+// CHECK-SAME:  %[[W1:[^:]*]]: tensor<4x3x3x3xf32> {netspec.role = "param:conv2d_1.weight"}
 // CHECK:       %[[REV:.*]] = stablehlo.reverse %[[W1]], dims = [2, 3] : tensor<4x3x3x3xf32>
 // CHECK:       stablehlo.convolution(%{{.*}}, %[[REV]]) dim_numbers = [b, f, 0, 1]x[i, o, 0, 1]->[b, f, 0, 1], window = {stride = [1, 1], pad = {{\[}}[2, 2], [2, 2]], lhs_dilate = [2, 2], rhs_dilate = [1, 1]}
 // CHECK-SAME:  (tensor<2x4x2x2xf32>, tensor<4x3x3x3xf32>) -> tensor<2x3x5x5xf32>

@@ -14,7 +14,7 @@
 // GENERIC-NOT: stablehlo.optimization_barrier
 
 // CHECK-LABEL: func.func @value_and_grad
-// CHECK-SAME:  %[[W1:[^:]*]]: tensor<5x4x3x3xf32> {netspec.param = "conv2d_1.weight"}
+// CHECK-SAME:  %[[W1:[^:]*]]: tensor<5x4x3x3xf32> {netspec.role = "param:conv2d_1.weight"}
 // CHECK-SAME:  %[[X:[^:]*]]: tensor<2x1x6x6xf32>
 // Every filter re-layout comes first, each behind its barrier: they depend
 // on the parameters alone. The first layer's filter as [kh * kw, O] rows:

@@ -4,7 +4,7 @@
 // RUN:   | iree-opt | FileCheck %s
 
 // CHECK-LABEL: func.func @value_and_grad
-// CHECK-SAME:  (%[[W0:.*]]: tensor<12x5xf32> {netspec.param = "d0.weight"}, %[[B0:.*]]: tensor<5xf32> {netspec.param = "d0.bias"}, %[[W1:.*]]: tensor<5x3xf32> {netspec.param = "d1.weight"}, %[[B1:.*]]: tensor<3xf32> {netspec.param = "d1.bias"}, %[[X:.*]]: tensor<4x3x2x2xf32>, %{{.*}}: tensor<4xi32>)
+// CHECK-SAME:  (%[[W0:.*]]: tensor<12x5xf32> {netspec.role = "param:d0.weight"}, %[[B0:.*]]: tensor<5xf32> {netspec.role = "param:d0.bias"}, %[[W1:.*]]: tensor<5x3xf32> {netspec.role = "param:d1.weight"}, %[[B1:.*]]: tensor<3xf32> {netspec.role = "param:d1.bias"}, %[[X:.*]]: tensor<4x3x2x2xf32> {netspec.role = "images"}, %{{.*}}: tensor<4xi32> {netspec.role = "labels"})
 // Forward: flatten is a reshape; dense is x @ w + b.
 // CHECK:       %[[F:.*]] = stablehlo.reshape %[[X]] : (tensor<4x3x2x2xf32>) -> tensor<4x12xf32>
 // CHECK:       %[[M0:.*]] = stablehlo.dot_general %[[F]], %[[W0]], contracting_dims = [1] x [0] : (tensor<4x12xf32>, tensor<12x5xf32>) -> tensor<4x5xf32>

@@ -8,7 +8,7 @@
 // RUN:   | iree-opt | FileCheck %s
 
 // CHECK-LABEL: func.func @train_step
-// CHECK-SAME:  %[[W:[^:]*]]: tensor<32x2x3x3xf32> {netspec.param = "c.weight"}
+// CHECK-SAME:  %[[W:[^:]*]]: tensor<32x2x3x3xf32> {netspec.role = "param:c.weight"}
 // CHECK:       %[[HWIO:.*]] = stablehlo.transpose %[[W]], dims = [2, 3, 1, 0]
 // CHECK:       %[[F:.*]] = stablehlo.optimization_barrier %[[HWIO]] : tensor<3x3x2x32xf32>
 // CHECK:       stablehlo.convolution(%{{.*}}, %[[F]]) dim_numbers = [b, 0, 1, f]x[0, 1, i, o]->[b, 0, 1, f]

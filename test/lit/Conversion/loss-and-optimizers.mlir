@@ -15,7 +15,7 @@
 // true-class logit is the row maximum, and the number whose true class has
 // fewer than 5 classes scoring strictly higher (top-5).
 // EVAL-LABEL: func.func @eval
-// EVAL-SAME:  -> (tensor<f32>, tensor<i32>, tensor<i32>)
+// EVAL-SAME:  -> (tensor<f32> {netspec.role = "loss"}, tensor<i32> {netspec.role = "correct"}, tensor<i32> {netspec.role = "top5_correct"})
 // EVAL:       %[[LOGITS:.*]] = stablehlo.add
 // EVAL:       stablehlo.constant dense<-2.500000e-01> : tensor<f32>
 // EVAL:       %[[HIT:.*]] = stablehlo.compare GE, %{{.*}}, %{{.*}} : (tensor<4xf32>, tensor<4xf32>) -> tensor<4xi1>
@@ -31,8 +31,8 @@
 // Plain SGD keeps no state: params, x, y, lr, step -> params', loss.
 // Label smoothing 0.1 over 2 classes: target = 0.9 * one_hot + 0.05.
 // SGD-LABEL: func.func @train_step
-// SGD-SAME:  (%[[W:[^:]*]]: tensor<4x2xf32> {netspec.param = "dense_0.weight"}, %[[B:[^:]*]]: tensor<2xf32> {netspec.param = "dense_0.bias"}, %{{.*}}: tensor<4x4xf32>, %{{.*}}: tensor<4xi32>, %[[LR:.*]]: tensor<f32>, %{{.*}}: tensor<i32>)
-// SGD-SAME:  -> (tensor<4x2xf32>, tensor<2xf32>, tensor<f32>)
+// SGD-SAME:  (%[[W:[^:]*]]: tensor<4x2xf32> {netspec.role = "param:dense_0.weight"}, %[[B:[^:]*]]: tensor<2xf32> {netspec.role = "param:dense_0.bias"}, %{{[^:]*}}: tensor<4x4xf32> {netspec.role = "images"}, %{{[^:]*}}: tensor<4xi32> {netspec.role = "labels"}, %[[LR:[^:]*]]: tensor<f32> {netspec.role = "learning_rate"}, %{{[^:]*}}: tensor<i32> {netspec.role = "step"})
+// SGD-SAME:  -> (tensor<4x2xf32> {netspec.role = "param:dense_0.weight"}, tensor<2xf32> {netspec.role = "param:dense_0.bias"}, tensor<f32> {netspec.role = "loss"})
 // SGD:       %[[KEEP:.*]] = stablehlo.constant dense<0.899999976> : tensor<4x2xf32>
 // SGD:       %[[KEPT:.*]] = stablehlo.multiply %{{.*}}, %[[KEEP]]
 // SGD:       %[[SPREAD:.*]] = stablehlo.constant dense<5.000000e-02> : tensor<4x2xf32>
@@ -45,7 +45,7 @@
 
 // SGD with momentum: one velocity per parameter, after the parameters.
 // MOMENTUM-LABEL: func.func @train_step
-// MOMENTUM-SAME:  (%[[W:[^:]*]]: tensor<4x2xf32> {netspec.param = "dense_0.weight"}, %{{[^:]*}}: tensor<2xf32> {netspec.param = "dense_0.bias"}, %[[VW:[^:]*]]: tensor<4x2xf32>, %{{[^:]*}}: tensor<2xf32>, %{{.*}}: tensor<4x4xf32>
+// MOMENTUM-SAME:  (%[[W:[^:]*]]: tensor<4x2xf32> {netspec.role = "param:dense_0.weight"}, %{{[^:]*}}: tensor<2xf32> {netspec.role = "param:dense_0.bias"}, %[[VW:[^:]*]]: tensor<4x2xf32> {netspec.role = "state:dense_0.weight:velocity"}, %{{[^:]*}}: tensor<2xf32> {netspec.role = "state:dense_0.bias:velocity"}, %{{[^:]*}}: tensor<4x4xf32>
 // The forward product, then the weight gradient x^T g.
 // MOMENTUM:       stablehlo.dot_general %{{.*}}, %[[W]], contracting_dims = [1] x [0]
 // MOMENTUM:       %[[DW:.*]] = stablehlo.dot_general {{.*}} contracting_dims = [0] x [0]
@@ -63,7 +63,7 @@
 // Adam: first moments of every parameter, then second moments; the bias
 // corrections are computed once per step from t = step + 1.
 // ADAM-LABEL: func.func @train_step
-// ADAM-SAME:  (%{{[^:]*}}: tensor<4x2xf32> {netspec.param = "dense_0.weight"}, %{{[^:]*}}: tensor<2xf32> {netspec.param = "dense_0.bias"}, %[[MW:[^:]*]]: tensor<4x2xf32>, %[[MB:[^:]*]]: tensor<2xf32>, %[[VW:[^:]*]]: tensor<4x2xf32>, %[[VB:[^:]*]]: tensor<2xf32>, %{{.*}}: tensor<4x4xf32>, %{{.*}}: tensor<4xi32>, %{{.*}}: tensor<f32>, %[[STEP:[^:]*]]: tensor<i32>)
+// ADAM-SAME:  (%{{[^:]*}}: tensor<4x2xf32> {netspec.role = "param:dense_0.weight"}, %{{[^:]*}}: tensor<2xf32> {netspec.role = "param:dense_0.bias"}, %[[MW:[^:]*]]: tensor<4x2xf32> {netspec.role = "state:dense_0.weight:m"}, %[[MB:[^:]*]]: tensor<2xf32> {netspec.role = "state:dense_0.bias:m"}, %[[VW:[^:]*]]: tensor<4x2xf32> {netspec.role = "state:dense_0.weight:v"}, %[[VB:[^:]*]]: tensor<2xf32> {netspec.role = "state:dense_0.bias:v"}, %{{[^:]*}}: tensor<4x4xf32> {netspec.role = "images"}, %{{[^:]*}}: tensor<4xi32> {netspec.role = "labels"}, %{{[^:]*}}: tensor<f32> {netspec.role = "learning_rate"}, %[[STEP:[^:]*]]: tensor<i32> {netspec.role = "step"})
 // ADAM:       %[[T0:.*]] = stablehlo.convert %[[STEP]] : (tensor<i32>) -> tensor<f32>
 // ADAM:       %[[T:.*]] = stablehlo.add %[[T0]], %{{.*}} : tensor<f32>
 // ADAM:       stablehlo.power %{{.*}}, %[[T]] : tensor<f32>

@@ -17,7 +17,7 @@
 
 // FWD-NOT:   netspec.
 // FWD-LABEL: func.func @predict
-// FWD-SAME:  %{{.*}}: tensor<128x1x28x28xf32>) -> tensor<128x10xf32>
+// FWD-SAME:  %{{.*}}: tensor<128x1x28x28xf32> {netspec.role = "images"}) -> (tensor<128x10xf32> {netspec.role = "logits"})
 // FWD-COUNT-2: stablehlo.convolution
 // FWD:       "stablehlo.reduce_window"
 // FWD:       stablehlo.reshape %{{.*}} : (tensor<128x32x14x14xf32>) -> tensor<128x6272xf32>
@@ -25,16 +25,18 @@
 // FWD-NOT:   func.func
 
 // EVAL-NOT:  netspec.
-// EVAL:      func.func @eval({{.*}}%{{.*}}: tensor<100x1x28x28xf32>, %{{.*}}: tensor<100xi32>) -> (tensor<f32>, tensor<i32>, tensor<i32>)
+// EVAL:      func.func @eval({{.*}}%{{[^:]*}}: tensor<100x1x28x28xf32> {netspec.role = "images"}, %{{[^:]*}}: tensor<100xi32> {netspec.role = "labels"}) -> (tensor<f32> {netspec.role = "loss"}, tensor<i32> {netspec.role = "correct"}, tensor<i32> {netspec.role = "top5_correct"})
 
 // TRAIN-NOT: netspec.
 // TRAIN:     func.func @value_and_grad
 // TRAIN:     func.func @train_step
 // It returns ten new parameters, ten new velocities and the loss.
-// TRAIN-SAME: (tensor<32x1x3x3xf32>, tensor<32xf32>, tensor<32x32x3x3xf32>, tensor<32xf32>, tensor<6272x512xf32>, tensor<512xf32>, tensor<512x512xf32>, tensor<512xf32>, tensor<512x10xf32>, tensor<10xf32>, tensor<32x1x3x3xf32>, tensor<32xf32>, tensor<32x32x3x3xf32>, tensor<32xf32>, tensor<6272x512xf32>, tensor<512xf32>, tensor<512x512xf32>, tensor<512xf32>, tensor<512x10xf32>, tensor<10xf32>, tensor<f32>)
+// TRAIN-SAME: -> (tensor<32x1x3x3xf32> {netspec.role = "param:conv2d_0.weight"}, tensor<32xf32> {netspec.role = "param:conv2d_0.bias"}, tensor<32x32x3x3xf32> {netspec.role = "param:conv2d_1.weight"}, tensor<32xf32> {netspec.role = "param:conv2d_1.bias"}, tensor<6272x512xf32> {netspec.role = "param:dense_0.weight"}, tensor<512xf32> {netspec.role = "param:dense_0.bias"}, tensor<512x512xf32> {netspec.role = "param:dense_1.weight"}, tensor<512xf32> {netspec.role = "param:dense_1.bias"}, tensor<512x10xf32> {netspec.role = "param:dense_2.weight"}, tensor<10xf32> {netspec.role = "param:dense_2.bias"},
+// TRAIN-SAME: tensor<32x1x3x3xf32> {netspec.role = "state:conv2d_0.weight:velocity"}, tensor<32xf32> {netspec.role = "state:conv2d_0.bias:velocity"}, tensor<32x32x3x3xf32> {netspec.role = "state:conv2d_1.weight:velocity"}, tensor<32xf32> {netspec.role = "state:conv2d_1.bias:velocity"}, tensor<6272x512xf32> {netspec.role = "state:dense_0.weight:velocity"}, tensor<512xf32> {netspec.role = "state:dense_0.bias:velocity"}, tensor<512x512xf32> {netspec.role = "state:dense_1.weight:velocity"}, tensor<512xf32> {netspec.role = "state:dense_1.bias:velocity"}, tensor<512x10xf32> {netspec.role = "state:dense_2.weight:velocity"}, tensor<10xf32> {netspec.role = "state:dense_2.bias:velocity"},
+// TRAIN-SAME: tensor<f32> {netspec.role = "loss"})
 // Forward, conv2's input gradient, both weight gradients.
 // TRAIN-COUNT-5: stablehlo.convolution
 // TRAIN-NOT: stablehlo.convolution
 // TRAIN:     return
 
-// PLUGIN:    func.func @predict({{.*}}tensor<32x1x28x28xf32>) -> tensor<32x10xf32>
+// PLUGIN:    func.func @predict({{.*}}tensor<32x1x28x28xf32> {netspec.role = "images"}) -> (tensor<32x10xf32> {netspec.role = "logits"})

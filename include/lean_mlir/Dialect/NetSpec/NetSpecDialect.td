@@ -23,10 +23,16 @@ def NetSpec_Dialect : Dialect {
 
     * one `netspec.input` giving the per-sample input shape (the batch
       dimension is `?`; it is fixed when the model is lowered),
-    * `netspec.param` ops, one per trainable tensor, each with a stable name
-      (`conv2d_0.weight`), a static shape and an init scheme,
-    * layer ops (`netspec.conv2d`, `netspec.max_pool2d`, `netspec.flatten`,
-      `netspec.dense`, `netspec.relu`) whose result types are inferred,
+    * `netspec.param` ops, one per parameter tensor, each with a stable name
+      (`conv2d_0.weight`), a static shape and an init scheme; those marked
+      `non_trainable` (batch norm's running statistics) are updated by their
+      layer's forward pass, not by the optimizer,
+    * layer ops, each implementing `LayerOpInterface` (its forward lowering
+      and its VJP, in lib/Dialect/NetSpec/Rules/), result types inferred:
+      `netspec.conv2d`, `netspec.max_pool2d`, `netspec.flatten`,
+      `netspec.dense`, `netspec.relu`, `netspec.batch_norm`,
+      `netspec.global_avg_pool`, `netspec.layer_norm`, `netspec.layer_scale`,
+      `netspec.squeeze_excite` and `netspec.add` (a residual sum),
     * a `netspec.output` terminator returning the logits.
 
     Activations are NCHW, convolution weights OIHW, dense weights
