@@ -23,13 +23,15 @@ from lean_mlir.zoo import MODELS
 
 
 def step_arguments(spec, module, batch_size: int) -> list:
-    """The train step's arguments (initial parameters, a random batch) as device arrays."""
-    params = spec.init_params(seed=0)
+    """The train step's arguments (initial parameters, a random batch), placed by their
+    roles, as device arrays."""
     rng = np.random.default_rng(0)
-    values = [params[p.name] for p in spec.params] + [
-        rng.random((batch_size, *spec.input_shape), dtype=np.float32),
-        rng.integers(0, spec.output_shape[0], batch_size).astype(np.int32),
-        np.float32(0.0), np.int32(0)]    # learning rate 0: every call does the same work
+    values = module.signature.arguments(
+        params=spec.init_params(seed=0),
+        images=rng.random((batch_size, *spec.input_shape), dtype=np.float32),
+        labels=rng.integers(0, spec.output_shape[0], batch_size).astype(np.int32),
+        learning_rate=np.float32(0.0),    # learning rate 0: every call does the same work
+        step=np.int32(0))
     return module.to_device(values)
 
 

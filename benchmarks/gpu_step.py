@@ -1,4 +1,4 @@
-"""The book's CNN train step on an NVIDIA GPU: IREE's CUDA build against PyTorch.
+"""The book's CNN train step on an NVIDIA GPU: IREE's CUDA build and XLA's against PyTorch.
 
 Two halves, because the GPU machine need not have lean-mlir:
 
@@ -6,15 +6,19 @@ Two halves, because the GPU machine need not have lean-mlir:
         (with lean-mlir) lowers the CNN's train step and ``predict`` with each
         of the lowering's forms (FORMS), compiles them for CUDA (IREE 3.13 knows
         no Hopper target, sm_90: its PTX for sm_80 is compiled by the driver for
-        the card it runs on), and writes to DIR the ``.vmfb`` files, the initial
-        parameters and a batch (``inputs.npz``), and the loss and parameters
-        after one step computed by our CPU build (``reference.npz``).
+        the card it runs on), and writes to DIR the ``.vmfb`` files, XLA's input
+        for each function (``*.xla.mlir``: the pipeline's second stage for the
+        ``xla`` backends), the initial parameters and a batch (``inputs.npz``),
+        the functions' argument roles (``meta.json``), and the loss and
+        parameters after one step computed by our CPU build (``reference.npz``).
 
     python3 gpu_step.py run DIR [--steps N]
         (on the GPU machine, with numpy, ``iree-base-runtime`` and optionally
         PyTorch; no lean-mlir) checks the CUDA step against the CPU reference,
         then times IREE's step and ``predict`` (parameters kept on the GPU, each
-        step's outputs the next one's inputs) and PyTorch's eager step and forward
+        step's outputs the next one's inputs), the same through XLA when jax and
+        ``jax-cuda12-pjrt`` are installed (donated buffers), and PyTorch's eager
+        step and forward
         on the same network, weights and batch (plain SGD, lr 0.1), TF32 off for a
         float32 comparison and then at PyTorch's defaults. Prints the card's name.
 
@@ -43,45 +47,44 @@ DRIVER, TORCH_DEVICE = "cuda", "cuda"
 
 def prepare(out: Path, cuda_target: str) -> None:
     import lean_mlir as lm
-    from lean_mlir.compiler import (
-        compile_flags,
-        compile_spec,
-        compile_stablehlo,
-        lower_to_stablehlo,
-        lowering_pipeline,
-    )
+    from lean_mlir.compiler import compile_flags, lower
 
     spec = lm.mnist_cnn()
     cfg = lm.TrainConfig(batch_size=BATCH, learning_rate=LR)
     out.mkdir(parents=True, exist_ok=True)
     flags = [f"--iree-cuda-target={cuda_target}" if f.startswith("--iree-cuda-target=") else f
              for f in compile_flags("cuda", "generic")]
-    forms = []
+    forms, roles = [], {}
     for target in FORMS:
         try:
             for function, options in (("train_step", cfg.lowering_options()), ("predict", {})):
-                text = lower_to_stablehlo(spec, lowering_pipeline(
-                    function, BATCH, {"target": target, **options}))
+                lowered = lower(spec, function, BATCH, "cuda", {**options, "target": target},
+                                flags=flags)
                 start = time.perf_counter()
-                vmfb = compile_stablehlo(text, "cuda", flags)
-                (out / f"{function}.{target}.vmfb").write_bytes(vmfb)
+                (out / f"{function}.{target}.vmfb").write_bytes(lowered.compile().vmfb)
                 print(f"{function}, {target} forms: compiled for CUDA {cuda_target} in "
                       f"{time.perf_counter() - start:.1f} s")
             forms.append(target)
         except Exception as e:   # noqa: BLE001 (reported, and the other forms still run)
             print(f"{target} forms: do not compile for CUDA: {str(e).splitlines()[0]}")
+    for function, options in (("train_step", cfg.lowering_options()), ("predict", {})):
+        lowered = lower(spec, function, BATCH, "xla-cuda", options)
+        (out / f"{function}.xla.mlir").write_text(lowered.backend_input()[0])
+        roles[function] = [str(a.role) for a in lowered.signature.args]
     params = spec.init_params(seed=0)
     names = [p.name for p in spec.params]
     rng = np.random.default_rng(0)
     x = rng.random((BATCH, *spec.input_shape), dtype=np.float32)
     y = rng.integers(0, 10, BATCH).astype(np.int32)
     np.savez(out / "inputs.npz", x=x, y=y, **params)
-    cpu = compile_spec(spec, "train_step", BATCH, "llvm-cpu", cfg.lowering_options())
-    *after, loss = cpu.call("train_step", *[params[n] for n in names], x, y,
-                            np.float32(LR), np.int32(0))
-    np.savez(out / "reference.npz", loss=loss, **dict(zip(names, after, strict=True)))
+    cpu = lower(spec, "train_step", BATCH, "llvm-cpu", cfg.lowering_options()).compile()
+    sig = cpu.signature
+    after = sig.name_results(cpu.call("train_step", *sig.arguments(
+        params=params, images=x, labels=y, learning_rate=np.float32(LR), step=np.int32(0))))
+    loss = after["loss"]
+    np.savez(out / "reference.npz", loss=loss, **{n: after[f"param:{n}"] for n in names})
     (out / "meta.json").write_text(json.dumps({"names": names, "cuda_target": cuda_target,
-                                               "forms": forms}))
+                                               "forms": forms, "roles": roles}))
     print(f"wrote {out}: CPU reference loss {float(loss):.6f}")
 
 
@@ -133,6 +136,54 @@ def _iree(out: Path, form: str, names: list[str], inputs, reference, steps: int)
 
     result["train_step_ms"] = _ms(train, steps)
     result["predict_ms"] = _ms(lambda: predict(*params, x), steps)
+    return result
+
+
+def _xla(out: Path, meta: dict, inputs, reference, steps: int) -> dict:
+    """The same step and ``predict`` compiled by XLA for CUDA (PJRT), parameters donated
+    and kept on the GPU; arguments placed by their roles (meta.json)."""
+    import jax
+    from jax._src.lib import xla_client
+    from jax.extend import backend as jax_backend
+
+    client = jax_backend.get_backend("cuda")
+    device = client.local_devices()[0]
+    devices = xla_client.DeviceList((device,))
+    options = jax_backend.get_compile_options(num_replicas=1, num_partitions=1)
+    exe = {f: client.compile_and_load((out / f"{f}.xla.mlir").read_text(), devices, options)
+           for f in ("train_step", "predict")}
+    data = {"images": jax.device_put(inputs["x"], device),
+            "labels": jax.device_put(inputs["y"], device),
+            "learning_rate": jax.device_put(np.float32(LR), device),
+            "step": jax.device_put(np.int32(0), device)}
+    names = meta["names"]
+
+    def params():
+        return {n: jax.device_put(inputs[n].copy(), device) for n in names}
+
+    def call(function, values):
+        args = [values[r.split(":", 1)[1]] if r.startswith("param:") else data[r]
+                for r in meta["roles"][function]]
+        results = exe[function].execute_sharded(args)
+        return [r[0] for r in results.disassemble_into_single_device_arrays()]
+
+    *after, loss = call("train_step", params())
+    worst = _worst_rel_diff({n: np.asarray(a) for n, a in zip(names, after, strict=True)},
+                            reference)
+    result = {"loss": float(np.asarray(loss)), "cpu_loss": float(reference["loss"]),
+              "worst_param_rel_diff": worst, "jax": jax.__version__}
+    state = {"params": params()}
+
+    def train():
+        state["params"] = dict(zip(names, call("train_step", state["params"])[:-1],
+                                   strict=True))
+
+    def sync():
+        next(iter(state["params"].values())).block_until_ready()
+
+    result["train_step_ms"] = _ms(train, steps, sync)
+    fixed = params()
+    result["predict_ms"] = _ms(lambda: call("predict", fixed)[0].block_until_ready(), steps)
     return result
 
 
@@ -211,6 +262,10 @@ def run(out: Path, steps: int) -> int:
               "iree": {form: _iree(out, form, names, inputs, reference, steps)
                        for form in meta["forms"]}}
     try:
+        report["xla"] = _xla(out, meta, inputs, reference, steps)
+    except (ImportError, RuntimeError) as e:   # no jax, or no CUDA PJRT plugin
+        report["xla"] = f"skipped: {str(e).splitlines()[0]}"
+    try:
         report["pytorch"] = _torch(names, inputs, reference, steps)
     except ImportError as e:
         report["pytorch"] = f"skipped: {e}"
@@ -218,19 +273,22 @@ def run(out: Path, steps: int) -> int:
     torch_, ok = report["pytorch"], True
     if isinstance(torch_, dict):
         print(f"{torch_['card']}, batch {BATCH}, float32:")
-    for form, iree in report["iree"].items():
+    lowerers = {f"IREE with the {form} forms": r for form, r in report["iree"].items()}
+    if isinstance(report["xla"], dict):
+        lowerers["XLA (PJRT CUDA)"] = report["xla"]
+    for form, iree in lowerers.items():
         for what in ("train_step", "predict"):
             ours = iree[f"{what}_ms"]
-            line = f"  {what}, IREE with the {form} forms: {ours:.3f} ms"
+            line = f"  {what}, {form}: {ours:.3f} ms"
             if isinstance(torch_, dict):
                 line += "; PyTorch " + ", ".join(
-                    f"{torch_[f'{what}_ms_{label}']:.3f} ms ({label}, IREE "
+                    f"{torch_[f'{what}_ms_{label}']:.3f} ms ({label}, ours "
                     f"{torch_[f'{what}_ms_{label}'] / ours:.2f}x its speed)"
                     for label in ("fp32", "defaults"))
             print(line)
         same = iree["worst_param_rel_diff"] < 1e-3 and abs(iree["loss"] - iree["cpu_loss"]) < 1e-4
         ok = ok and same
-        print(f"  CUDA step ({form} forms) vs CPU step: loss {iree['loss']:.6f} vs "
+        print(f"  CUDA step ({form}) vs CPU step: loss {iree['loss']:.6f} vs "
               f"{iree['cpu_loss']:.6f}, worst parameter difference "
               f"{iree['worst_param_rel_diff']:.2e} of its largest value: "
               f"{'same' if same else 'DIFFERENT'}")

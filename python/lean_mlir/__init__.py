@@ -14,9 +14,13 @@ The public API:
   ConvNeXt at 28x28 (:data:`MODELS`), and the networks of the book's later
   chapters at their own sizes: the CIFAR-10 CNN, ResNet-34, MobileNetV2,
   EfficientNet-B0 and ConvNeXt-T (:data:`BOOK_NETWORKS`);
+* :func:`lower` (:mod:`lean_mlir.compiler`) is the one compile pipeline: a
+  :class:`Lowered` function (its StableHLO, its :class:`Signature` of
+  ``netspec.role`` s, every stage's module) that ``.compile()`` turns into a
+  module run by IREE or by XLA (``backend="xla"``, :mod:`lean_mlir.xla`);
 * :func:`predict`, :func:`value_and_grad`, :func:`train_step`,
   :class:`TrainStepper` and :class:`Predictor` (:mod:`lean_mlir.runtime`) run
-  the StableHLO that the C++ passes derive, compiled by IREE;
+  the StableHLO that the C++ passes derive, through that pipeline;
 * ``lm.train(spec, recipes.get("s4tf-baseline"), ...)`` trains into a run
   directory (checkpoints, metrics, resume); :func:`load_model` loads an
   exported model; :func:`sweep` runs ablation arms on Ray.
@@ -28,6 +32,7 @@ from lean_mlir import recipes
 from lean_mlir._errors import Diagnostic, MLIRError, SpecError
 from lean_mlir._native import lean_mlir_opt_path, plugin_path
 from lean_mlir._version import __version__
+from lean_mlir.compiler import Lowered, lower
 from lean_mlir.export import Model, ModelError, load_model
 from lean_mlir.layers import (
     LAYERS,
@@ -77,6 +82,7 @@ from lean_mlir.runtime import (
     train_step,
     value_and_grad,
 )
+from lean_mlir.signature import Role, Signature
 from lean_mlir.spec import NetSpec, ParamSpec
 from lean_mlir.training import train
 from lean_mlir.tuning import tune
@@ -131,6 +137,7 @@ __all__ = [
     "Layer",
     "LayerNorm",
     "LayerScale",
+    "Lowered",
     "MBConv",
     "MLIRError",
     "MaxPool",
@@ -143,6 +150,8 @@ __all__ = [
     "Predictor",
     "ReLU",
     "ResidualBlock",
+    "Role",
+    "Signature",
     "SpecError",
     "SqueezeExcite",
     "TrainConfig",
@@ -166,6 +175,7 @@ __all__ = [
     "layer_scale",
     "lean_mlir_opt_path",
     "load_model",
+    "lower",
     "max_pool",
     "mbconv",
     "mnist_cnn",

@@ -35,17 +35,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from lean_mlir._host import cpu_name, gemm_peak_gflops, rss_mb
-from lean_mlir.compiler import (
-    TARGETS,
-    bind_parameters,
-    compile_flags,
-    compile_spec,
-    compile_stablehlo,
-    externalize_transients,
-    lower_to_stablehlo,
-    lowering_pipeline,
-    tuned_choice,
-)
+from lean_mlir.compiler import TARGETS, lower, to_numpy, tuned_choice
 from lean_mlir.pipeline import run_pipeline
 from lean_mlir.recipes import TrainConfig
 from lean_mlir.runtime import Predictor, TrainStepper
@@ -104,30 +94,36 @@ def _seconds(fn: Callable[[], object]) -> float:
 
 # --------------------------------------------------------------------------- lean-mlir
 
-def _lean_mlir(model, spec, params, x, y, compile_times):
-    cfg = TrainConfig(batch_size=len(x))
+#: The lean-mlir systems ``--lowerers`` chooses from: the backend each compiles for.
+LOWERER_SYSTEMS = {"iree": ("lean-mlir", "llvm-cpu"), "xla": ("lean-mlir-xla", "xla")}
+
+
+def _lean_mlir(model, spec, params, x, y, compile_times, backend="llvm-cpu"):
+    """The functions lean-mlir runs for ``backend``, each lowered and compiled through
+    the one pipeline (:func:`~lean_mlir.compiler.lower`) as the trainer compiles them,
+    with the lowering and compile times recorded (compiled anew, not from the cache)."""
+    cfg = TrainConfig(batch_size=len(x), backend=backend)
+    system = next(name for name, b in LOWERER_SYSTEMS.values() if b == backend)
     for function, options, bind in (("train_step", cfg.lowering_options(), False),
                                     ("predict", {}, True), ("predict-args", {}, False)):
-        pipeline = lowering_pipeline(function.removesuffix("-args"), len(x),
-                                     {"target": TARGETS["llvm-cpu"], **options})
+        lowered = lower(spec, function.removesuffix("-args"), len(x), backend, options,
+                        bind_params=bind)
         start = time.perf_counter()
-        text = lower_to_stablehlo(spec, pipeline)
-        if bind:
-            text = bind_parameters(text, function.removesuffix("-args"))
-        text = externalize_transients(text, function.removesuffix("-args"))
-        lowered = time.perf_counter()
-        compile_stablehlo(text, "llvm-cpu", compile_flags("llvm-cpu", spec=spec), cache=False)
-        compile_times[(model, function)] = {
-            "lower_s": round(lowered - start, 3),
-            "compile_s": round(time.perf_counter() - lowered, 3), "stablehlo_chars": len(text)}
+        text = lowered.text
+        done = time.perf_counter()
+        lowered.compile(cache=False)
+        compile_times[(model, function, system)] = {
+            "lower_s": round(done - start, 3),
+            "compile_s": round(time.perf_counter() - done, 3), "stablehlo_chars": len(text)}
     stepper = TrainStepper(spec, params, {}, cfg)
-    predictor = Predictor(spec, params, batch_size=len(x))
-    module = compile_spec(spec, "predict", len(x))
-    predict_args = module.function("predict")
-    values = module.to_device([params[p.name] for p in spec.params])
+    predictor = Predictor(spec, params, batch_size=len(x), backend=backend)
+    module = lower(spec, "predict", len(x), backend).compile()
+    predict_args, sig = module.function("predict"), module.signature
+    args = sig.arguments(params=dict(zip(sig.params, module.to_device(
+        [params[name] for name in sig.params]), strict=True)), images=x)
     return {"train_step": lambda: stepper.step(x, y, lr=0.1, step=0),
             "predict": lambda: predictor.predict(x),
-            "predict-args": lambda: predict_args(*values, x).to_host()}
+            "predict-args": lambda: to_numpy(predict_args(*args))}
 
 
 # --------------------------------------------------------------------------- PyTorch
@@ -536,7 +532,8 @@ def _jax(spec, params, x, y):
 # --------------------------------------------------------------------------- driver
 
 def _time_model(model: str, rounds: int, calls: int, batch: int, makers: list[str],
-                threads: int, log: Callable[[str], None]) -> dict:
+                threads: int, lowerers: tuple[str, ...] = ("iree",),
+                log: Callable[[str], None] = print) -> dict:
     """Times one model's functions on every system, interleaved in rounds (in this process)."""
     rng = np.random.default_rng(0)
     spec = resolve(model)
@@ -545,7 +542,10 @@ def _time_model(model: str, rounds: int, calls: int, batch: int, makers: list[st
     params = spec.init_params(0)
     compile_times: dict = {}
     skipped: dict[str, str] = {}
-    runners = {"lean-mlir": _lean_mlir(model, spec, params, x, y, compile_times)}
+    runners = {}
+    for lowerer in lowerers:
+        system, backend = LOWERER_SYSTEMS[lowerer]
+        runners[system] = _lean_mlir(model, spec, params, x, y, compile_times, backend)
     for peer in makers:
         try:
             runners[peer] = (_torch(spec, params, x, y, threads) if peer == "PyTorch"
@@ -642,16 +642,26 @@ def _in_own_process(model: str, args: tuple, log: Callable[[str], None]) -> dict
 
 
 def run_bench(models: list[str], rounds: int = 5, calls: int = 5, batch: int = 128,
-              log: Callable[[str], None] = print, peers: list[str] | None = None) -> dict:
+              log: Callable[[str], None] = print, peers: list[str] | None = None,
+              lowerers: list[str] | None = None) -> dict:
     """Times every (model, function, system), interleaved in ``rounds`` of ``calls`` calls.
 
     Each model is timed in a process of its own; within it, the systems take
-    turns round by round. ``peers`` limits the peers (``["PyTorch"]``,
-    ``["JAX"]``); by default every installed one. Returns the report (also what
-    ``--json`` writes).
+    turns round by round. ``lowerers`` are lean-mlir's (``["iree"]``, the default,
+    and ``"xla"``: system ``lean-mlir-xla``); ``peers`` limits the peers
+    (``["PyTorch"]``, ``["JAX"]``); by default every installed one. Returns the
+    report (also what ``--json`` writes).
     """
+    lowerers = tuple(lowerers or ("iree",))
+    unknown = sorted(set(lowerers) - set(LOWERER_SYSTEMS))
+    if unknown:
+        raise ValueError(f"unknown lowerer {unknown[0]!r}; expected {sorted(LOWERER_SYSTEMS)}")
     threads = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     makers, versions, skipped = _peers(peers)
+    if "xla" in lowerers:
+        import importlib.metadata as md
+
+        versions["jaxlib (lean-mlir-xla)"] = md.version("jaxlib")
     log(f"lean-mlir bench: batch {batch}, {threads} threads, {rounds} rounds of at least "
         f"{calls} calls and {MIN_ROUND_SECONDS} s each, {cpu_name()}; "
         "each model in a process of its own")
@@ -664,7 +674,7 @@ def run_bench(models: list[str], rounds: int = 5, calls: int = 5, batch: int = 1
     tuned: dict[str, str] = {}
     peaks: list[float] = []
     for model in models:
-        result = _in_own_process(model, (rounds, calls, batch, makers, threads), log)
+        result = _in_own_process(model, (rounds, calls, batch, makers, threads, lowerers), log)
         skipped.update(result["skipped"])
         compile_times.update(result["compile"])
         tuned.update({f"{model} {function}": choice
@@ -679,14 +689,15 @@ def run_bench(models: list[str], rounds: int = 5, calls: int = 5, batch: int = 1
     peak = statistics.median(peaks)
 
     rows = [t.summary(peak) for t in timings.values()]
-    ratios = _speedups(models, makers, timings)
-    report = {"batch": batch, "threads": threads, "rounds": rounds,
+    ours = [LOWERER_SYSTEMS[lowerer][0] for lowerer in lowerers]
+    ratios = _speedups(models, makers, timings, ours)
+    report = {"batch": batch, "threads": threads, "rounds": rounds, "lowerers": list(lowerers),
               "calls_per_round": {"/".join(k): n for k, n in counts.items()},
               "gemm_peak_gflops": round(peak, 1), "versions": versions, "skipped": skipped,
               "results": rows, "speedups": ratios,
               "tuned": tuned,
-              "compile": [{"model": m, "function": f, **v}
-                          for (m, f), v in compile_times.items()]}
+              "compile": [{"model": m, "function": f, "system": system, **v}
+                          for (m, f, system), v in compile_times.items()]}
     log(format_report(report))
     return report
 
@@ -710,19 +721,25 @@ def _peers(peers: list[str] | None) -> tuple[list[str], dict, dict]:
     return makers, versions, skipped
 
 
-def _speedups(models: list[str], peers: list[str], timings: dict) -> list[dict]:
-    """lean-mlir's speed over each peer's, per model and function, from medians and minima."""
+def _speedups(models: list[str], peers: list[str], timings: dict,
+              ours: list[str] = ("lean-mlir",)) -> list[dict]:
+    """Each lean-mlir system's speed over each peer's (and the XLA lowerer's over
+    IREE's), per model and function, from medians and minima."""
     ratios = []
     for model in models:
         for function in ("train_step", "predict", "predict-args"):
-            ours = timings[(model, function, "lean-mlir")]
-            for peer in peers:
-                theirs = timings.get((model, function.removesuffix("-args"), peer))
-                if theirs is None:
-                    continue
-                ratios.append({"model": model, "function": function, "peer": peer,
-                               "speedup_median": round(theirs.median / ours.median, 3),
-                               "speedup_min": round(theirs.best / ours.best, 3)})
+            for system in ours:
+                mine = timings[(model, function, system)]
+                others = [*peers, *(s for s in ours if s != system and system == "lean-mlir-xla")]
+                for peer in others:
+                    theirs = timings.get((model, function if peer in ours
+                                          else function.removesuffix("-args"), peer))
+                    if theirs is None:
+                        continue
+                    ratios.append({"model": model, "function": function, "system": system,
+                                   "peer": peer,
+                                   "speedup_median": round(theirs.median / mine.median, 3),
+                                   "speedup_min": round(theirs.best / mine.best, 3)})
     return ratios
 
 
@@ -730,22 +747,24 @@ def format_report(report: dict) -> str:
     """The report as the table ``lean-mlir bench`` prints."""
     lines = [(f"float32 GEMM peak (NumPy {report['versions']['numpy']}, same run): "
               f"{report['gemm_peak_gflops']:.0f} GFLOP/s"), "",
-             (f"{'model':6} {'function':12} {'system':10} {'min ms':>8} {'median ms':>10} "
+             (f"{'model':6} {'function':12} {'system':13} {'min ms':>8} {'median ms':>10} "
               f"{'images/s':>9} {'GFLOP/s':>8} {'of peak':>8} {'kept MB/call':>13}")]
     for r in report["results"]:
-        lines.append(f"{r['model']:6} {r['function']:12} {r['system']:10} {r['min_ms']:8.1f} "
+        lines.append(f"{r['model']:6} {r['function']:12} {r['system']:13} {r['min_ms']:8.1f} "
                      f"{r['median_ms']:10.1f} {r['images_per_s']:9.0f} {r['gflops']:8.1f} "
                      f"{100 * r['peak_fraction']:7.0f}% {r['kept_mb_per_call']:13.2f}")
     lines += ["", ("(lean-mlir predict: parameters bound at load, as an exported model runs; "
                    "predict-args: passed at every call; kept MB/call: the process's resident "
                    "memory growth over the timed calls, per call)"), ""]
     for s in report["speedups"]:
-        lines.append(f"{s['model']} {s['function']}: lean-mlir runs {s['speedup_median']:.2f}x "
-                     f"the speed of {s['peer']} (medians; {s['speedup_min']:.2f}x on minima)")
+        lines.append(f"{s['model']} {s['function']}: {s.get('system', 'lean-mlir')} runs "
+                     f"{s['speedup_median']:.2f}x the speed of {s['peer']} (medians; "
+                     f"{s['speedup_min']:.2f}x on minima)")
     for what, choice in report.get("tuned", {}).items():
         lines.append(f"{what}: lean-mlir tune's choice on this machine: {choice}")
     for c in report["compile"]:
-        lines.append(f"{c['model']} {c['function']}: lowered in {c['lower_s']:.2f} s "
+        lines.append(f"{c['model']} {c['function']} ({c.get('system', 'lean-mlir')}): "
+                     f"lowered in {c['lower_s']:.2f} s "
                      f"({c['stablehlo_chars']:,} chars of StableHLO), compiled in "
                      f"{c['compile_s']:.1f} s")
     return "\n".join(lines)

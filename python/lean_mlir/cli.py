@@ -28,6 +28,7 @@ from lean_mlir.data import DATASETS
 from lean_mlir.pipeline import run_pipeline
 from lean_mlir.rundir import LOG_EVERY, RunError
 from lean_mlir.training import MemoryLimitReached, TrainingInterrupted
+from lean_mlir.xla import XlaUnavailable
 from lean_mlir.zoo import BOOK_NETWORKS, MODELS, resolve
 
 __all__ = ["main"]
@@ -64,72 +65,89 @@ def _summary(names: list[str], show_ir: bool) -> int:
 
 
 def _compile(args) -> int:
-    from lean_mlir.compiler import (
-        TARGETS,
-        compile_flags,
-        compile_stablehlo,
-        lower_to_stablehlo,
-        lowering_pipeline,
-    )
+    from dataclasses import replace
+
+    from lean_mlir.compiler import lower
+    from lean_mlir.recipes import get
+    from lean_mlir.training import run_functions
 
     spec = resolve(args.model)
     backends = _comma_list(args.backend, TARGETS, "--backend")
     if backends is None:
         return 2
-    label = args.function.replace("_", " ")
-    lowered: dict[str, tuple[str, str]] = {}
+    overrides = {"batch_size": args.batch_size}
+    if args.momentum is not None:
+        overrides["momentum"] = args.momentum
+    if args.adam:
+        overrides["use_adam"] = True
+    cfg = get(args.recipe, **overrides)
     for backend in backends:
-        # Each backend gets the StableHLO forms measured fast on it (TARGETS).
-        target = TARGETS[backend]
-        if target not in lowered:
-            options = {"optimizer": "adam" if args.adam else "sgd",
-                       "momentum": args.momentum, "target": target}
-            pipeline = lowering_pipeline(args.function, args.batch_size, options)
-            print(f"Generating {label} MLIR...", end=" ", flush=True)
-            start = time.perf_counter()
-            text = lower_to_stablehlo(spec, pipeline)
-            print(f"{len(text):,} chars ({target} forms, {time.perf_counter() - start:.2f} s, "
-                  f"verified by StableHLO)")
-            lowered[target] = (pipeline, text)
-            if args.emit_stablehlo:
-                path = Path(args.emit_stablehlo)
-                if len({TARGETS[b] for b in backends}) > 1:
-                    path = path.with_name(f"{path.stem}.{target}{path.suffix}")
-                path.write_text(text)
-                print(f"  wrote {path}")
-        pipeline, text = lowered[target]
-        print(f"Compiling for {backend}...", end=" ", flush=True)
-        start = time.perf_counter()
-        vmfb = compile_stablehlo(text, backend, compile_flags(backend, target, spec=spec),
-                                 cache=False)
-        print(f"{len(vmfb):,} bytes in {time.perf_counter() - start:.1f} s")
-        if args.output:
-            out = Path(args.output)
-            if len(backends) > 1:
-                out = out.with_name(f"{out.stem}.{backend}{out.suffix}")
-            out.write_bytes(vmfb)
-            print(f"  wrote {out}")
-    for pipeline, _ in lowered.values():
-        print(f"  reproduce: lean-mlir-opt --allow-unregistered-dialect "
-              f"--pass-pipeline='{pipeline}' <(lean-mlir show {args.model})")
+        run_cfg = replace(cfg, backend=backend)
+        if args.function == "train_step":
+            # What `lean-mlir train` compiles, exactly: it finds them in the cache.
+            functions = run_functions(spec, run_cfg)
+        else:
+            options = run_cfg.lowering_options() if args.function == "value_and_grad" else {}
+            functions = [lower(spec, args.function, args.batch_size, backend, options)]
+        for lowered in functions:
+            _compile_one(args, lowered, several=len(backends) > 1)
+    if args.function == "train_step":
+        print(f"  cached: `lean-mlir train {args.model} --recipe {args.recipe}"
+              + (f" --backend {backends[0]}" if backends != ["llvm-cpu"] else "")
+              + "` compiles nothing again")
     return 0
+
+
+def _compile_one(args, lowered, several: bool) -> None:
+    """Lowers and compiles one function, saying what each stage gave; writes what
+    ``-o``, ``--emit-stablehlo`` and ``--dump-stages`` ask for (the main function's)."""
+    print(f"Generating {lowered.function.replace('_', ' ')} MLIR...", end=" ", flush=True)
+    start = time.perf_counter()
+    text = lowered.text
+    print(f"{len(text):,} chars (batch {lowered.batch_size}, {lowered.options['target']} "
+          f"forms, {time.perf_counter() - start:.2f} s, verified by StableHLO)")
+    cached = lowered.is_cached()
+    print(f"Compiling for {lowered.backend} ({lowered.lowerer})...", end=" ", flush=True)
+    start = time.perf_counter()
+    module = lowered.compile()
+    print(f"{len(module.binary):,} bytes "
+          + ("from the compile cache" if cached else
+             f"in {time.perf_counter() - start:.1f} s (now in the compile cache)"))
+    if lowered.function != args.function:
+        return
+    suffix = f".{lowered.backend}" if several else ""
+    if args.emit_stablehlo:
+        path = Path(args.emit_stablehlo)
+        path = path.with_name(f"{path.stem}{suffix}{path.suffix}")
+        path.write_text(text)
+        print(f"  wrote {path}")
+    if args.output:
+        out = Path(args.output)
+        out = out.with_name(f"{out.stem}{suffix}{out.suffix}")
+        out.write_bytes(module.binary)
+        print(f"  wrote {out}")
+    if args.dump_stages:
+        directory = Path(args.dump_stages) / f"{lowered.function}.{lowered.backend}"
+        directory.mkdir(parents=True, exist_ok=True)
+        for name, content in lowered.stages().items():
+            (directory / name).write_text(content)
+        print(f"  wrote every stage's module to {directory} (commands.sh remakes each)")
+    print(f"  reproduce: lean-mlir-opt --allow-unregistered-dialect "
+          f"--pass-pipeline='{lowered.pipeline}' <(lean-mlir show {args.model})")
 
 
 def _precompile(spec, cfg, log) -> None:
     """Lowers and compiles what a run uses, saying so (the compiled modules are cached)."""
-    from lean_mlir.compiler import TARGETS, compile_spec, lower_to_stablehlo, lowering_pipeline
-    from lean_mlir.training import eval_batch_size
+    from lean_mlir.training import run_functions
 
-    options = {"target": TARGETS[cfg.backend], **cfg.lowering_options()}
-    text = lower_to_stablehlo(spec, lowering_pipeline("train_step", cfg.batch_size, options))
-    log(f"Generating train step MLIR... {len(text):,} chars")
-    log("Compiling vmfbs...")
-    for function, batch, opts in (("train_step", cfg.batch_size, cfg.lowering_options()),
-                                  ("eval", eval_batch_size(spec), {})):
+    functions = run_functions(spec, cfg)
+    log(f"Generating train step MLIR... {len(functions[0].text):,} chars")
+    log("Compiling modules..." if cfg.backend.startswith("xla") else "Compiling vmfbs...")
+    for lowered in functions:
         start = time.perf_counter()
-        module = compile_spec(spec, function, batch, cfg.backend, opts)
-        log(f"  {function} (batch {batch}, {cfg.backend}): {len(module.vmfb):,} bytes "
-            f"in {time.perf_counter() - start:.1f} s")
+        module = lowered.compile()
+        log(f"  {lowered.function} (batch {lowered.batch_size}, {cfg.backend}): "
+            f"{len(module.binary):,} bytes in {time.perf_counter() - start:.1f} s")
 
 
 def _run(spec, cfg, args, *, recipe, arm=None, dataset="mnist", data_dir=None, run_dir=None,
@@ -249,8 +267,10 @@ def _export(args) -> int:
     from lean_mlir.export import export_model
 
     out = export_model(args.run_dir, args.output)
-    print(f"wrote {out}: model.mlir, params.safetensors, predict.vmfb, model.json")
-    print(f"  use: lean-mlir predict {out} IMAGE.png ...")
+    portable = ", predict.stablehlo" if (out / "predict.stablehlo").exists() else ""
+    print(f"wrote {out}: model.mlir, params.safetensors, predict.vmfb{portable}, model.json")
+    print(f"  use: lean-mlir predict {out} IMAGE.png ..."
+          + ("  (--backend xla: the portable StableHLO through XLA)" if portable else ""))
     return 0
 
 
@@ -259,7 +279,7 @@ def _predict(args) -> int:
 
     from lean_mlir.export import load_model, read_images
 
-    model = load_model(args.model_dir)
+    model = load_model(args.model_dir, backend=args.backend)
     labels, x, notes = read_images(args.files, model.input_shape, model.dataset)
     for note in model.notes + notes:
         print(f"note: {note}", file=sys.stderr)
@@ -362,8 +382,12 @@ def _bench(args) -> int:
         print("error: --rounds and --calls must be >= 1", file=sys.stderr)
         return 2
     peers = [p.strip() for p in args.peers.split(",")] if args.peers else None
+    lowerers = _comma_list(args.lowerers, ("iree", "xla"), "--lowerers")
+    if lowerers is None:
+        return 2
     report = run_bench(models, rounds=args.rounds, calls=args.calls,
-                       log=lambda line: print(line, flush=True), peers=peers)
+                       log=lambda line: print(line, flush=True), peers=peers,
+                       lowerers=lowerers)
     if args.json:
         write_json(report, args.json)
         print(f"wrote {args.json}")
@@ -382,16 +406,25 @@ def _add_model_commands(sub) -> None:
     p_sum.add_argument("--ir", action="store_true", help="also print the annotated IR")
     p_show = sub.add_parser("show", help="print a model's netspec IR")
     p_show.add_argument("model", metavar="MODEL", help=MODEL_HELP)
-    p_comp = sub.add_parser("compile", help="lower a model to StableHLO and compile it with IREE")
+    p_comp = sub.add_parser("compile", help="lower a model to StableHLO and compile it (into "
+                                            "the cache train and predict read)")
     p_comp.add_argument("model", metavar="MODEL", help=MODEL_HELP)
-    p_comp.add_argument("--function", default="train_step", choices=list(FUNCTIONS))
+    p_comp.add_argument("--function", default="train_step", choices=list(FUNCTIONS),
+                        help="train_step (default) also compiles the evaluation a run uses")
     p_comp.add_argument("--batch-size", type=int, default=128)
     p_comp.add_argument("--backend", default="llvm-cpu",
-                        help="comma-separated: llvm-cpu, rocm (gfx1100), cuda")
-    p_comp.add_argument("--momentum", type=float, default=0.0)
-    p_comp.add_argument("--adam", action="store_true")
-    p_comp.add_argument("-o", "--output", help="write the .vmfb here")
+                        help="comma-separated: " + ", ".join(TARGETS)
+                             + " (IREE: llvm-cpu, rocm for gfx1100, cuda; XLA through PJRT: "
+                               "xla, xla-cuda, xla-rocm)")
+    p_comp.add_argument("--recipe", default="s4tf-baseline",
+                        help="the train step's optimizer, as `lean-mlir train --recipe`")
+    p_comp.add_argument("--momentum", type=float, help="override the recipe's SGD momentum")
+    p_comp.add_argument("--adam", action="store_true", help="Adam instead of the recipe's SGD")
+    p_comp.add_argument("-o", "--output", help="write the compiled module here (.vmfb for IREE)")
     p_comp.add_argument("--emit-stablehlo", help="write the StableHLO here")
+    p_comp.add_argument("--dump-stages", metavar="DIR",
+                        help="write each stage's module (netspec, StableHLO, the lowerer's "
+                             "input) and commands.sh, which remakes each, to DIR/FUNCTION.BACKEND")
 
 
 def _add_explain_command(sub) -> None:
@@ -479,6 +512,10 @@ def _add_run_commands(sub) -> None:
     p_pred.add_argument("model_dir")
     p_pred.add_argument("files", nargs="+")
     p_pred.add_argument("--json", action="store_true")
+    p_pred.add_argument("--backend", default="llvm-cpu", choices=["llvm-cpu", "xla", "xla-cuda",
+                                                                  "xla-rocm"],
+                        help="llvm-cpu: the shipped .vmfb (IREE); xla*: predict.stablehlo "
+                             "through XLA")
     p_data = sub.add_parser("data", help="prepare a data set (MNIST and Fashion-MNIST are "
                                      "fetched; CIFAR-10 and Imagenette read and checked)")
     p_data.add_argument("dataset", choices=DATASETS)
@@ -495,6 +532,8 @@ def _add_bench_command(sub) -> None:
     p_bench.add_argument("--json", help="also write the results here")
     p_bench.add_argument("--peers", help="comma-separated: pytorch, jax (default: every "
                                          "installed one)")
+    p_bench.add_argument("--lowerers", default="iree",
+                         help="comma-separated lean-mlir lowerers to time: iree, xla")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -528,7 +567,7 @@ def main(argv: list[str] | None = None) -> int:
         if e.command:
             print(f"resume with: {e.command}", file=sys.stderr)
         return 130
-    except (MLIRError, SpecError, ValueError, FileNotFoundError) as e:
+    except (MLIRError, SpecError, ValueError, FileNotFoundError, XlaUnavailable) as e:
         message = str(e).splitlines()[0] if not isinstance(e, MLIRError) else str(e)
         print(f"error: {message}", file=sys.stderr)
         return 1

@@ -38,13 +38,16 @@ from lean_mlir._mlir import Context, Module
 from lean_mlir._version import __version__
 from lean_mlir.pipeline import run_pipeline
 from lean_mlir.recipes import TrainConfig
+from lean_mlir.signature import ROLE_ATTR, Role, Signature, read_parameters, read_signatures
 from lean_mlir.spec import NetSpec
 
 __all__ = [
     "BACKENDS",
+    "LOWERERS",
     "PARAMETER_SCOPE",
     "TARGETS",
     "CompiledModule",
+    "Lowered",
     "bind_parameters",
     "bound_parameters",
     "compile_cache_dir",
@@ -54,10 +57,15 @@ __all__ = [
     "example_arguments",
     "externalize_transients",
     "forget_tuned",
+    "lower",
     "lower_module",
+    "lower_stablehlo",
     "lower_to_stablehlo",
+    "lowerer_of",
     "lowering_pipeline",
+    "read_parameters",
     "save_tuned_choice",
+    "to_numpy",
     "tuned_choice",
     "tuned_dir",
     "verify_stablehlo",
@@ -124,7 +132,22 @@ def data_tiling_compiles(spec: NetSpec) -> bool:
 #: forms 17.5 ms, cpu forms 135 ms, gpu forms 5.2-5.9 ms; ``predict`` 7.0, 3.6
 #: and 1.3 ms; docs/gpu.md); the textbook forms for ROCm, where
 #: nothing has been measured.
-TARGETS: dict[str, str] = {"llvm-cpu": "cpu", "rocm": "generic", "cuda": "gpu"}
+TARGETS: dict[str, str] = {"llvm-cpu": "cpu", "rocm": "generic", "cuda": "gpu",
+                           # XLA picks its own layouts and kernels (cuDNN, Eigen): it
+                           # gets the textbook forms (its CPU train steps ran 1.4x
+                           # IREE's time in them, 2.6x in the cpu forms).
+                           "xla": "generic", "xla-cuda": "generic", "xla-rocm": "generic"}
+
+#: The backends each lowerer compiles for: IREE's (BACKENDS) and XLA's through PJRT
+#: (:mod:`lean_mlir.xla`).
+LOWERERS: dict[str, tuple[str, ...]] = {"iree": ("llvm-cpu", "rocm", "cuda"),
+                                        "xla": ("xla", "xla-cuda", "xla-rocm")}
+
+
+def lowerer_of(backend: str) -> str:
+    """``iree`` or ``xla``: who compiles for ``backend``."""
+    _check_backend(backend)
+    return "xla" if backend in LOWERERS["xla"] else "iree"
 
 #: IREE runtime driver per backend.
 DRIVERS = {"llvm-cpu": "local-task", "rocm": "hip", "cuda": "cuda"}
@@ -184,13 +207,7 @@ def verify_stablehlo(text: str) -> None:
 
     with ir.Context() as ctx:
         ctx.allow_unregistered_dialects = False
-        try:
-            module = ir.Module.parse(text)
-            module.operation.verify()
-        except ir.MLIRError as e:
-            diags = [Diagnostic("error", str(d.location), d.message)
-                     for d in e.error_diagnostics]
-            raise MLIRError("StableHLO verification failed", diags) from e
+        _parse_verified(text)
 
 
 def _function(module, name: str):
@@ -215,14 +232,113 @@ def _set_signature(func, inputs: list, arg_attrs: list | None) -> None:
         func.attributes["arg_attrs"] = ir.ArrayAttr.get(arg_attrs)
 
 
+def _arg_roles(func) -> list[Role | None]:
+    """Each argument's ``netspec.role`` (None where it has none) in an ``iree.compiler.ir``
+    function."""
+    from iree.compiler import ir
+
+    if "arg_attrs" not in func.attributes:
+        return [None] * len(func.regions[0].blocks[0].arguments)
+    out = []
+    for attrs in ir.ArrayAttr(func.attributes["arg_attrs"]):
+        attrs = ir.DictAttr(attrs)
+        out.append(Role.parse(ir.StringAttr(attrs[ROLE_ATTR]).value)
+                   if ROLE_ATTR in attrs else None)
+    return out
+
+
+def _bind(module, function: str) -> None:
+    """:func:`bind_parameters` on a parsed module, in place."""
+    from iree.compiler import ir
+
+    if function not in BINDABLE:
+        raise ValueError(f"{function}: only {', '.join(BINDABLE)} can bind their parameters "
+                         "(the other functions change them)")
+    func = _function(module, function)
+    block = func.regions[0].blocks[0]
+    roles = _arg_roles(func)
+    attrs = (list(ir.ArrayAttr(func.attributes["arg_attrs"])) if "arg_attrs" in func.attributes
+             else [ir.DictAttr.get({})] * len(block.arguments))
+    scope = ir.StringAttr.get(PARAMETER_SCOPE)
+    kept = []
+    for i, (arg, role) in enumerate(zip(list(block.arguments), roles, strict=True)):
+        if role is None or role.kind != "param":
+            kept.append((arg.type, attrs[i]))
+            continue
+        with ir.InsertionPoint(func):
+            ir.Operation.create("util.global", attributes={
+                "sym_name": ir.StringAttr.get(f"param{i}"),
+                "sym_visibility": ir.StringAttr.get("private"),
+                "type": ir.TypeAttr.get(arg.type),
+                "initial_value": ir.Attribute.parse(
+                    f"#flow.parameter.named<{scope}::{ir.StringAttr.get(role.param)}> : "
+                    f"{arg.type}"),
+                "netspec.param": ir.StringAttr.get(role.param)})
+        with ir.InsertionPoint.at_block_begin(block):
+            load = ir.Operation.create(
+                "util.global.load", results=[arg.type],
+                attributes={"global": ir.FlatSymbolRefAttr.get(f"param{i}")})
+        arg.replace_all_uses_with(load.result)
+    for i in reversed(range(len(block.arguments))):
+        if roles[i] is not None and roles[i].kind == "param":
+            block.erase_argument(i)
+    _set_signature(func, [t for t, _ in kept],
+                   [a for _, a in kept] if "arg_attrs" in func.attributes else None)
+
+
+def _bound(module) -> dict[str, tuple[int, ...]]:
+    """:func:`bound_parameters` of a parsed module."""
+    from iree.compiler import ir
+
+    return {ir.StringAttr(op.attributes["netspec.param"]).value:
+            tuple(ir.RankedTensorType(ir.TypeAttr(op.attributes["type"]).value).shape)
+            for op in module.body.operations
+            if op.operation.name == "util.global" and "netspec.param" in op.attributes}
+
+
+def _externalize(module, function: str) -> None:
+    """:func:`externalize_transients` on a parsed module, in place."""
+    from iree.compiler import ir
+
+    func = _function(module, function)
+    block = func.regions[0].blocks[0]
+    workspace_type = ir.Type.parse("!hal.buffer_view")
+    workspace = block.add_argument(workspace_type, ir.Location.unknown())
+    inputs = ir.FunctionType(ir.TypeAttr(func.attributes["function_type"]).value).inputs
+    _set_signature(func, [*inputs, workspace_type],
+                   [*ir.ArrayAttr(func.attributes["arg_attrs"]),
+                    ir.DictAttr.get({ROLE_ATTR: ir.StringAttr.get("workspace")})]
+                   if "arg_attrs" in func.attributes else None)
+    ret = block.operations[len(block.operations) - 1]
+    with ir.InsertionPoint(ret):
+        for i, value in enumerate(list(ret.operands)):
+            annotated = ir.Operation.create("hal.tensor.transients", results=[value.type],
+                                            operands=[value, workspace])
+            ret.operands[i] = annotated.result
+
+
+def _parse_verified(text: str):
+    """``text`` parsed in IREE's MLIR (StableHLO registered) and verified; MLIRError
+    with StableHLO's diagnostics. Call inside an ``ir.Context``."""
+    from iree.compiler import ir
+
+    try:
+        module = ir.Module.parse(text)
+        module.operation.verify()
+    except ir.MLIRError as e:
+        diags = [Diagnostic("error", str(d.location), d.message) for d in e.error_diagnostics]
+        raise MLIRError("StableHLO verification failed", diags) from e
+    return module
+
+
 def bind_parameters(text: str, function: str) -> str:
     """Makes ``function`` of lowered StableHLO ``text`` read its parameters at load.
 
-    Every argument the lowering marks ``netspec.param = "name"`` becomes an
-    immutable global initialised from IREE parameter ``model::name``
-    (``#flow.parameter.named``, the global marked ``netspec.param`` too), loaded
-    at the function's start in its place; ``function`` keeps only its other
-    arguments (the batch). What this buys: IREE evaluates everything that
+    Every argument whose ``netspec.role`` is ``param:<name>`` becomes an
+    immutable global initialised from IREE parameter ``model::<name>``
+    (``#flow.parameter.named``, the global marked ``netspec.param = "<name>"``),
+    loaded at the function's start in its place; ``function`` keeps only its
+    other arguments (the batch). What this buys: IREE evaluates everything that
     depends on the parameters alone (the packing of the dense weights for its
     GEMMs, the filters' re-layouts) once, when the module is loaded, instead of
     at every call; the CNN's ``predict`` at batch 128 loses the 2-3 ms of
@@ -231,41 +347,9 @@ def bind_parameters(text: str, function: str) -> str:
     """
     from iree.compiler import ir
 
-    if function not in BINDABLE:
-        raise ValueError(f"{function}: only {', '.join(BINDABLE)} can bind their parameters "
-                         "(the other functions change them)")
     with ir.Context(), ir.Location.unknown():
         module = ir.Module.parse(text)
-        func = _function(module, function)
-        block = func.regions[0].blocks[0]
-        attrs = (list(ir.ArrayAttr(func.attributes["arg_attrs"])) if "arg_attrs" in func.attributes
-                 else [ir.DictAttr.get({})] * len(block.arguments))
-        scope = ir.StringAttr.get(PARAMETER_SCOPE)
-        kept = []
-        for i, (arg, arg_attrs) in enumerate(zip(list(block.arguments), attrs, strict=True)):
-            arg_attrs = ir.DictAttr(arg_attrs)
-            if "netspec.param" not in arg_attrs:
-                kept.append((arg.type, arg_attrs))
-                continue
-            name = arg_attrs["netspec.param"]
-            with ir.InsertionPoint(func):
-                ir.Operation.create("util.global", attributes={
-                    "sym_name": ir.StringAttr.get(f"param{i}"),
-                    "sym_visibility": ir.StringAttr.get("private"),
-                    "type": ir.TypeAttr.get(arg.type),
-                    "initial_value": ir.Attribute.parse(
-                        f"#flow.parameter.named<{scope}::{name}> : {arg.type}"),
-                    "netspec.param": name})
-            with ir.InsertionPoint.at_block_begin(block):
-                load = ir.Operation.create(
-                    "util.global.load", results=[arg.type],
-                    attributes={"global": ir.FlatSymbolRefAttr.get(f"param{i}")})
-            arg.replace_all_uses_with(load.result)
-        for i in reversed(range(len(block.arguments))):
-            if "netspec.param" in ir.DictAttr(attrs[i]):
-                block.erase_argument(i)
-        _set_signature(func, [t for t, _ in kept],
-                       [a for _, a in kept] if "arg_attrs" in func.attributes else None)
+        _bind(module, function)
         module.operation.verify()
         return str(module)
 
@@ -279,7 +363,7 @@ _WORKSPACE_SIZE_SUFFIX = "_transients_size"
 
 def externalize_transients(text: str, function: str, debug_info: bool = False) -> str:
     """Makes ``function`` of StableHLO ``text`` take its transient memory from a buffer
-    the caller passes as a last argument (``!hal.buffer_view``).
+    the caller passes as a last argument (``!hal.buffer_view``, role ``workspace``).
 
     Why: IREE 3.13's CPU driver serves a call's transient buffers from a pool of
     64 MB slabs. A train step's working set at batch 128 is one transient of
@@ -299,20 +383,7 @@ def externalize_transients(text: str, function: str, debug_info: bool = False) -
 
     with ir.Context(), ir.Location.unknown():
         module = ir.Module.parse(text)
-        func = _function(module, function)
-        block = func.regions[0].blocks[0]
-        workspace_type = ir.Type.parse("!hal.buffer_view")
-        workspace = block.add_argument(workspace_type, ir.Location.unknown())
-        inputs = ir.FunctionType(ir.TypeAttr(func.attributes["function_type"]).value).inputs
-        _set_signature(func, [*inputs, workspace_type],
-                       [*ir.ArrayAttr(func.attributes["arg_attrs"]), ir.DictAttr.get({})]
-                       if "arg_attrs" in func.attributes else None)
-        ret = block.operations[len(block.operations) - 1]
-        with ir.InsertionPoint(ret):
-            for i, value in enumerate(list(ret.operands)):
-                annotated = ir.Operation.create("hal.tensor.transients", results=[value.type],
-                                                operands=[value, workspace])
-                ret.operands[i] = annotated.result
+        _externalize(module, function)
         # With debug_info the ops keep their locations (lean-mlir explain reads
         # them); without, the text is the compile cache's key, which a layer
         # moving in its source file must not change.
@@ -320,8 +391,8 @@ def externalize_transients(text: str, function: str, debug_info: bool = False) -
 
 
 def _check_backend(backend: str) -> None:
-    if backend not in BACKENDS:
-        raise ValueError(f"unknown backend {backend!r}; expected one of {sorted(BACKENDS)}")
+    if backend not in TARGETS:
+        raise ValueError(f"unknown backend {backend!r}; expected one of {list(TARGETS)}")
 
 
 def compile_flags(backend: str, target: str | None = None,
@@ -330,7 +401,8 @@ def compile_flags(backend: str, target: str | None = None,
     (default: the backend's, TARGETS). ``data_tiling`` overrides whether GEMM
     operands are packed for the kernels (default: on for the cpu forms, unless
     ``spec`` has layers it cannot compile: :func:`data_tiling_compiles`)."""
-    _check_backend(backend)
+    if lowerer_of(backend) != "iree":
+        return []    # XLA takes no compiler flags from us
     if target is not None and target not in ("generic", "cpu", "gpu"):
         raise ValueError(f"unknown target {target!r}; expected generic, cpu or gpu")
     flags = list(BACKENDS[backend])
@@ -467,21 +539,30 @@ def _cache_key(text: str, flags: list[str]) -> str:
 
 
 def compile_stablehlo(text: str, backend: str = "llvm-cpu",
-                      flags: list[str] | None = None, cache: bool = True) -> bytes:
+                      flags: list[str] | None = None, cache: bool = True,
+                      extra_flags: tuple[str, ...] = ()) -> bytes:
     """Compiles StableHLO text to an IREE ``.vmfb`` for ``backend``
-    (with ``flags``, default :func:`compile_flags` of the backend).
+    (with ``flags``, default :func:`compile_flags` of the backend). The one place
+    that calls IREE's compiler.
 
     Modules are kept on disk (:func:`compile_cache_dir`), keyed by the StableHLO,
     the flags, the IREE version and the host CPU, so processes on one machine
     (a sweep's runs, a resumed run, the tests) compile each module once;
-    ``cache=False`` always compiles (and refreshes the cache).
+    ``cache=False`` always compiles (and refreshes the cache). ``extra_flags``
+    (what to dump, for ``lean-mlir explain``) change nothing in the module: a
+    compile with them is never cached.
     """
     from iree.compiler import tools
 
-    _check_backend(backend)
+    if lowerer_of(backend) != "iree":
+        raise ValueError(f"{backend}: compile_stablehlo compiles for IREE's backends "
+                         f"{list(BACKENDS)}")
     flags = compile_flags(backend) if flags is None else flags
     directory = compile_cache_dir()
     path = directory / f"{_cache_key(text, flags)}.vmfb" if directory else None
+    if extra_flags:
+        return tools.compile_str(text, input_type="stablehlo",
+                                 extra_args=[*flags, *extra_flags])
     if cache and path is not None and path.exists():
         data = path.read_bytes()
         if data.startswith(b"PK\x03\x04"):   # a whole module (writes are atomic)
@@ -512,8 +593,16 @@ class CompiledModule:
     parameters: object = field(default=None, repr=False)
     #: The iree-compile flags it was compiled with (empty where not known).
     flags: list[str] = field(default_factory=list)
+    #: The lowered function's roles (None for a module loaded from a file).
+    signature: Signature | None = None
     _context: object = field(default=None, repr=False)
     _functions: dict = field(default_factory=dict, repr=False)
+
+    lowerer = "iree"
+
+    @property
+    def binary(self) -> bytes:
+        return self.vmfb
 
     def _module(self):
         if self._context is None:
@@ -542,32 +631,9 @@ class CompiledModule:
         """
         if not self.bound:
             raise ValueError("this module takes its parameters as arguments")
-        if isinstance(source, (str, Path)):
-            from safetensors import SafetensorError, safe_open
-
-            where = str(source)
-            try:
-                with safe_open(str(source), "numpy") as f:
-                    found = {k: (tuple(f.get_slice(k).get_shape()), f.get_slice(k).get_dtype())
-                             for k in f.keys()}  # noqa: SIM118 (safe_open is not iterable)
-            except (OSError, SafetensorError) as e:
-                raise ValueError(f"{where}: cannot read parameters ({e})") from e
-            found = {k: (shape, "float32" if dtype == "F32" else dtype)
-                     for k, (shape, dtype) in found.items()}
-        else:
-            where = "the parameters given"
-            # A snapshot: IREE may use the memory as it is, so later changes to
-            # the caller's arrays must not reach the module.
-            source = {k: np.array(v, order="C", copy=True) for k, v in source.items()}
-            found = {k: (tuple(v.shape), str(v.dtype)) for k, v in source.items()}
-        for name, shape in self.bound.items():
-            if name not in found:
-                raise ValueError(f"{where}: no parameter {name!r}")
-            if found[name] != (shape, "float32"):
-                raise ValueError(f"{where}: {name} should be float32 {shape}, found "
-                                 f"{found[name][1]} {found[name][0]}")
+        source = read_parameters(source, self.bound)
         return CompiledModule(self.vmfb, self.backend, self.stablehlo, dict(self.bound), source,
-                              flags=list(self.flags))
+                              flags=list(self.flags), signature=self.signature)
 
     def function(self, name: str):
         """The runtime function ``name``: called with NumPy arrays or device arrays, it
@@ -600,6 +666,11 @@ class CompiledModule:
         if not isinstance(out, (tuple, list)):
             out = (out,)
         return [np.asarray(r.to_host() if hasattr(r, "to_host") else r) for r in out]
+
+
+def to_numpy(value) -> np.ndarray:
+    """A compiled function's result (an IREE or an XLA device array) as a NumPy array."""
+    return np.asarray(value.to_host() if hasattr(value, "to_host") else value)
 
 
 _SCHED_BATCH = getattr(os, "SCHED_BATCH", None)
@@ -710,69 +781,254 @@ def bound_parameters(text: str) -> dict[str, tuple[int, ...]]:
     from iree.compiler import ir
 
     with ir.Context():
-        module = ir.Module.parse(text)
-        return {ir.StringAttr(op.attributes["netspec.param"]).value:
-                tuple(ir.RankedTensorType(ir.TypeAttr(op.attributes["type"]).value).shape)
-                for op in module.body.operations
-                if op.operation.name == "util.global" and "netspec.param" in op.attributes}
+        return _bound(ir.Module.parse(text))
 
 
 def example_arguments(spec: NetSpec, function: str, batch_size: int,
-                      cfg: TrainConfig) -> list[np.ndarray]:
-    """Arguments for ``function`` in its signature's order (Passes.td): the initial
-    parameters (seed 0), zero optimizer state for ``cfg``, a random batch (seed 0),
-    and for a train step ``cfg``'s learning rate and step 0. What tools that time
-    or profile a function call it with."""
+                      cfg: TrainConfig, signature: Signature | None = None) -> list[np.ndarray]:
+    """Arguments for ``function`` in its signature's order (``signature``, default the
+    one ``cfg`` lowers to): the initial parameters (seed 0), zero optimizer state for
+    ``cfg``, a random batch (seed 0), and for a train step ``cfg``'s learning rate
+    and step 0. What tools that time or profile a function call it with."""
+    if signature is None:
+        options = cfg.lowering_options() if function in ("train_step", "value_and_grad") \
+            else {}
+        signature = lower(spec, function, batch_size, cfg.backend, options).signature
     rng = np.random.default_rng(0)
-    params = spec.init_params(0)
-    args = [params[p.name] for p in spec.params]
-    if function == "train_step":
-        args += [np.zeros(shape, np.float32) for shape in cfg.state_shapes(spec).values()]
-    args.append(rng.random((batch_size, *spec.input_shape), dtype=np.float32))
-    if function != "predict":
-        args.append(rng.integers(0, spec.output_shape[0], batch_size).astype(np.int32))
-    if function == "train_step":
-        args += [np.float32(cfg.learning_rate), np.int32(0)]
-    return args
+    state = {name: np.zeros(shape, np.float32) for name, shape in cfg.state_shapes(spec).items()}
+    return signature.arguments(
+        params=spec.init_params(0), state=state,
+        images=rng.random((batch_size, *spec.input_shape), dtype=np.float32),
+        **({"labels": rng.integers(0, spec.output_shape[0], batch_size).astype(np.int32)}
+           if signature.takes("labels") else {}),
+        **({"learning_rate": np.float32(cfg.learning_rate), "step": np.int32(0)}
+           if signature.takes("step") else {}))
 
 
-_CACHE: dict[tuple, CompiledModule] = {}
+# -- the stages ---------------------------------------------------------------------------
 
+@dataclass
+class Lowered:
+    """One function of a network, lowered for a backend: the first stage of the
+    pipeline, and what :meth:`compile` turns into a callable module.
 
-def compile_spec(spec: NetSpec, function: str, batch_size: int, backend: str = "llvm-cpu",
-                 options: dict | None = None, flags: list[str] | None = None,
-                 bind_params: bool = False) -> CompiledModule:
-    """Lowers, verifies and compiles ``function`` of ``spec``; cached per network IR,
-    pipeline, backend, flags and binding.
+        lowered = lm.lower(spec, "train_step", 128, backend="llvm-cpu",
+                           options={"momentum": 0.9})
+        print(lowered.as_text())          # the StableHLO, verified by StableHLO
+        lowered.signature.args[0].role    # Role(kind='param', param='conv2d_0.weight')
+        module = lowered.compile()        # cached: in this process and on disk
+        lowered.stages()                  # {"netspec.mlir": ..., "stablehlo.mlir": ..., ...}
 
-    ``options`` are netspec-to-stablehlo's (``optimizer``, ``momentum``, ...);
-    ``target`` defaults to the backend's (TARGETS). ``flags`` replace
-    :func:`compile_flags`; without them, what ``lean-mlir tune`` chose for this
-    compile on this machine (:func:`tuned_choice`) applies. ``bind_params``
-    (``predict``, ``eval``) compiles a module that reads the parameters at load
-    (:func:`bind_parameters`): call ``.with_parameters(params)`` on it, then its
-    function with the batch alone.
+    Building one is cheap: ``options`` (netspec-to-stablehlo's, the target's forms
+    and what ``lean-mlir tune`` chose here applied), ``pipeline`` and ``flags`` are
+    decided at once; the IR is lowered when first asked for (``module``, ``text``,
+    ``signature``), and not at all when the compiled module is already in this
+    process.
     """
+
+    #: The network (None for StableHLO from elsewhere: :func:`lower_stablehlo`).
+    spec: NetSpec | None
+    function: str
+    batch_size: int
+    backend: str
+    #: netspec-to-stablehlo's options, ``target`` included.
+    options: dict
+    #: The lowering pipeline (``lean-mlir-opt --pass-pipeline=...`` reruns it).
+    pipeline: str
+    #: The compiler's flags (IREE's; empty for XLA).
+    flags: list[str]
+    #: The function reads its parameters at load (:func:`bind_parameters`).
+    bind_params: bool = False
+    #: What ``lean-mlir tune`` chose for this compile, if it was applied.
+    tuned: dict | None = None
+
+    @property
+    def lowerer(self) -> str:
+        return lowerer_of(self.backend)
+
+    @functools.cached_property
+    def module(self) -> Module:
+        """The lowered module (native; its ops keep their locations), verified by
+        StableHLO's own verifier."""
+        return lower_module(self.spec, self.pipeline)
+
+    @functools.cached_property
+    def text(self) -> str:
+        """The StableHLO, printed without locations (what the later stages read)."""
+        return str(self.module)
+
+    @functools.cached_property
+    def signature(self) -> Signature:
+        """What each argument and result is (``netspec.role``), read from the IR."""
+        return read_signatures(self.module)[self.function]
+
+    def as_text(self, debug_info: bool = False) -> str:
+        """The lowered StableHLO; with ``debug_info``, every op's location (the layer
+        and part of the derivation it comes from)."""
+        return self.module.operation.get_asm(enable_debug_info=debug_info) if debug_info \
+            else self.text
+
+    def backend_input(self, debug_info: bool = False) -> tuple[str, dict]:
+        """The second stage: the module the lowerer compiles and the parameters it
+        binds. IREE: parameters bound as globals (``bind_params``) and, on the CPU,
+        the transients taken from a workspace, in one parse; XLA: ``main`` with its
+        donated arguments aliased (:func:`lean_mlir.xla.xla_input`)."""
+        if self.lowerer == "xla":
+            from lean_mlir.xla import xla_input
+
+            # XLA keeps bound parameters as device buffers (XlaModule.with_parameters).
+            bound = ({a.role.param: a.shape for a in self.signature.args
+                      if a.role.kind == "param"} if self.bind_params else {})
+            return xla_input(self.as_text(debug_info), self.function, self.signature), bound
+        from iree.compiler import ir
+
+        with ir.Context(), ir.Location.unknown():
+            module = ir.Module.parse(self.as_text(debug_info))
+            if self.bind_params:
+                _bind(module, self.function)
+            bound = _bound(module)
+            if self.backend in WORKSPACE_BACKENDS:
+                _externalize(module, self.function)
+            module.operation.verify()
+            # Without debug_info the text is the compile cache's key, which a layer
+            # moving in its source file must not change.
+            return module.operation.get_asm(enable_debug_info=debug_info), bound
+
+    def key(self) -> tuple:
+        """What the compiled module depends on, beyond the machine: this process's
+        cache key."""
+        source = self.spec.fingerprint() if self.spec is not None else hashlib.sha256(
+            self.text.encode()).hexdigest()
+        return (source, self.pipeline, self.backend, tuple(self.flags), self.bind_params)
+
+    def compile(self, cache: bool = True):
+        """The loaded module (:class:`CompiledModule` for IREE, an
+        :class:`~lean_mlir.xla.XlaModule` for XLA), from this process's cache, the
+        disk cache, or compiled now. ``cache=False`` compiles anew (and refreshes
+        the disk cache)."""
+        key = self.key()
+        if cache and key in _CACHE:
+            return _CACHE[key]
+        text, bound = self.backend_input()
+        if self.lowerer == "xla":
+            from lean_mlir.xla import XlaModule, compile_xla
+
+            executable, binary = compile_xla(text, self.backend, compile_cache_dir(), cache)
+            module = XlaModule(executable, self.backend, text, self.function, self.signature,
+                               binary, bound)
+        else:
+            module = CompiledModule(compile_stablehlo(text, self.backend, self.flags, cache),
+                                    self.backend, text, bound, flags=list(self.flags),
+                                    signature=self.signature)
+        _CACHE[key] = module
+        return module
+
+    def is_cached(self) -> bool:
+        """Whether :meth:`compile` would find the module already compiled (in this
+        process, or on disk for IREE)."""
+        if self.key() in _CACHE:
+            return True
+        directory = compile_cache_dir()
+        if directory is None or self.lowerer != "iree":
+            return False
+        return (directory / f"{_cache_key(self.backend_input()[0], self.flags)}.vmfb").exists()
+
+    def stages(self) -> dict[str, str]:
+        """Every stage's module, by file name, and ``commands.sh``: how each stage is
+        made again from the command line (``lean-mlir compile --dump-stages``)."""
+        second = f"2-{self.lowerer}-input.mlir"
+        files = {"1-stablehlo.mlir": self.as_text(debug_info=True),
+                 second: self.backend_input()[0]}
+        if self.spec is not None:
+            files["0-netspec.mlir"] = self.spec.to_mlir().operation.get_asm(
+                enable_debug_info=True)
+        rewrites = ("bind the parameters as globals; " if self.bind_params else "") + (
+            "take the transients from a workspace argument"
+            if self.backend in WORKSPACE_BACKENDS else "no rewrite")
+        if self.lowerer == "xla":
+            rewrites = "rename the function main; alias donated arguments (tf.aliasing_output)"
+        lines = ["#!/bin/sh",
+                 (f"# {self.spec.name if self.spec else 'StableHLO'}: {self.function}, "
+                  f"batch {self.batch_size}, backend {self.backend}")]
+        if self.spec is not None:
+            lines += ["# 0 -> 1: the lowering and the derived backward pass (C++ passes)",
+                      ("lean-mlir-opt --allow-unregistered-dialect "
+                       f"--pass-pipeline='{self.pipeline}' 0-netspec.mlir -o 1-stablehlo.mlir")]
+        lines.append(f"# 1 -> 2: {rewrites} (lean_mlir.compiler.Lowered.backend_input)")
+        if self.lowerer == "iree":
+            lines += ["# 2 -> module: IREE",
+                      "iree-compile --iree-input-type=stablehlo "
+                      + " ".join(f"'{f}'" for f in self.flags)
+                      + f" {second} -o {self.function}.vmfb"]
+        else:
+            from lean_mlir.xla import PLATFORMS
+
+            lines.append("# 2 -> module: XLA through PJRT (jax.extend.backend.get_backend("
+                         f"'{PLATFORMS[self.backend]}').compile_and_load)")
+        files["commands.sh"] = "\n".join(lines) + "\n"
+        return files
+
+
+def lower(spec: NetSpec, function: str, batch_size: int, backend: str = "llvm-cpu",
+          options: dict | None = None, *, bind_params: bool = False,
+          flags: list[str] | None = None) -> Lowered:
+    """``function`` of ``spec`` lowered for ``backend``: the pipeline's first stage
+    (see :class:`Lowered`). ``options`` are netspec-to-stablehlo's (``optimizer``,
+    ``momentum``, ...); ``target`` defaults to the backend's (TARGETS). ``flags``
+    replace :func:`compile_flags`; without them, what ``lean-mlir tune`` chose for
+    this compile on this machine (:func:`tuned_choice`) applies. ``bind_params``
+    (``predict``, ``eval``): the compiled module reads the parameters at load
+    (``.with_parameters(params)``), and its function takes the batch alone."""
     _check_backend(backend)
+    if batch_size <= 0:
+        raise ValueError(f"batch_size must be positive, got {batch_size}")
+    if bind_params and function not in BINDABLE:
+        raise ValueError(f"{function}: only {', '.join(BINDABLE)} can bind their parameters "
+                         "(the other functions change them)")
     options = {"target": TARGETS[backend], **(options or {})}
+    choice = None
     if flags is None:
-        choice = None if set(TUNED_OPTIONS) & set(options) else tuned_choice(
-            spec, function, batch_size, backend, options, bind_params)
+        if lowerer_of(backend) == "iree" and not set(TUNED_OPTIONS) & set(options):
+            choice = tuned_choice(spec, function, batch_size, backend, options, bind_params)
         if choice is not None:
             options = {**options, **choice["options"]}
             flags = compile_flags(backend, options["target"], choice["data_tiling"])
         else:
             flags = compile_flags(backend, options["target"], spec=spec)
-    pipeline = lowering_pipeline(function, batch_size, options)
-    flags = list(flags)
-    key = (spec.fingerprint(), pipeline, backend, tuple(flags), bind_params)
-    if key not in _CACHE:
-        text = lower_to_stablehlo(spec, pipeline)
-        if bind_params:
-            text = bind_parameters(text, function)
-        bound = bound_parameters(text)
-        if backend in WORKSPACE_BACKENDS:
-            text = externalize_transients(text, function)
-        _CACHE[key] = CompiledModule(compile_stablehlo(text, backend, flags), backend, text,
-                                     bound, flags=flags)
-    return _CACHE[key]
+    return Lowered(spec, function, batch_size, backend, options,
+                   lowering_pipeline(function, batch_size, options), list(flags),
+                   bind_params, choice)
+
+
+def lower_stablehlo(text: str, function: str, backend: str = "llvm-cpu", *,
+                    bind_params: bool = False) -> Lowered:
+    """StableHLO from elsewhere (an export's portable artifact) as the first stage,
+    in place of a lowering: ``function`` must carry ``netspec.role`` on every
+    argument and result, as the lowering emits them. Compiled with the backend's
+    flags for the textbook forms."""
+    _check_backend(backend)
+    ctx = Context()
+    ctx.allow_unregistered_dialects = True
+    module = Module.parse(text, ctx)
+    verify_stablehlo(text)
+    signature = read_signatures(module)[function]
+    batch = signature.args[signature.arg_index("images")].shape[0]
+    lowered = Lowered(None, function, batch, backend, {"target": "generic"}, "",
+                      compile_flags(backend, "generic"), bind_params)
+    # The stages a lowering would compute, given.
+    lowered.__dict__.update(module=module, text=str(module), signature=signature)
+    return lowered
+
+
+_CACHE: dict[tuple, object] = {}
+
+
+def compile_spec(spec: NetSpec, function: str, batch_size: int, backend: str = "llvm-cpu",
+                 options: dict | None = None, flags: list[str] | None = None,
+                 bind_params: bool = False):
+    """``lower(...).compile()``: lowers, verifies and compiles ``function`` of
+    ``spec`` (see :func:`lower`); cached per network IR, pipeline, backend, flags
+    and binding. Returns a :class:`CompiledModule` (IREE) or an
+    :class:`~lean_mlir.xla.XlaModule` (XLA), both called alike."""
+    return lower(spec, function, batch_size, backend, options, bind_params=bind_params,
+                 flags=flags).compile()

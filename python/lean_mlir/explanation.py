@@ -37,15 +37,7 @@ from lean_mlir import _dot
 from lean_mlir._files import atomic_write
 from lean_mlir._host import cpu_name, gemm_peak_gflops
 from lean_mlir._native import dot_path, iree_tool_path
-from lean_mlir.compiler import (
-    FUNCTIONS,
-    TARGETS,
-    compile_flags,
-    example_arguments,
-    externalize_transients,
-    lower_module,
-    lowering_pipeline,
-)
+from lean_mlir.compiler import FUNCTIONS, Lowered, compile_stablehlo, example_arguments, lower
 from lean_mlir.pipeline import run_pipeline
 from lean_mlir.recipes import TrainConfig
 from lean_mlir.recipes import get as get_recipe
@@ -420,11 +412,9 @@ def _dispatches(rows: list[dict], exports: dict[str, dict], calls: int) -> list[
 def _compile_with_sources(text: str, flags: list[str], work: Path) -> tuple[bytes, str]:
     """The ``.vmfb`` and, from the same compile, the executable-sources phase with the
     ops' locations (the executables in it are the ones in the ``.vmfb``, by name)."""
-    from iree.compiler import tools
-
     phases = work / "phases"
-    vmfb = tools.compile_str(text, input_type="stablehlo", extra_args=[
-        *flags, f"--dump-compilation-phases-to={phases}", "--mlir-print-debuginfo"])
+    vmfb = compile_stablehlo(text, "llvm-cpu", flags, extra_flags=(
+        f"--dump-compilation-phases-to={phases}", "--mlir-print-debuginfo"))
     found = sorted(phases.glob("*.executable-sources.mlir"))
     if not found:
         raise RuntimeError(f"iree-compile wrote no executable-sources phase into {phases}")
@@ -503,10 +493,6 @@ def _layers(spec: NetSpec, function: str, batch: int, ops: list[Op],
     return rows
 
 
-def _options(function: str, cfg: TrainConfig, backend: str) -> dict:
-    return {"target": TARGETS[backend], **cfg.function_options(function)}
-
-
 def explain(spec: NetSpec, out_dir: Path | str, *, function: str = "train_step",
             batch_size: int = 128, recipe: str = "s4tf-baseline", backend: str = "llvm-cpu",
             profile: bool = True, calls: int = 10, log=print) -> dict:
@@ -525,24 +511,24 @@ def explain(spec: NetSpec, out_dir: Path | str, *, function: str = "train_step",
     if Path(out_dir).exists() and not Path(out_dir).is_dir():
         raise ValueError(f"{out_dir}: exists and is not a directory")
     cfg = get_recipe(recipe, batch_size=batch_size, backend=backend)
-    pipeline = lowering_pipeline(function, batch_size, _options(function, cfg, backend))
+    # What the trainer compiles: the same pipeline, tune's choices included.
+    lowered = lower(spec, function, batch_size, backend, cfg.function_options(function))
     log(f"lowering {spec.name} {function} (batch {batch_size}, {backend})...")
-    module = lower_module(spec, pipeline)
-    ops = derived_ops(module, function, spec)
-    stablehlo = module.operation.get_asm(enable_debug_info=True)
+    ops = derived_ops(lowered.module, function, spec)
     files = {"netspec.mlir": spec.to_mlir().operation.get_asm(enable_debug_info=True),
-             "stablehlo.mlir": stablehlo,
+             "stablehlo.mlir": lowered.as_text(debug_info=True),
              "network.dot": spec.to_dot(),
              "derived.dot": derived_dot(spec, function, ops, cfg)}
     report = {"network": spec.name, "function": function, "batch_size": batch_size,
               "backend": backend,
               "recipe": recipe if function in ("train_step", "value_and_grad") else None,
-              "pipeline": pipeline, "param_count": spec.param_count(),
-              "cpu": cpu_name(), "ops": len(ops)}
+              "pipeline": lowered.pipeline, "compile_flags": lowered.flags,
+              "tuned": lowered.tuned.get("candidate", "tuned") if lowered.tuned else None,
+              "param_count": spec.param_count(), "cpu": cpu_name(), "ops": len(ops)}
     dispatches, total_ms, peak = None, 0.0, 0.0
     if profile:
         try:
-            dispatches, wall_ms, sources = _measure(spec, function, stablehlo, cfg, calls, log)
+            dispatches, wall_ms, sources = _measure(spec, lowered, cfg, calls, log)
         except Exception as e:   # IREE's compiler or profiler: one line saying which, why
             lines = str(e).strip().splitlines() or [type(e).__name__]
             what = lines[0] if len(lines) == 1 else f"{lines[0]} ... {lines[-1]}"
@@ -601,28 +587,26 @@ def profile_dispatches(spec: NetSpec, function: str = "train_step", batch_size: 
                              "label_smoothing"}:
         raise ValueError("profile_dispatches: the recipe gives the optimizer, not options")
     cfg = get_recipe(recipe, batch_size=batch_size)
-    options = {**_options(function, cfg, "llvm-cpu"), **(options or {})}
-    module = lower_module(spec, lowering_pipeline(function, batch_size, options))
-    dispatches, wall_ms, _ = _measure(spec, function,
-                                      module.operation.get_asm(enable_debug_info=True), cfg,
-                                      calls, log, flags)
+    lowered = lower(spec, function, batch_size, "llvm-cpu",
+                    {**cfg.function_options(function), **(options or {})}, flags=flags)
+    dispatches, wall_ms, _ = _measure(spec, lowered, cfg, calls, log)
     return dispatches, wall_ms
 
 
-def _measure(spec, function, stablehlo, cfg, calls, log, flags=None):
-    """Compiles with the executables' sources kept, profiles ``calls`` calls; returns
+def _measure(spec: NetSpec, lowered: Lowered, cfg: TrainConfig, calls: int, log):
+    """Compiles what ``lowered`` compiles to (the same stages and flags, the ops'
+    locations and the executables' sources kept), profiles ``calls`` calls; returns
     the dispatches (largest first), the wall ms per call and the sources."""
-    text = externalize_transients(stablehlo, function, debug_info=True)
-    flags = compile_flags("llvm-cpu", TARGETS["llvm-cpu"], spec=spec) if flags is None \
-        else flags
+    text, _ = lowered.backend_input(debug_info=True)
     with tempfile.TemporaryDirectory(prefix="lean-mlir-explain-") as tmp:
         work = Path(tmp)
         log("compiling with IREE (the executables' sources kept)...")
-        vmfb, sources = _compile_with_sources(text, flags, work)
+        vmfb, sources = _compile_with_sources(text, lowered.flags, work)
         exports = _executables(sources, spec)
         log(f"profiling {calls} calls (IREE's host-execution profiler)...")
-        inputs = example_arguments(spec, function, cfg.batch_size, cfg)
-        rows, wall_ms = _profile(vmfb, text, function, inputs, calls, work)
+        inputs = example_arguments(spec, lowered.function, cfg.batch_size, cfg,
+                                   lowered.signature)
+        rows, wall_ms = _profile(vmfb, text, lowered.function, inputs, calls, work)
     return _dispatches(rows, exports, calls), wall_ms, sources
 
 

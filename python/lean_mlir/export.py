@@ -17,7 +17,18 @@ A model directory holds:
   the parameters alone, such as the packing of the dense weights, runs then
   and not at every call); if it does not load (another CPU, another IREE), it
   is compiled again from ``model.mlir`` by our passes;
-* ``model.json``: the batch size, the class names and how the module was built.
+* ``predict.stablehlo``: the same ``predict`` (parameters as arguments, the
+  textbook forms) as portable StableHLO (versioned VHLO bytecode, readable by
+  any StableHLO consumer of that version or newer): what ``lean-mlir predict
+  --backend xla`` compiles with XLA (written where jaxlib, which serialises
+  it, is installed);
+* ``model.json``: the batch size, the class names, the network (as
+  ``NetSpec.to_dict``) and how the module was built.
+
+``load_model(directory, backend=...)`` runs the shipped ``.vmfb`` on IREE's
+CPU backend; where it does not load, it compiles the network again through
+the same pipeline (:func:`lean_mlir.compiler.lower`); ``backend="xla"`` runs
+``predict.stablehlo`` through XLA.
 
 Images for :func:`read_images`: PNG and JPEG files, converted to the model's
 channels (grayscale or RGB) and resized to its input with a note when they are
@@ -42,14 +53,18 @@ from lean_mlir.compiler import (
     TARGETS,
     CompiledModule,
     bind_parameters,
-    compile_spec,
     compile_stablehlo,
+    lower,
+    lower_stablehlo,
+    lowerer_of,
+    to_numpy,
     verify_stablehlo,
 )
 from lean_mlir.data import IMAGENET_MEAN, IMAGENET_STD, DataError, read_idx
 from lean_mlir.ir import Context, Module
 from lean_mlir.pipeline import run_pipeline
 from lean_mlir.rundir import CHECKPOINT, RunError, checkpoint_tensors, read_run_config
+from lean_mlir.spec import NetSpec
 
 __all__ = ["EXPORT_BATCH", "Model", "ModelError", "export_model", "load_model", "read_images"]
 
@@ -98,21 +113,67 @@ def export_model(run_dir: Path | str, out_dir: Path | str) -> Path:
     from safetensors.numpy import save
 
     out_dir.mkdir(parents=True, exist_ok=True)
-    module = compile_spec(spec, "predict", EXPORT_BATCH, "llvm-cpu", bind_params=True)
+    module = lower(spec, "predict", EXPORT_BATCH, "llvm-cpu", bind_params=True).compile()
+    portable = portable_stablehlo(lower(spec, "predict", EXPORT_BATCH, "xla").text)
     dataset = config.get("dataset") or "mnist"
     manifest = {"format": FORMAT, "name": spec.name, "batch_size": EXPORT_BATCH,
                 "input_shape": list(spec.input_shape), "classes": spec.output_shape[0],
                 "class_names": _class_names(dataset, config), "dataset": dataset,
                 "backend": "llvm-cpu", "compile_flags": module.flags,
-                "parameters": "bound",
+                "parameters": "bound", "network": spec.to_dict(),
+                "portable_stablehlo": PORTABLE if portable is not None else None,
                 "trained_epochs": position.epoch - 1, "steps": position.step,
                 "source_run": str(run_dir), "versions": config.get("versions", {})}
     atomic_write(out_dir / "model.mlir", (str(spec.to_mlir()) + "\n").encode())
     atomic_write(out_dir / "params.safetensors",
                  save(params, metadata={"format": FORMAT, "network": spec.fingerprint()}))
     atomic_write(out_dir / "predict.vmfb", module.vmfb)
+    if portable is not None:
+        atomic_write(out_dir / PORTABLE, portable)
+    else:
+        (out_dir / PORTABLE).unlink(missing_ok=True)
     atomic_write(out_dir / "model.json", (json.dumps(manifest, indent=1) + "\n").encode())
     return out_dir
+
+
+#: The exported predict as portable StableHLO.
+PORTABLE = "predict.stablehlo"
+
+
+def portable_stablehlo(text: str) -> bytes | None:
+    """``text`` (StableHLO) as a portable artifact: VHLO bytecode at the oldest
+    StableHLO version jaxlib writes, so older consumers read it too; None where
+    jaxlib is not installed. The ``netspec.role`` attributes travel with it."""
+    try:
+        from jaxlib.mlir import ir
+        from jaxlib.mlir.dialects import stablehlo
+    except ImportError:
+        return None
+    with ir.Context() as ctx:
+        ctx.allow_unregistered_dialects = True
+        stablehlo.register_dialect(ctx)
+        return stablehlo.serialize_portable_artifact_str(text, stablehlo.get_minimum_version())
+
+
+def read_portable_stablehlo(path: Path) -> str:
+    """The StableHLO text of a portable artifact (:func:`portable_stablehlo`)."""
+    from iree.compiler import ir
+
+    try:
+        from jaxlib.mlir import ir as jax_ir
+        from jaxlib.mlir.dialects import stablehlo
+    except ImportError as e:
+        raise ModelError(f"{path}: reading portable StableHLO needs jaxlib "
+                         "(pip install 'lean-mlir[xla]')") from e
+    try:
+        data = path.read_bytes()
+        with jax_ir.Context() as ctx:
+            stablehlo.register_dialect(ctx)
+            bytecode = stablehlo.deserialize_portable_artifact_str(data)
+        with ir.Context():
+            return ir.Module.parse(bytecode).operation.get_asm(print_generic_op_form=True)
+    except (OSError, ValueError, RuntimeError, ir.MLIRError) as e:
+        raise ModelError(f"{path}: not a readable portable StableHLO artifact ({e})") from e
 
 
 @dataclass
@@ -147,7 +208,7 @@ class Model:
             padded[:len(chunk)] = chunk
             # A copy: the host view of a result does not outlive the next call.
             args = (padded,) if self.bound else (*self.params, padded)
-            out.append(np.array(self._function(*args).to_host())[:len(chunk)])
+            out.append(np.array(to_numpy(self._function(*args)))[:len(chunk)])
         return np.concatenate(out) if out else np.zeros((0, 0), np.float32)
 
     def predict(self, x: np.ndarray) -> np.ndarray:
@@ -157,11 +218,10 @@ class Model:
         return z / z.sum(axis=1, keepdims=True)
 
 
-def load_model(directory: Path | str) -> Model:
-    """Loads a model directory written by :func:`export_model`; raises ModelError."""
-    from safetensors import SafetensorError
-    from safetensors.numpy import load
-
+def load_model(directory: Path | str, backend: str = "llvm-cpu") -> Model:
+    """Loads a model directory written by :func:`export_model` to run on ``backend``
+    (IREE's ``llvm-cpu``, or an XLA backend, which runs ``predict.stablehlo``);
+    raises ModelError."""
     directory = Path(directory)
     manifest_path = directory / "model.json"
     try:
@@ -193,17 +253,7 @@ def load_model(directory: Path | str) -> Model:
     if input_shape is None:
         raise ModelError(f"{ir_path}: no netspec.model with an input")
 
-    params_path = directory / "params.safetensors"
-    try:
-        tensors = load(params_path.read_bytes())
-    except (OSError, SafetensorError, ValueError) as e:
-        raise ModelError(f"{params_path}: missing, truncated or corrupt ({e})") from e
-    params = []
-    for name, shape in zip(names, shapes, strict=True):
-        if name not in tensors or tuple(tensors[name].shape) != shape:
-            got = tensors[name].shape if name in tensors else "nothing"
-            raise ModelError(f"{params_path}: {name} should be {shape}, found {got}")
-        params.append(np.ascontiguousarray(tensors[name], dtype=np.float32))
+    params = _read_params(directory / "params.safetensors", names, shapes)
 
     class_names = manifest.get("class_names")
     if class_names is not None and len(class_names) != manifest.get("classes"):
@@ -211,10 +261,57 @@ def load_model(directory: Path | str) -> Model:
     model = Model(directory, manifest.get("name", directory.name), input_shape, names, params,
                   batch, class_names, bound=manifest.get("parameters") == "bound",
                   dataset=manifest.get("dataset") or "mnist")
+    by_name = dict(zip(names, params, strict=True))
+    if lowerer_of(backend) == "xla":
+        model.bound = True
+        model._context, model._function = _xla_predict(directory, manifest, backend, batch,
+                                                       by_name)
+        return model
+    if backend != "llvm-cpu":
+        raise ModelError(f"{directory}: an exported model runs on llvm-cpu or through XLA "
+                         f"(xla, xla-cuda, xla-rocm), not {backend}")
     bound = dict(zip(names, shapes, strict=True)) if model.bound else {}
     model._context, model._function = _predict_function(
-        directory, module, batch, model.notes, bound, dict(zip(names, params, strict=True)))
+        directory, module, batch, model.notes, bound, by_name, manifest.get("network"))
     return model
+
+
+def _read_params(path: Path, names: list[str], shapes: list[tuple[int, ...]]
+                 ) -> list[np.ndarray]:
+    """The parameters ``names`` from an export's safetensors file, each checked against
+    its shape in the IR; ModelError naming the file and the first that does not fit."""
+    from safetensors import SafetensorError
+    from safetensors.numpy import load
+
+    try:
+        tensors = load(path.read_bytes())
+    except (OSError, SafetensorError, ValueError) as e:
+        raise ModelError(f"{path}: missing, truncated or corrupt ({e})") from e
+    params = []
+    for name, shape in zip(names, shapes, strict=True):
+        if name not in tensors or tuple(tensors[name].shape) != shape:
+            got = tensors[name].shape if name in tensors else "nothing"
+            raise ModelError(f"{path}: {name} should be {shape}, found {got}")
+        params.append(np.ascontiguousarray(tensors[name], dtype=np.float32))
+    return params
+
+
+def _xla_predict(directory: Path, manifest: dict, backend: str, batch: int,
+                 params: dict[str, np.ndarray]):
+    """``predict`` through XLA: the export's portable StableHLO, or (exports without it)
+    the network lowered again; its parameters uploaded once."""
+    path = directory / PORTABLE
+    if manifest.get("portable_stablehlo") and path.exists():
+        lowered = lower_stablehlo(read_portable_stablehlo(path), "predict", backend,
+                                  bind_params=True)
+    elif manifest.get("network"):
+        lowered = lower(NetSpec.from_dict(manifest["network"]), "predict", batch, backend,
+                        bind_params=True)
+    else:
+        raise ModelError(f"{directory}: this export has neither {PORTABLE} nor its network in "
+                         "model.json; export the run again to run it through XLA")
+    module = lowered.compile().with_parameters(params)
+    return module, module.function("predict")
 
 
 def _shape(type_text: str) -> tuple[int, ...]:
@@ -223,10 +320,13 @@ def _shape(type_text: str) -> tuple[int, ...]:
 
 
 def _predict_function(directory: Path, module, batch: int, notes: list[str],
-                      bound: dict[str, tuple[int, ...]], params: dict[str, np.ndarray]):
+                      bound: dict[str, tuple[int, ...]], params: dict[str, np.ndarray],
+                      network: dict | None = None):
     """The compiled ``predict`` as (module, function): the shipped .vmfb, or one compiled
-    from the IR; with ``bound`` parameters, reading ``params`` at load. The module is
-    kept with the function: it holds the runtime context."""
+    again (through :func:`~lean_mlir.compiler.lower` from ``network``, the manifest's
+    description; exports without it from the netspec IR); with ``bound`` parameters,
+    reading ``params`` at load. The module is kept with the function: it holds the
+    runtime context."""
     def load_vmfb(vmfb: bytes):
         loaded = CompiledModule(vmfb, "llvm-cpu", "", dict(bound))
         if bound:
@@ -239,6 +339,13 @@ def _predict_function(directory: Path, module, batch: int, notes: list[str],
     except (OSError, RuntimeError, ValueError) as e:
         notes.append(f"{path}: not usable here ({str(e).splitlines()[0][:120]}); "
                      "compiled predict again from model.mlir")
+    if network is not None:
+        compiled = lower(NetSpec.from_dict(network), "predict", batch, "llvm-cpu",
+                         bind_params=bool(bound)).compile()
+        if bound:
+            compiled = compiled.with_parameters(params)
+        return compiled, compiled.function("predict")
+    # Exports from before model.json carried the network.
     module.context.allow_unregistered_dialects = True
     run_pipeline(module, f"builtin.module(netspec-forward{{batch-size={batch} "
                  f"target={TARGETS['llvm-cpu']}}})", "lowering the exported model")

@@ -1,8 +1,11 @@
-"""Compiled functions of a network: predictions, gradients, train steps, all run by IREE.
+"""Compiled functions of a network: predictions, gradients, train steps.
 
 Every number here comes from the StableHLO that lean-mlir's C++ passes derive
-(forward, loss, backward, optimizer update), compiled by IREE; nothing is
-differentiated in Python.
+(forward, loss, backward, optimizer update), compiled by IREE (``backend``
+``llvm-cpu``, the default, ``cuda``, ``rocm``) or XLA (``xla``, ``xla-cuda``,
+``xla-rocm``); nothing is differentiated in Python. Arguments are placed and
+results read by their ``netspec.role`` (:mod:`lean_mlir.signature`), never by
+position.
 
     params = spec.init_params(seed=0)
     logits = lm.predict(spec, params, x)
@@ -16,7 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from lean_mlir.compiler import compile_spec
+from lean_mlir.compiler import lower, to_numpy
 from lean_mlir.recipes import TrainConfig
 from lean_mlir.spec import NetSpec
 
@@ -90,10 +93,10 @@ def predict(spec: NetSpec, params: dict[str, np.ndarray], x: np.ndarray,
     1 ms a call on the CPU). For more than a call or two with the same
     parameters, use :class:`Predictor`, which binds them once.
     """
-    values = _check_params(spec, params)
+    _check_params(spec, params)
     x, _ = _check_batch(spec, x)
-    module = compile_spec(spec, "predict", x.shape[0], backend)
-    return module.call("predict", *values, x)[0]
+    module = lower(spec, "predict", x.shape[0], backend).compile()
+    return module.call("predict", *module.signature.arguments(params=params, images=x))[0]
 
 
 class Predictor:
@@ -124,8 +127,10 @@ class Predictor:
     def _function(self, name: str, batch: int):
         key = (name, batch)
         if key not in self._functions:
-            module = compile_spec(self.spec, name, batch, self.backend, bind_params=True)
+            module = lower(self.spec, name, batch, self.backend, bind_params=True).compile()
             self._functions[key] = module.with_parameters(self._params).function(name)
+            if name == "eval":
+                self._signature = module.signature
         return self._functions[key]
 
     def _batches(self, n: int):
@@ -135,8 +140,8 @@ class Predictor:
     def predict(self, x: np.ndarray) -> np.ndarray:
         """Logits ``(N, classes)`` of ``x`` ``(N, *input_shape)``."""
         x, _ = _check_batch(self.spec, x)
-        return np.concatenate([np.asarray(self._function("predict", stop - start)(
-            x[start:stop]).to_host()) for start, stop in self._batches(len(x))])
+        return np.concatenate([to_numpy(self._function("predict", stop - start)(
+            x[start:stop])) for start, stop in self._batches(len(x))])
 
     def evaluate(self, x: np.ndarray, y: np.ndarray, top5: bool = False
                  ) -> tuple[float, int] | tuple[float, int, int]:
@@ -145,11 +150,11 @@ class Predictor:
         x, y = _check_batch(self.spec, x, y)
         total, correct, correct5 = 0.0, 0, 0
         for start, stop in self._batches(len(x)):
-            loss, hits, hits5 = self._function("eval", stop - start)(x[start:stop],
-                                                                     y[start:stop])
-            total += float(np.asarray(loss.to_host())) * (stop - start)
-            correct += int(np.asarray(hits.to_host()))
-            correct5 += int(np.asarray(hits5.to_host()))
+            function, signature = self._function("eval", stop - start), self._signature
+            out = signature.name_results(function(x[start:stop], y[start:stop]))
+            total += float(to_numpy(out["loss"])) * (stop - start)
+            correct += int(to_numpy(out["correct"]))
+            correct5 += int(to_numpy(out["top5_correct"]))
         return (total / len(x), correct, correct5) if top5 else (total / len(x), correct)
 
 
@@ -158,11 +163,13 @@ def evaluate_batch(spec: NetSpec, params: dict[str, np.ndarray], x: np.ndarray, 
                    ) -> tuple[float, int] | tuple[float, int, int]:
     """Mean cross-entropy and number of correct predictions on one batch; with
     ``top5``, also how many have the true class among the five highest logits."""
-    values = _check_params(spec, params)
+    _check_params(spec, params)
     x, y = _check_batch(spec, x, y)
-    loss, correct, correct5 = compile_spec(spec, "eval", x.shape[0], backend).call(
-        "eval", *values, x, y)
-    return (float(loss), int(correct), int(correct5)) if top5 else (float(loss), int(correct))
+    module = lower(spec, "eval", x.shape[0], backend).compile()
+    out = module.signature.name_results(module.call(
+        "eval", *module.signature.arguments(params=params, images=x, labels=y)))
+    loss, correct = float(out["loss"]), int(out["correct"])
+    return (loss, correct, int(out["top5_correct"])) if top5 else (loss, correct)
 
 
 def value_and_grad(spec: NetSpec, params: dict[str, np.ndarray], x: np.ndarray, y: np.ndarray,
@@ -172,14 +179,16 @@ def value_and_grad(spec: NetSpec, params: dict[str, np.ndarray], x: np.ndarray, 
 
     Layers with batch statistics (batch norm) use the batch's, as in training.
     """
-    values = _check_params(spec, params)
+    _check_params(spec, params)
     x, y = _check_batch(spec, x, y)
     if not 0 <= label_smoothing < 1:
         raise ValueError(f"label_smoothing must be in [0, 1), got {label_smoothing}")
-    module = compile_spec(spec, "value_and_grad", x.shape[0], backend,
-                          {"label_smoothing": float(label_smoothing)})
-    loss, *grads = module.call("value_and_grad", *values, x, y)
-    return float(loss), {p.name: g for p, g in zip(spec.trainable_params, grads, strict=True)}
+    module = lower(spec, "value_and_grad", x.shape[0], backend,
+                   {"label_smoothing": float(label_smoothing)}).compile()
+    sig = module.signature
+    out = module.call("value_and_grad", *sig.arguments(params=params, images=x, labels=y))
+    named = sig.name_results(out)
+    return float(named["loss"]), {name: named[f"grad:{name}"] for name in sig.grads}
 
 
 def train_step(spec: NetSpec, params: dict[str, np.ndarray], opt_state: dict[str, np.ndarray],
@@ -194,12 +203,15 @@ def train_step(spec: NetSpec, params: dict[str, np.ndarray], opt_state: dict[str
     values = _check_params(spec, params)
     x, y = _check_batch(spec, x, y)
     names, state = _check_state(spec, opt_state, cfg)
-    module = compile_spec(spec, "train_step", x.shape[0], cfg.backend, cfg.lowering_options())
-    out = module.call("train_step", *values, *state, x, y, np.float32(lr), np.int32(step))
-    n = len(values)
-    new_params = {p.name: v for p, v in zip(spec.params, out[:n], strict=True)}
-    new_state = dict(zip(names, out[n:-1], strict=True))
-    return new_params, new_state, float(out[-1])
+    module = lower(spec, "train_step", x.shape[0], cfg.backend, cfg.lowering_options()).compile()
+    sig = module.signature
+    args = sig.arguments(params={p.name: v for p, v in zip(spec.params, values, strict=True)},
+                         state=dict(zip(names, state, strict=True)), images=x, labels=y,
+                         learning_rate=np.float32(lr), step=np.int32(step))
+    out = sig.name_results(module.call("train_step", *args))
+    return ({name: out[f"param:{name}"] for name in sig.params},
+            {r.state_name: out[str(r)] for r in sig.result_roles("state")},
+            float(out["loss"]))
 
 
 class TrainStepper:
@@ -220,12 +232,20 @@ class TrainStepper:
     def __init__(self, spec: NetSpec, params: dict[str, np.ndarray],
                  opt_state: dict[str, np.ndarray], cfg: TrainConfig):
         values = _check_params(spec, params)
-        self._names, state = _check_state(spec, opt_state, cfg)
+        names, state = _check_state(spec, opt_state, cfg)
         self.spec, self.cfg = spec, cfg
-        module = compile_spec(spec, "train_step", cfg.batch_size, cfg.backend,
-                              cfg.lowering_options())
+        module = lower(spec, "train_step", cfg.batch_size, cfg.backend,
+                       cfg.lowering_options()).compile()
+        self._signature = sig = module.signature
         self._function = module.function("train_step")
-        self._device = module.to_device(values + state)
+        # The arguments a step replaces, by role, kept as device buffers: each step's
+        # results of those roles are the next step's arguments.
+        by_name = {**dict(zip([p.name for p in spec.params], values, strict=True)),
+                   **dict(zip(names, state, strict=True))}
+        roles = [*sig.arg_roles("param"), *sig.arg_roles("state")]
+        self._carried = [str(r) for r in roles]
+        arrays = [by_name[r.param if r.kind == "param" else r.state_name] for r in roles]
+        self._device = dict(zip(self._carried, module.to_device(arrays), strict=True))
 
     def step(self, x: np.ndarray, y: np.ndarray, lr: float, step: int) -> float:
         """One fused step on a batch of ``cfg.batch_size``; returns the loss before it."""
@@ -233,18 +253,21 @@ class TrainStepper:
         if len(x) != self.cfg.batch_size:
             raise ValueError(f"{self.spec.name}: the batch has {len(x)} samples, the compiled "
                              f"step takes {self.cfg.batch_size}")
-        *self._device, loss = self._function(*self._device, x, y, np.float32(lr),
-                                             np.int32(step))
-        return float(np.asarray(loss.to_host()))
+        sig = self._signature
+        batch = {"images": x, "labels": y, "learning_rate": np.float32(lr),
+                 "step": np.int32(step)}
+        args = [self._device[str(a.role)] if a.role.kind in ("param", "state")
+                else batch[a.role.kind] for a in sig.args]
+        out = sig.name_results(self._function(*args))
+        self._device = {role: out[role] for role in self._carried}
+        return float(to_numpy(out["loss"]))
 
     def params(self) -> dict[str, np.ndarray]:
         """The current parameters, copied to NumPy."""
-        n = len(self.spec.params)
-        return {p.name: np.array(v.to_host()) for p, v in zip(self.spec.params,
-                                                              self._device[:n], strict=True)}
+        return {r.param: np.array(to_numpy(self._device[str(r)]))
+                for r in self._signature.arg_roles("param")}
 
     def opt_state(self) -> dict[str, np.ndarray]:
         """The current optimizer state by name, copied to NumPy."""
-        n = len(self.spec.params)
-        return {name: np.array(v.to_host())
-                for name, v in zip(self._names, self._device[n:], strict=True)}
+        return {r.state_name: np.array(to_numpy(self._device[str(r)]))
+                for r in self._signature.arg_roles("state")}

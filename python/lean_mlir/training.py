@@ -51,8 +51,8 @@ from lean_mlir.runtime import TrainStepper, evaluate_batch, init_optimizer_state
 from lean_mlir.spec import NetSpec
 
 __all__ = ["EpochResult", "MemoryLimitReached", "Reporter", "TrainResult", "TrainingInterrupted",
-           "eval_batch_size", "evaluate", "fit", "learning_rate", "run_training", "train",
-           "train_images"]
+           "eval_batch_size", "evaluate", "fit", "learning_rate", "run_functions", "run_training",
+           "train", "train_images"]
 
 #: Steps between two looks at the process's memory (reading it takes microseconds).
 MEMORY_CHECK_EVERY = 10
@@ -187,6 +187,18 @@ def eval_batch_size(spec: NetSpec) -> int:
     """The batch evaluation runs at: 1000 images up to CIFAR-10's 3x32x32, 32 above
     (at 3x224x224 a batch of 1000 would hold about 20 GB of activations)."""
     return 1000 if math.prod(spec.input_shape) <= 3 * 32 * 32 else 32
+
+
+def run_functions(spec: NetSpec, cfg: TrainConfig) -> list:
+    """What a training run of ``spec`` under ``cfg`` compiles, lowered
+    (:class:`~lean_mlir.compiler.Lowered`): the train step at ``cfg``'s batch and
+    the evaluation at :func:`eval_batch_size` (a smaller last batch, where the
+    test set has one, is compiled when evaluated). ``lean-mlir compile`` compiles
+    these, so a later ``lean-mlir train`` finds them in the cache."""
+    from lean_mlir.compiler import lower
+
+    return [lower(spec, "train_step", cfg.batch_size, cfg.backend, cfg.lowering_options()),
+            lower(spec, "eval", eval_batch_size(spec), cfg.backend)]
 
 
 def evaluate(spec: NetSpec, params: dict[str, np.ndarray], x: np.ndarray, y: np.ndarray,

@@ -36,10 +36,11 @@ from lean_mlir.compiler import (
     BINDABLE,
     TARGETS,
     compile_flags,
-    compile_spec,
     data_tiling_compiles,
     example_arguments,
+    lower,
     save_tuned_choice,
+    to_numpy,
     tuned_dir,
 )
 from lean_mlir.recipes import get as get_recipe
@@ -84,18 +85,19 @@ def _runner(spec, function, batch, options, candidate, args,
     :class:`~lean_mlir.Predictor` call it (a train step's inputs resident on the device;
     predict and eval with the parameters bound at load), and its outputs."""
     bind = function in BINDABLE
-    module = compile_spec(spec, function, batch, "llvm-cpu", {**options, **candidate.options},
-                          flags=compile_flags("llvm-cpu", options["target"],
-                                              candidate.data_tiling),
-                          bind_params=bind)
+    module = lower(spec, function, batch, "llvm-cpu", {**options, **candidate.options},
+                   flags=compile_flags("llvm-cpu", options["target"], candidate.data_tiling),
+                   bind_params=bind).compile()
     if bind:
         module = module.with_parameters(params)
-        args = args[len(spec.params):]
+        # The function takes what is not bound: its other arguments, by role.
+        args = [a for a, slot in zip(args, module.signature.args, strict=True)
+                if slot.role.kind != "param"]
     fn = module.function(function)
     resident = module.to_device(args)
     out = fn(*resident)
     outs = list(out) if isinstance(out, (list, tuple)) else [out]
-    return (lambda: fn(*resident)), [np.array(o.to_host()) for o in outs]
+    return (lambda: fn(*resident)), [np.array(to_numpy(o)) for o in outs]
 
 
 def _same(outs: list[np.ndarray], reference: list[np.ndarray]) -> bool:

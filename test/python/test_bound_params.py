@@ -50,7 +50,10 @@ def test_bound_predict_and_eval_compute_what_the_argument_form_computes(make, tm
         batch = [f"tensor<{BATCH}x1x28x28xf32>"]
         if function == "eval":
             batch.append(f"tensor<{BATCH}xi32>")
-        assert re.sub(r"%\w+: ", "", signature).split(", ") == [*batch, "!hal.buffer_view"]
+        types = re.sub(r" \{netspec.role = \"\w+\"\}", "", re.sub(r"%\w+: ", "", signature))
+        assert types.split(", ") == [*batch, "!hal.buffer_view"]
+        assert re.findall(r'netspec.role = "(\w+)"', signature) == [
+            "images", *(["labels"] if function == "eval" else []), "workspace"]
         for source in (params, file):
             got = module.with_parameters(source).call(function, *args)
             for g, w in zip(got, want, strict=True):

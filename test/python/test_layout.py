@@ -19,8 +19,8 @@ PACKAGE = Path(lean_mlir.__file__).parent
 LAYERS = [
     ["_mlir"],   # the C++ extension
     ["_errors", "_files", "_host", "_native", "_version"],
-    ["_dot"],
-    ["ir", "passmanager", "dialects", "dialects.netspec", "pipeline"],
+    ["_dot", "signature"],
+    ["ir", "passmanager", "dialects", "dialects.netspec", "pipeline", "xla"],
     ["layers"],
     ["spec"],
     ["zoo", "recipes"],
