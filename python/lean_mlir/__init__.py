@@ -73,6 +73,7 @@ from lean_mlir.layers import (
 )
 from lean_mlir.pipeline import PipelineError, run_pipeline
 from lean_mlir.recipes import TrainConfig
+from lean_mlir.run import train
 from lean_mlir.runtime import (
     Predictor,
     TrainStepper,
@@ -84,7 +85,6 @@ from lean_mlir.runtime import (
 )
 from lean_mlir.signature import Role, Signature
 from lean_mlir.spec import NetSpec, ParamSpec
-from lean_mlir.training import train
 from lean_mlir.tuning import tune
 from lean_mlir.zoo import (
     BOOK_NETWORKS,

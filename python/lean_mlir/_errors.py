@@ -1,10 +1,16 @@
-"""Exceptions raised by lean-mlir: MLIR diagnostics and bad network specs."""
+"""Exceptions raised by lean-mlir: MLIR diagnostics, bad network specs, bad user values."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-__all__ = ["Diagnostic", "MLIRError", "SpecError"]
+__all__ = ["Diagnostic", "MLIRError", "SpecError", "UsageError"]
+
+
+class UsageError(ValueError):
+    """A value a user gave that cannot be right (a negative count, an unknown backend,
+    a directory that does not exist), found before anything is compiled or written;
+    the command line says it in one ``error:`` line with exit status 2."""
 
 
 @dataclass(frozen=True)

@@ -22,8 +22,8 @@ import sys
 import time
 from pathlib import Path
 
-from lean_mlir._errors import MLIRError, SpecError
-from lean_mlir.compiler import FUNCTIONS, TARGETS
+from lean_mlir._errors import MLIRError, SpecError, UsageError
+from lean_mlir.compiler import FUNCTIONS, TARGETS, DeviceUnavailable
 from lean_mlir.data import DATASETS
 from lean_mlir.pipeline import run_pipeline
 from lean_mlir.rundir import LOG_EVERY, RunError
@@ -32,6 +32,53 @@ from lean_mlir.xla import XlaUnavailable
 from lean_mlir.zoo import BOOK_NETWORKS, MODELS, resolve
 
 __all__ = ["main"]
+
+
+#: What --optimizer sets over a recipe (--momentum and --weight-decay given win).
+OPTIMIZERS = {"sgd": {"use_adam": False, "momentum": 0.0, "nesterov": False},
+              "momentum": {"use_adam": False, "momentum": 0.9, "nesterov": False},
+              "nesterov": {"use_adam": False, "momentum": 0.9, "nesterov": True},
+              "adam": {"use_adam": True, "momentum": 0.0, "nesterov": False,
+                       "weight_decay": 0.0},
+              # torch.optim.AdamW's default decay, where the recipe has none.
+              "adamw": {"use_adam": True, "momentum": 0.0, "nesterov": False}}
+#: The knobs a run takes over its recipe: flag dest -> TrainConfig field.
+KNOBS = {"epochs": "epochs", "lr": "learning_rate", "batch_size": "batch_size",
+         "momentum": "momentum", "weight_decay": "weight_decay",
+         "label_smoothing": "label_smoothing", "backend": "backend"}
+
+
+def _config(recipe: str, args):
+    """The recipe with the knobs given on the command line over it (TrainConfig's own
+    checks name a wrong value); recorded in the run's config.json."""
+    from dataclasses import replace
+
+    from lean_mlir.recipes import get
+
+    cfg = get(recipe)
+    fields = dict(OPTIMIZERS.get(getattr(args, "optimizer", None) or "", {}))
+    if getattr(args, "optimizer", None) == "adamw" and cfg.weight_decay == 0:
+        fields["weight_decay"] = 0.01
+    fields |= {field: getattr(args, dest) for dest, field in KNOBS.items()
+               if getattr(args, dest, None) is not None}
+    try:
+        return replace(cfg, **fields)
+    except ValueError as e:
+        message = str(e).removeprefix("TrainConfig: ")
+        for dest, field in KNOBS.items():   # say it with the flag's name
+            if message.startswith(f"{field} "):
+                message = f"--{dest.replace('_', '-')}{message[len(field):]}"
+        raise UsageError(message) from e
+
+
+def _check_counts(args, *names: str, at_least: int = 1) -> None:
+    """UsageError naming the first of ``names`` (argparse dests) given below ``at_least``."""
+    for name in names:
+        value = getattr(args, name, None)
+        if value is not None and value < at_least:
+            flag = "--" + name.replace("_", "-")
+            raise UsageError(f"{flag} must be {'positive' if at_least == 1 else f'>= {at_least}'}"
+                             f", got {value}")
 
 
 def _comma_list(text: str, choices, option: str) -> list[str] | None:
@@ -71,6 +118,7 @@ def _compile(args) -> int:
     from lean_mlir.recipes import get
     from lean_mlir.training import run_functions
 
+    _check_counts(args, "batch_size")
     spec = resolve(args.model)
     backends = _comma_list(args.backend, TARGETS, "--backend")
     if backends is None:
@@ -136,65 +184,17 @@ def _compile_one(args, lowered, several: bool) -> None:
           f"--pass-pipeline='{lowered.pipeline}' <(lean-mlir show {args.model})")
 
 
-def _precompile(spec, cfg, log) -> None:
-    """Lowers and compiles what a run uses, saying so (the compiled modules are cached)."""
-    from lean_mlir.training import run_functions
-
-    functions = run_functions(spec, cfg)
-    log(f"Generating train step MLIR... {len(functions[0].text):,} chars")
-    log("Compiling modules..." if cfg.backend.startswith("xla") else "Compiling vmfbs...")
-    for lowered in functions:
-        start = time.perf_counter()
-        module = lowered.compile()
-        log(f"  {lowered.function} (batch {lowered.batch_size}, {cfg.backend}): "
-            f"{len(module.binary):,} bytes in {time.perf_counter() - start:.1f} s")
-
-
 def _run(spec, cfg, args, *, recipe, arm=None, dataset="mnist", data_dir=None, run_dir=None,
          resume=False, train_limit=None, header=()) -> int:
-    from lean_mlir.data import load, prepare
-    from lean_mlir.plot import plot_runs
-    from lean_mlir.rundir import default_run_dir
-    from lean_mlir.training import Reporter, run_training
+    """A run through :func:`lean_mlir.run.train`, the one code path ``lm.train`` takes."""
+    from lean_mlir.run import train
 
-    start = time.perf_counter()
-    directory = prepare(dataset, Path(data_dir) if data_dir else None)
-    data = load(dataset, directory)
-    run_dir = Path(run_dir) if run_dir else default_run_dir(spec, arm or recipe)
-    reporter = Reporter(enabled=True, every=100, bar=False if args.no_progress_bar else None)
-    log = reporter.print
-    for line in header:
-        log(line)
-    log(f"{spec.name}: {spec.param_count():,} parameters; {cfg}")
-    _precompile(spec, cfg, log)
-    n = len(data.train_x[:train_limit])
-    log(f"{dataset}: {n:,} training images, {n // cfg.batch_size} batches of "
-        f"{cfg.batch_size} per epoch; {len(data.test_x):,} test images")
-    log(f"run directory: {run_dir}")
-    info = {"model": getattr(args, "model", None), "recipe": recipe, "arm": arm,
-            "dataset": dataset, "data_dir": str(data_dir) if data_dir else None,
-            "log_every": args.log_every or LOG_EVERY, "checkpoint_every": args.checkpoint_every}
-    result = run_training(spec, cfg, data, run_dir=run_dir, resume=resume,
-                          train_limit=train_limit, reporter=reporter,
-                          log_every=args.log_every or LOG_EVERY,
-                          checkpoint_every=args.checkpoint_every,
-                          run_info=info)
-    minutes, seconds = divmod(time.perf_counter() - start, 60)
+    result = train(spec, cfg, data_dir, dataset=dataset, run_dir=run_dir, resume=resume,
+                   train_limit=train_limit, recipe=recipe, arm=arm,
+                   model=getattr(args, "model", None), log_every=args.log_every or LOG_EVERY,
+                   checkpoint_every=args.checkpoint_every, header=header,
+                   bar=False if args.no_progress_bar else None)
     acc = result.test_correct / result.test_count
-    log(f"val accuracy: {result.test_correct}/{result.test_count} = {100 * acc:.2f}%  top-5 "
-        f"{result.test_top5_correct}/{result.test_count} = "
-        f"{100 * result.test_top5_correct / result.test_count:.2f}%")
-    if result.history:
-        best = max(result.history, key=lambda r: r["test_accuracy"])
-        log(f"best test accuracy {100 * best['test_accuracy']:.2f}% at epoch {best['epoch']}; "
-            f"{int(minutes)} min {seconds:.0f} s "
-            + ("in this process (resumed; metrics.jsonl has every epoch's time), "
-               if resume else "in all, ") + "loading, compiling and evaluating included")
-        plot = run_dir / "plot.png"
-        plot_runs([run_dir], plot)
-        log(f"run: {run_dir}  (config.json, metrics.jsonl, checkpoint.safetensors)")
-        log(f"plot: {plot}  (several runs: lean-mlir plot {run_dir} OTHER_RUN -o FILE.png)")
-        log(f"export: lean-mlir export {run_dir} -o {run_dir / 'model'}")
     if args.expect_accuracy is not None and acc < args.expect_accuracy:
         print(f"error: expected test accuracy >= {100 * args.expect_accuracy:.2f}%, "
               f"got {100 * acc:.2f}%", file=sys.stderr)
@@ -203,10 +203,15 @@ def _run(spec, cfg, args, *, recipe, arm=None, dataset="mnist", data_dir=None, r
 
 
 def _train(args) -> int:
-    from lean_mlir.recipes import get
     from lean_mlir.rundir import read_run_config
 
+    _check_counts(args, "train_limit", "log_every", "checkpoint_every", "batch_size")
+    _check_counts(args, "epochs", at_least=0)
     if args.resume:
+        given = [dest for dest in (*KNOBS, "optimizer") if getattr(args, dest) is not None]
+        if given:
+            raise UsageError(f"--{given[0].replace('_', '-')}: a resumed run keeps its own "
+                             "config (config.json)")
         run = read_run_config(args.resume)
         config = run.info
         args.model = config.get("model")
@@ -220,24 +225,24 @@ def _train(args) -> int:
     if args.model is None:
         raise RunError(f"train needs a model ({', '.join(MODELS)}) or --resume RUN_DIR")
     spec = resolve(args.model)
-    overrides = {k: v for k, v in (("epochs", args.epochs), ("backend", args.backend))
-                 if v is not None}
-    cfg = get(args.recipe, **overrides)
+    cfg = _config(args.recipe, args)
     return _run(spec, cfg, args, recipe=args.recipe, dataset=args.dataset or "mnist",
                 data_dir=args.data_dir, run_dir=args.run_dir, train_limit=args.train_limit)
 
 
 def _ablation(args) -> int:
-    from lean_mlir.recipes import ARMS, get, get_arm
+    from lean_mlir.recipes import ARMS, get_arm
 
     if args.list or not args.name:
         for arm in ARMS.values():
             print(f"{arm.name:26} {resolve(arm.model).name:18} {arm.dataset:13} "
                   f"{arm.recipe:15} {arm.note}")
         return 0
+    _check_counts(args, "train_limit", "log_every", "checkpoint_every", "batch_size")
+    _check_counts(args, "epochs", at_least=0)
     arm = get_arm(args.name)
     spec = resolve(arm.model)
-    cfg = get(arm.recipe, **({"epochs": args.epochs} if args.epochs is not None else {}))
+    cfg = _config(arm.recipe, args)
     optimizer = "Adam" if cfg.use_adam else (
         f"SGD, {'Nesterov ' if cfg.nesterov else ''}momentum {cfg.momentum}" if cfg.momentum
         else "SGD")
@@ -454,11 +459,27 @@ def _add_tune_command(sub) -> None:
 
 
 def _add_run_options(p, recipe: bool = True) -> None:
-    """The options of a training run (train, ablation)."""
+    """The options of a training run (train, ablation): the recipe and the knobs over it."""
+    from lean_mlir.recipes import RECIPES
+
     if recipe:
-        p.add_argument("--recipe", default="s4tf-baseline",
-                       help="a named recipe (see lean_mlir.recipes)")
-    p.add_argument("--epochs", type=int)
+        p.add_argument("--recipe", default="s4tf-baseline", choices=list(RECIPES),
+                       metavar="RECIPE",
+                       help="a named recipe (default s4tf-baseline): " + ", ".join(RECIPES))
+    knobs = p.add_argument_group("over the recipe (recorded in config.json)")
+    knobs.add_argument("--epochs", type=int)
+    knobs.add_argument("--lr", type=float, help="learning rate")
+    knobs.add_argument("--batch-size", type=int)
+    knobs.add_argument("--optimizer", choices=list(OPTIMIZERS),
+                       help="sgd (no momentum), momentum (0.9), nesterov (0.9), adam, adamw "
+                            "(decoupled decay, 0.01 unless the recipe or --weight-decay "
+                            "says)")
+    knobs.add_argument("--momentum", type=float, help="SGD momentum")
+    knobs.add_argument("--weight-decay", type=float)
+    knobs.add_argument("--label-smoothing", type=float)
+    knobs.add_argument("--backend", choices=list(TARGETS),
+                       help="default llvm-cpu (IREE); rocm, cuda (IREE on a GPU); xla, "
+                            "xla-cuda, xla-rocm (XLA through PJRT)")
     p.add_argument("--dataset", choices=DATASETS,
                    help="default: mnist (an ablation arm: its own, as --list shows)")
     p.add_argument("--data-dir", help="where the data set's files are (MNIST's and "
@@ -481,7 +502,6 @@ def _add_run_commands(sub) -> None:
     p_train = sub.add_parser("train", help="train a model; writes a run directory")
     p_train.add_argument("model", nargs="?", metavar="MODEL", help=MODEL_HELP)
     p_train.add_argument("--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR")
-    p_train.add_argument("--backend")
     _add_run_options(p_train)
     p_abl = sub.add_parser("ablation", help="the book's ablation arms (--list)")
     p_abl.add_argument("name", nargs="?")
@@ -536,8 +556,16 @@ def _add_bench_command(sub) -> None:
                          help="comma-separated lean-mlir lowerers to time: iree, xla")
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with its mistakes said in one line (``error: lean-mlir train: argument
+    --backend: invalid choice: 'tpu' (choose from ...)``) and ``--help`` for the rest."""
+
+    def error(self, message: str):
+        self.exit(2, f"error: {self.prog}: {message} (see {self.prog} --help)\n")
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="lean-mlir", description=__doc__.splitlines()[0])
+    parser = _Parser(prog="lean-mlir", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
     _add_model_commands(sub)
     _add_run_commands(sub)
@@ -567,7 +595,10 @@ def main(argv: list[str] | None = None) -> int:
         if e.command:
             print(f"resume with: {e.command}", file=sys.stderr)
         return 130
-    except (MLIRError, SpecError, ValueError, FileNotFoundError, XlaUnavailable) as e:
+    except (UsageError, DeviceUnavailable, XlaUnavailable) as e:
+        print(f"error: {str(e).splitlines()[0]}", file=sys.stderr)
+        return 2
+    except (MLIRError, SpecError, ValueError, FileNotFoundError) as e:
         message = str(e).splitlines()[0] if not isinstance(e, MLIRError) else str(e)
         print(f"error: {message}", file=sys.stderr)
         return 1

@@ -1,22 +1,32 @@
-"""From a NetSpec to a loaded IREE module: lower, verify, compile, cache.
+"""The one compile pipeline: from a NetSpec to a loaded module, by IREE or by XLA.
 
-    module = compile_spec(spec, "train_step", batch_size=128, backend="llvm-cpu",
-                          options={"optimizer": "sgd", "momentum": 0.9})
-    module.call("train_step", *args)
+    lowered = lower(spec, "train_step", 128, backend="llvm-cpu",
+                    options={"optimizer": "sgd", "momentum": 0.9})
+    lowered.as_text()                 # the StableHLO
+    module = lowered.compile()        # cached in this process and on disk
+    sig = module.signature            # every argument's and result's netspec.role
+    out = sig.name_results(module.call("train_step", *sig.arguments(...)))
+
+The stages (:meth:`Lowered.stages` writes each one's module):
 
 1. ``spec.to_mlir()`` gives the netspec module;
 2. :func:`lean_mlir.run_pipeline` runs ``netspec-to-stablehlo`` (the lowering
-   and the derived backward pass, in C++) with a repro on failure;
-3. the StableHLO is parsed and verified by StableHLO's own verifier
-   (``iree.compiler.ir``) before anything is compiled;
-4. on the CPU, every function takes its transient memory from a workspace
-   buffer the module owns (:func:`externalize_transients`), so a call
-   allocates nothing;
-5. ``iree-compile`` builds a ``.vmfb`` for the backend, which is loaded with
-   IREE's runtime.
+   and the derived backward pass, in C++) with a repro on failure, and
+   StableHLO's own verifier (``iree.compiler.ir``) checks the result;
+3. the lowerer's input, made in one parse (:meth:`Lowered.backend_input`):
+   for IREE, parameters bound as globals where asked
+   (:func:`bind_parameters`) and, on the CPU, every function's transient
+   memory taken from a workspace buffer the module owns
+   (:func:`externalize_transients`), so a call allocates nothing; for XLA,
+   the function named ``main`` with its donated buffers aliased
+   (:func:`lean_mlir.xla.xla_input`);
+4. ``iree-compile`` builds a ``.vmfb`` (:func:`compile_stablehlo`, the one
+   place IREE's compiler is called), or XLA compiles through PJRT; the module
+   is loaded.
 
-Compiled modules are cached per (network IR, pipeline, backend), so repeated
-calls never recompile.
+:func:`lower` decides the forms and flags once (the backend's, or what
+``lean-mlir tune`` chose here), so everything that compiles a function
+compiles the same one, under one cache key (:meth:`Lowered.key`).
 """
 
 from __future__ import annotations
@@ -40,6 +50,7 @@ from lean_mlir.pipeline import run_pipeline
 from lean_mlir.recipes import TrainConfig
 from lean_mlir.signature import ROLE_ATTR, Role, Signature, read_parameters, read_signatures
 from lean_mlir.spec import NetSpec
+from lean_mlir.xla import PLATFORMS, XlaModule, XlaUnavailable, client, compile_xla, xla_input
 
 __all__ = [
     "BACKENDS",
@@ -47,9 +58,11 @@ __all__ = [
     "PARAMETER_SCOPE",
     "TARGETS",
     "CompiledModule",
+    "DeviceUnavailable",
     "Lowered",
     "bind_parameters",
     "bound_parameters",
+    "check_device",
     "compile_cache_dir",
     "compile_flags",
     "compile_spec",
@@ -151,6 +164,36 @@ def lowerer_of(backend: str) -> str:
 
 #: IREE runtime driver per backend.
 DRIVERS = {"llvm-cpu": "local-task", "rocm": "hip", "cuda": "cuda"}
+#: What a machine needs for each IREE GPU driver.
+DRIVER_NEEDS = {"hip": "an AMD GPU with ROCm's HIP runtime (libamdhip64.so)",
+                "cuda": "an NVIDIA GPU with its driver (libcuda.so)"}
+
+
+class DeviceUnavailable(ValueError):
+    """A backend whose device or runtime is not on this machine; says what was looked
+    for and what to install."""
+
+
+def check_device(backend: str) -> None:
+    """Raises DeviceUnavailable unless ``backend`` can run here: IREE's driver finds a
+    device, or XLA's PJRT client for it loads. What to call before compiling anything
+    for a run (compiling for a GPU works anywhere; running does not)."""
+    if lowerer_of(backend) == "xla":
+        try:
+            client(backend)
+        except XlaUnavailable as e:
+            raise DeviceUnavailable(str(e)) from e
+        return
+    import iree.runtime as rt
+
+    driver = DRIVERS[backend]
+    try:
+        found = rt.get_driver(driver).query_available_devices()
+    except RuntimeError:
+        found = []
+    if not found:
+        raise DeviceUnavailable(f"backend {backend!r}: IREE's {driver} driver finds no device "
+                                f"here; it needs {DRIVER_NEEDS.get(driver, 'its device')}")
 
 FUNCTIONS = ("predict", "eval", "value_and_grad", "train_step")
 #: Functions whose parameters can be bound at load (:func:`bind_parameters`): the
@@ -817,7 +860,7 @@ class Lowered:
         print(lowered.as_text())          # the StableHLO, verified by StableHLO
         lowered.signature.args[0].role    # Role(kind='param', param='conv2d_0.weight')
         module = lowered.compile()        # cached: in this process and on disk
-        lowered.stages()                  # {"netspec.mlir": ..., "stablehlo.mlir": ..., ...}
+        lowered.stages()                  # {"0-netspec.mlir": ..., "1-stablehlo.mlir": ...}
 
     Building one is cheap: ``options`` (netspec-to-stablehlo's, the target's forms
     and what ``lean-mlir tune`` chose here applied), ``pipeline`` and ``flags`` are
@@ -874,8 +917,6 @@ class Lowered:
         the transients taken from a workspace, in one parse; XLA: ``main`` with its
         donated arguments aliased (:func:`lean_mlir.xla.xla_input`)."""
         if self.lowerer == "xla":
-            from lean_mlir.xla import xla_input
-
             # XLA keeps bound parameters as device buffers (XlaModule.with_parameters).
             bound = ({a.role.param: a.shape for a in self.signature.args
                       if a.role.kind == "param"} if self.bind_params else {})
@@ -911,8 +952,6 @@ class Lowered:
             return _CACHE[key]
         text, bound = self.backend_input()
         if self.lowerer == "xla":
-            from lean_mlir.xla import XlaModule, compile_xla
-
             executable, binary = compile_xla(text, self.backend, compile_cache_dir(), cache)
             module = XlaModule(executable, self.backend, text, self.function, self.signature,
                                binary, bound)
@@ -961,8 +1000,6 @@ class Lowered:
                       + " ".join(f"'{f}'" for f in self.flags)
                       + f" {second} -o {self.function}.vmfb"]
         else:
-            from lean_mlir.xla import PLATFORMS
-
             lines.append("# 2 -> module: XLA through PJRT (jax.extend.backend.get_backend("
                          f"'{PLATFORMS[self.backend]}').compile_and_load)")
         files["commands.sh"] = "\n".join(lines) + "\n"

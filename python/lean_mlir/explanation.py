@@ -41,6 +41,7 @@ from lean_mlir.compiler import FUNCTIONS, Lowered, compile_stablehlo, example_ar
 from lean_mlir.pipeline import run_pipeline
 from lean_mlir.recipes import TrainConfig
 from lean_mlir.recipes import get as get_recipe
+from lean_mlir.signature import Signature
 from lean_mlir.spec import NetSpec
 
 __all__ = ["PARTS", "VJP_RULES", "Dispatch", "ExplainError", "explain", "profile_dispatches"]
@@ -154,17 +155,14 @@ def _dims(type_text: str) -> str:
     return "x".join(dims) if dims else "scalar"
 
 
-def _argument_names(spec: NetSpec, function: str, cfg: TrainConfig) -> list[str]:
-    """What each argument of ``function`` is, in the signature's order (Passes.td)."""
-    names = ["parameters"] * len(spec.params)
-    if function == "train_step":
-        names += ["optimizer state"] * len(cfg.state_shapes(spec))
-    names.append("x")
-    if function != "predict":
-        names.append("y")
-    if function == "train_step":
-        names += ["lr, step", "lr, step"]
-    return names
+#: How the derived graph names each argument role.
+_ROLE_NAMES = {"param": "parameters", "state": "optimizer state", "images": "x",
+               "labels": "y", "learning_rate": "lr, step", "step": "lr, step"}
+
+
+def _argument_names(signature: Signature) -> list[str]:
+    """What each argument of the function is, in its order, read from its roles."""
+    return [_ROLE_NAMES[a.role.kind] for a in signature.args]
 
 
 #: The arguments drawn as nodes of the derived graph: the batch and the step's
@@ -173,7 +171,7 @@ def _argument_names(spec: NetSpec, function: str, cfg: TrainConfig) -> list[str]
 _DRAWN_ARGUMENTS = ("x", "y", "lr, step")
 
 
-def derived_dot(spec: NetSpec, function: str, ops: list[Op], cfg: TrainConfig) -> str:
+def derived_dot(spec: NetSpec, function: str, ops: list[Op], signature: Signature) -> str:
     """The derived function as a Graphviz graph: a node per (owner, part) group of ops,
     one cluster per layer's forward and one per layer's backward (titled with its VJP
     rule), the loss and the optimizer; edges labelled with the shape that crosses."""
@@ -184,7 +182,7 @@ def derived_dot(spec: NetSpec, function: str, ops: list[Op], cfg: TrainConfig) -
         if op.index in group_of:
             members[group_of[op.index]][op.name.removeprefix("stablehlo.")] += 1
     ids = {key: f"g{i}" for i, key in enumerate(members)}
-    arguments = _argument_names(spec, function, cfg)
+    arguments = _argument_names(signature)
     lines = [f"digraph {_dot.quote(f'{spec.name} {function}')} {{",
              (f"  graph [rankdir=TB, {_dot.FONT}, fontsize=11, labelloc=t, newrank=true, "
               f"label={_dot.quote(f'{spec.name}: the derived {function}')}];"),
@@ -518,7 +516,7 @@ def explain(spec: NetSpec, out_dir: Path | str, *, function: str = "train_step",
     files = {"netspec.mlir": spec.to_mlir().operation.get_asm(enable_debug_info=True),
              "stablehlo.mlir": lowered.as_text(debug_info=True),
              "network.dot": spec.to_dot(),
-             "derived.dot": derived_dot(spec, function, ops, cfg)}
+             "derived.dot": derived_dot(spec, function, ops, lowered.signature)}
     report = {"network": spec.name, "function": function, "batch_size": batch_size,
               "backend": backend,
               "recipe": recipe if function in ("train_step", "value_and_grad") else None,

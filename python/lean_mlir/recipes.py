@@ -21,7 +21,12 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from lean_mlir.spec import NetSpec
 
-__all__ = ["ARMS", "RECIPES", "Arm", "TrainConfig", "get", "get_arm", "names", "recipe"]
+__all__ = ["ARMS", "BACKENDS", "RECIPES", "Arm", "TrainConfig", "get", "get_arm", "names",
+           "recipe"]
+
+#: Every backend a run can take: IREE's (llvm-cpu, the default; rocm for gfx1100; cuda)
+#: and XLA's through PJRT (lean_mlir.compiler.TARGETS says which forms each gets).
+BACKENDS = ("llvm-cpu", "rocm", "cuda", "xla", "xla-cuda", "xla-rocm")
 
 
 @dataclass(frozen=True)
@@ -49,10 +54,18 @@ class TrainConfig:
     backend: str = "llvm-cpu"
 
     def __post_init__(self):
-        if self.learning_rate <= 0 or self.batch_size <= 0 or self.epochs < 0:
-            raise ValueError("learning_rate and batch_size must be positive, epochs >= 0")
-        if self.weight_decay < 0 or self.momentum < 0:
-            raise ValueError("weight_decay and momentum must be >= 0")
+        for name, value, ok, want in (
+                ("learning_rate", self.learning_rate, self.learning_rate > 0, "positive"),
+                ("batch_size", self.batch_size, self.batch_size > 0, "positive"),
+                ("epochs", self.epochs, self.epochs >= 0, ">= 0"),
+                ("warmup_epochs", self.warmup_epochs, self.warmup_epochs >= 0, ">= 0"),
+                ("weight_decay", self.weight_decay, self.weight_decay >= 0, ">= 0"),
+                ("momentum", self.momentum, self.momentum >= 0, ">= 0")):
+            if not ok:
+                raise ValueError(f"TrainConfig: {name} must be {want}, got {value}")
+        if self.backend not in BACKENDS:
+            raise ValueError(f"TrainConfig: unknown backend {self.backend!r}; expected one of "
+                             f"{', '.join(BACKENDS)}")
         if self.nesterov and (self.use_adam or self.momentum == 0):
             raise ValueError("nesterov needs SGD with momentum > 0 (use_adam=False, "
                              "momentum > 0)")

@@ -36,7 +36,17 @@ from lean_mlir._mlir import Context, Location, Module
 from lean_mlir.dialects.netspec import ModelBuilder
 from lean_mlir.layers import LAYERS, Init, Layer, layer_from_dict, layer_to_dict, positive_int
 
-__all__ = ["NetSpec", "ParamSpec", "SpecError"]
+__all__ = ["NetSpec", "ParamSpec", "SpecError", "set_trainer"]
+
+#: What NetSpec.train calls: lean_mlir.run.train, which sits above this module (it
+#: compiles and trains) and registers itself when lean_mlir is imported.
+_TRAINER = None
+
+
+def set_trainer(trainer) -> None:
+    """Makes ``trainer(spec, cfg, data_dir, **options)`` what :meth:`NetSpec.train` runs."""
+    global _TRAINER
+    _TRAINER = trainer
 
 
 @dataclass(frozen=True)
@@ -149,6 +159,15 @@ class NetSpec:
             if isinstance(e, SpecError):
                 raise
             raise SpecError(f"not a network description: {e}") from e
+
+    def train(self, cfg, data_dir=None, **options):
+        """Trains this network with ``cfg``, the book's one line
+        (``mnistCnnNoBn.train s4tfBaseline``): ``lm.mnist_cnn().train(
+        lm.recipes.get("s4tf-baseline"))``. The options are :func:`lean_mlir.train`'s;
+        so is the result (a ``TrainResult``, its run directory with ``plot.png``)."""
+        if _TRAINER is None:
+            raise RuntimeError("NetSpec.train needs lean_mlir imported (import lean_mlir)")
+        return _TRAINER(self, cfg, data_dir, **options)
 
     def fingerprint(self) -> str:
         """SHA-256 of the network's netspec IR: equal networks, equal fingerprints."""

@@ -1,6 +1,6 @@
 """The training loop: epochs of fused train steps, run directories, checkpoints, progress.
 
-    result = lm.train(spec, lm.recipes.get("s4tf-baseline"), data_dir=None)
+    result = run_training(spec, cfg, data, run_dir=...)   # lm.train (lean_mlir.run) starts one
     result.test_accuracy, result.history, result.params, result.run_dir
 
 Each step calls the compiled ``train_step`` (forward, loss, backward, update,
@@ -26,13 +26,14 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from lean_mlir._host import memory_limit_mb, rss_mb
 from lean_mlir.checkpoint import Position, load_checkpoint, save_checkpoint
+from lean_mlir.compiler import check_device, lower
 from lean_mlir.data import MNIST
 from lean_mlir.recipes import TrainConfig
 from lean_mlir.rundir import (
@@ -42,7 +43,6 @@ from lean_mlir.rundir import (
     MetricsLog,
     RunError,
     checkpoint_tensors,
-    default_run_dir,
     read_metrics,
     resume_command,
     write_run_config,
@@ -51,8 +51,8 @@ from lean_mlir.runtime import TrainStepper, evaluate_batch, init_optimizer_state
 from lean_mlir.spec import NetSpec
 
 __all__ = ["EpochResult", "MemoryLimitReached", "Reporter", "TrainResult", "TrainingInterrupted",
-           "eval_batch_size", "evaluate", "fit", "learning_rate", "run_functions", "run_training",
-           "train", "train_images"]
+           "check_run", "eval_batch_size", "evaluate", "fit", "learning_rate", "run_functions",
+           "run_training", "train_images"]
 
 #: Steps between two looks at the process's memory (reading it takes microseconds).
 MEMORY_CHECK_EVERY = 10
@@ -195,8 +195,6 @@ def run_functions(spec: NetSpec, cfg: TrainConfig) -> list:
     the evaluation at :func:`eval_batch_size` (a smaller last batch, where the
     test set has one, is compiled when evaluated). ``lean-mlir compile`` compiles
     these, so a later ``lean-mlir train`` finds them in the cache."""
-    from lean_mlir.compiler import lower
-
     return [lower(spec, "train_step", cfg.batch_size, cfg.backend, cfg.lowering_options()),
             lower(spec, "eval", eval_batch_size(spec), cfg.backend)]
 
@@ -314,13 +312,8 @@ def run_training(spec: NetSpec, cfg: TrainConfig, data: MNIST, *, run_dir: Path 
     """
     reporter = reporter or Reporter(enabled=False)
     run_dir = Path(run_dir) if run_dir is not None else None
+    steps = check_run(spec, cfg, data, run_dir=run_dir, resume=resume, train_limit=train_limit)
     train_x, train_y = data.train_x[:train_limit], data.train_y[:train_limit]
-    steps = len(train_x) // cfg.batch_size
-    if steps == 0:
-        raise ValueError(f"{len(train_x)} training samples make no batch of {cfg.batch_size}")
-    if data.input_shape != tuple(spec.input_shape):
-        raise ValueError(f"{spec.name} takes {'x'.join(map(str, spec.input_shape))} inputs; "
-                         f"the data's images are {'x'.join(map(str, data.input_shape))}")
     if resume:
         start = _resume(spec, cfg, run_dir, reporter)
     else:
@@ -335,6 +328,35 @@ def run_training(spec: NetSpec, cfg: TrainConfig, data: MNIST, *, run_dir: Path 
             if on_epoch:
                 on_epoch(result)
     return loop.result()
+
+
+def check_run(spec: NetSpec, cfg: TrainConfig, data: MNIST, *, run_dir: Path | None = None,
+              resume: bool = False, train_limit: int | None = None) -> int:
+    """Everything about a run that can be wrong before anything is compiled or written:
+    the train limit, the batches it makes, the network's input shape against the
+    data's, the backend's device, and on resume the checkpoint (read whole, its
+    network and tensors checked); a fresh run's directory must not hold one. Returns
+    the steps per epoch; ValueError (RunError, DeviceUnavailable, CheckpointError)
+    saying what is wrong."""
+    if train_limit is not None and train_limit <= 0:
+        raise ValueError(f"train_limit must be positive, got {train_limit}")
+    n = len(data.train_x[:train_limit])
+    steps = n // cfg.batch_size
+    if steps == 0:
+        raise ValueError(f"{n} training samples make no batch of {cfg.batch_size}")
+    if data.input_shape != tuple(spec.input_shape):
+        raise ValueError(f"{spec.name} takes {'x'.join(map(str, spec.input_shape))} inputs; "
+                         f"the data's images are {'x'.join(map(str, data.input_shape))}")
+    check_device(cfg.backend)
+    if resume:
+        if run_dir is None:
+            raise RunError("resume needs a run directory")
+        load_checkpoint(run_dir / CHECKPOINT, spec.fingerprint(), checkpoint_tensors(spec, cfg))
+    elif run_dir is not None and ((run_dir / CHECKPOINT).exists()
+                                  or (run_dir / METRICS).exists()):
+        raise RunError(f"{run_dir}: already holds a run; resume it with "
+                       f"'{resume_command(run_dir)}' or choose another --run-dir")
+    return steps
 
 
 @dataclass
@@ -500,30 +522,3 @@ def fit(spec: NetSpec, cfg: TrainConfig, data: MNIST,
 
     out = run_training(spec, cfg, data, train_limit=train_limit, on_epoch=record)
     return out.params, results
-
-
-def train(spec: NetSpec, cfg: TrainConfig, data_dir: Path | str | None = None, *,
-          dataset: str = "mnist", backend: str | None = None, run_dir: Path | str | None = None,
-          resume: bool = False, train_limit: int | None = None, progress: bool = True,
-          recipe: str | None = None, log_every: int = LOG_EVERY,
-          checkpoint_every: int | None = None) -> TrainResult:
-    """Trains ``spec`` with ``cfg`` on ``dataset`` and records the run.
-
-    ``data_dir=None`` is the data set's default cache (filled first if empty);
-    ``run_dir=None`` makes ``runs/<model>-<recipe>-<YYYYmmdd-HHMMSS>``.
-    """
-    from lean_mlir.data import load, prepare
-
-    if backend is not None:
-        cfg = replace(cfg, backend=backend)
-    if resume and run_dir is None:
-        raise RunError("resume=True needs the run_dir to resume")
-    directory = prepare(dataset, Path(data_dir) if data_dir else None, quiet=not progress)
-    data = load(dataset, directory)
-    run_dir = Path(run_dir) if run_dir else default_run_dir(spec, recipe)
-    info = {"recipe": recipe, "dataset": dataset,
-            "data_dir": str(data_dir) if data_dir else None,
-            "log_every": log_every, "checkpoint_every": checkpoint_every}
-    return run_training(spec, cfg, data, run_dir=run_dir, resume=resume,
-                        train_limit=train_limit, reporter=Reporter(enabled=progress),
-                        log_every=log_every, checkpoint_every=checkpoint_every, run_info=info)

@@ -132,17 +132,21 @@ def compile_xla(text: str, backend: str, cache_dir=None, cache: bool = True):
 
 class _Function:
     """A compiled XLA function called like IREE's: with NumPy or device arrays, it
-    returns device arrays (one, or a tuple). ``bound`` device arrays go first."""
+    returns device arrays (one, or a tuple). With ``bound`` parameters (device arrays
+    by name) it takes the other arguments alone, as IREE's bound modules do."""
 
-    def __init__(self, executable, device, signature: Signature, bound: list):
+    def __init__(self, executable, device, signature: Signature, bound: dict):
         self._executable, self._device = executable, device
-        self._bound = bound
+        self._signature, self._bound = signature, bound
         self._donated = {i for i, _ in signature.donated()}
 
     def __call__(self, *args):
         import jax
 
-        args = [*self._bound, *args]
+        if self._bound:
+            given = iter(args)
+            args = [self._bound[a.role.param] if a.role.kind == "param" else next(given)
+                    for a in self._signature.args]
         buffers = []
         for i, a in enumerate(args):
             if not isinstance(a, jax.Array):
@@ -191,12 +195,14 @@ class XlaModule:
         if name != self.function_name:
             raise ValueError(f"this module holds @{self.function_name}, not @{name}")
         if name not in self._functions:
-            bound = []
+            bound = {}
             if self.bound:
                 if self.parameters is None:
                     raise ValueError("this module reads its parameters at load: give them "
                                      "with with_parameters(...) first")
-                bound = self.to_device([self.parameters[p] for p in self.signature.params])
+                names = self.signature.params
+                bound = dict(zip(names, self.to_device([self.parameters[n] for n in names]),
+                                 strict=True))
             self._functions[name] = _Function(self.executable, self.device, self.signature,
                                               bound)
         return self._functions[name]

@@ -30,7 +30,7 @@ LAYERS = [
     ["rundir"],
     ["training"],
     ["export", "plot", "explanation"],
-    ["bench", "sweeps"],
+    ["bench", "sweeps", "run"],
     ["cli"],
     [""],   # the package itself, lean_mlir/__init__.py
 ]
