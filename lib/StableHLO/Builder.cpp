@@ -127,6 +127,7 @@ Value StablehloBuilder::exp(Value a) { return unary("exponential", a); }
 Value StablehloBuilder::log(Value a) { return unary("log", a); }
 Value StablehloBuilder::sqrt(Value a) { return unary("sqrt", a); }
 Value StablehloBuilder::logistic(Value a) { return unary("logistic", a); }
+Value StablehloBuilder::tanh(Value a) { return unary("tanh", a); }
 Value StablehloBuilder::erf(Value a) { return unary("chlo.erf", a); }
 Value StablehloBuilder::logicalAnd(Value a, Value c) {
   return binary("and", a, c);
@@ -420,16 +421,29 @@ Value StablehloBuilder::reduceMinI32(Value a, ArrayRef<int64_t> dims) {
                 splatI32(std::numeric_limits<int32_t>::max()));
 }
 
-Value StablehloBuilder::reduceWindowMax(Value a, ArrayRef<int64_t> window,
-                                        ArrayRef<int64_t> strides) {
+Value StablehloBuilder::reduceWindow(Value a, Value init,
+                                     ArrayRef<int64_t> window,
+                                     ArrayRef<int64_t> strides,
+                                     StringRef combiner) {
   SmallVector<int64_t> out;
   for (auto [d, w, s] : llvm::zip_equal(shape(a), window, strides))
     out.push_back((d - w) / s + 1);
   OperationState state(loc, "stablehlo.reduce_window");
-  state.addOperands({a, splat(-std::numeric_limits<float>::infinity())});
+  state.addOperands({a, init});
   state.addTypes(tensor(out, f32()));
   state.addAttribute("window_dimensions", b.getDenseI64ArrayAttr(window));
   state.addAttribute("window_strides", b.getDenseI64ArrayAttr(strides));
-  buildCombiner(*state.addRegion(), "maximum", f32());
+  buildCombiner(*state.addRegion(), combiner, f32());
   return b.create(state)->getResult(0);
+}
+
+Value StablehloBuilder::reduceWindowMax(Value a, ArrayRef<int64_t> window,
+                                        ArrayRef<int64_t> strides) {
+  return reduceWindow(a, splat(-std::numeric_limits<float>::infinity()), window,
+                      strides, "maximum");
+}
+
+Value StablehloBuilder::reduceWindowSum(Value a, ArrayRef<int64_t> window,
+                                        ArrayRef<int64_t> strides) {
+  return reduceWindow(a, splat(0.0f), window, strides, "add");
 }

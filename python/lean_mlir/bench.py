@@ -177,6 +177,12 @@ class _TorchParts:
 
     def conv(self, i, o, k, stride, padding, size, bias=True, groups=1):
         nn = self.nn
+        if isinstance(padding, tuple):   # counts of zeros: PyTorch's own padding
+            top, bottom, left, right = padding
+            if (top, left) != (bottom, right):
+                return self.padded_conv2d(i, o, k, stride, bias=bias, groups=groups,
+                                          pads=(left, right, top, bottom))
+            return nn.Conv2d(i, o, k, stride, (top, left), bias=bias, groups=groups)
         if self.exact_padding and str(padding) == "same":
             (top, bottom), (left, right) = (_same_padding(d, k, stride) for d in size)
             if (top, left) != (bottom, right):
@@ -339,6 +345,8 @@ TORCH_LAYERS: dict[str, Callable] = {
                layer.padding, shape[1:], layer.bias, layer.groups), t.act(layer.activation)),
     "max_pool2d": lambda t, layer, shape: t.nn.MaxPool2d(layer.window, layer.stride,
                                                          layer.padding),
+    "avg_pool2d": lambda t, layer, shape: t.nn.AvgPool2d(layer.window, layer.stride,
+                                                         layer.padding),
     "flatten": lambda t, layer, shape: t.nn.Flatten(),
     "dense": lambda t, layer, shape: t.nn.Sequential(
         t.nn.Linear(layer.in_features, layer.out_features), t.act(layer.activation)),
@@ -435,11 +443,20 @@ def _torch(spec, params, x, y, threads):
 # --------------------------------------------------------------------------- JAX
 
 def _jax_conv2d(jax, layer, p, names, h):
-    pad = "SAME" if str(layer.padding) == "same" else "VALID"
+    pad = ([tuple(layer.padding[:2]), tuple(layer.padding[2:])]
+           if isinstance(layer.padding, tuple)
+           else "SAME" if str(layer.padding) == "same" else "VALID")
     h = jax.lax.conv_general_dilated(h, p[names[0]], (layer.stride,) * 2, pad,
                                      dimension_numbers=("NCHW", "OIHW", "NCHW"),
                                      feature_group_count=layer.groups)
     return h + p[names[1]][None, :, None, None] if layer.bias else h
+
+
+def _jax_avg_pool(jax, layer, p, names, h):
+    k, s, p = layer.window, layer.stride, layer.padding
+    total = jax.lax.reduce_window(h, 0.0, jax.lax.add, (1, 1, k, k), (1, 1, s, s),
+                                  ((0, 0), (0, 0), (p, p), (p, p)))
+    return total / (k * k)
 
 
 def _jax_max_pool(jax, layer, p, names, h):
@@ -456,6 +473,7 @@ ACTIVATIONS: dict[str, Callable] = {
     "silu": lambda nn: nn.SiLU,
     "gelu": lambda nn: nn.GELU,          # approximate="none": the erf form
     "sigmoid": lambda nn: nn.Sigmoid,
+    "tanh": lambda nn: nn.Tanh,
 }
 
 #: The JAX function of each activation.
@@ -466,6 +484,7 @@ JAX_ACTIVATIONS: dict[str, Callable] = {
     "silu": lambda jax, h: jax.nn.silu(h),
     "gelu": lambda jax, h: jax.nn.gelu(h, approximate=False),
     "sigmoid": lambda jax, h: jax.nn.sigmoid(h),
+    "tanh": lambda jax, h: jax.numpy.tanh(h),
 }
 
 #: The JAX peer of each layer kind (``lean_mlir.layers.LAYERS``):
@@ -475,6 +494,7 @@ JAX_ACTIVATIONS: dict[str, Callable] = {
 JAX_LAYERS: dict[str, Callable | None] = {
     "conv2d": _jax_conv2d,
     "max_pool2d": _jax_max_pool,
+    "avg_pool2d": _jax_avg_pool,
     "flatten": lambda jax, layer, p, names, h: h.reshape(h.shape[0], -1),
     "dense": lambda jax, layer, p, names, h: h @ p[names[0]] + p[names[1]],
     "relu": lambda jax, layer, p, names, h: jax.nn.relu(h),

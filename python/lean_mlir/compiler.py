@@ -128,7 +128,7 @@ CPU_FORMS_FLAGS: dict[str, list[str]] = {
 #: small ConvNeXt's train step then took 133.7 ms; with data tiling and the two
 #: checks raised, 143.8).
 UNTILED_LAYERS = ("convnext_block", "layer_scale", "mbconv", "squeeze_excite")
-UNTILED_ACTIVATIONS = ("silu", "gelu", "sigmoid")
+UNTILED_ACTIVATIONS = ("silu", "gelu", "sigmoid", "tanh")
 
 
 def data_tiling_compiles(spec: NetSpec) -> bool:

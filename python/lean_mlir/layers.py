@@ -44,9 +44,10 @@ from lean_mlir._mlir import Location
 from lean_mlir.dialects.netspec import ModelBuilder
 
 __all__ = [
-    "LAYERS", "Activation", "BatchNorm", "Conv2d", "ConvBN", "ConvNeXtBlock", "Dense",
+    "LAYERS", "Activation", "AvgPool", "BatchNorm", "Conv2d", "ConvBN", "ConvNeXtBlock", "Dense",
     "Flatten", "GlobalAvgPool", "Init", "InvertedResidual", "Layer", "LayerNorm", "LayerScale",
-    "MBConv", "MaxPool", "Padding", "ReLU", "ResidualBlock", "SqueezeExcite", "batch_norm",
+    "MBConv", "MaxPool", "Padding", "ReLU", "ResidualBlock", "SqueezeExcite", "avg_pool",
+    "batch_norm",
     "conv2d", "conv_bn", "convnext_block", "dense", "flatten", "global_avg_pool",
     "inverted_residual", "layer_from_dict", "layer_norm", "layer_scale", "layer_to_dict",
     "max_pool", "mbconv", "relu", "residual_block", "squeeze_excite",
@@ -71,6 +72,7 @@ class _StrEnum(str, enum.Enum):
 class Padding(_StrEnum):
     SAME = "same"
     VALID = "valid"
+    EXPLICIT = "explicit"   # a layer keeps the counts instead (parse_padding)
 
 
 class Activation(_StrEnum):
@@ -83,6 +85,7 @@ class Activation(_StrEnum):
     SILU = "silu"
     GELU = "gelu"
     SIGMOID = "sigmoid"
+    TANH = "tanh"
 
 
 class Init(_StrEnum):
@@ -153,6 +156,42 @@ def _check_conv(layer) -> None:
                          f"and out_channels={layer.out_channels}")
 
 
+#: A convolution's padding: 'same', 'valid', or zeros per side (top, bottom, left, right).
+ConvPadding = Padding | tuple[int, int, int, int]
+
+
+def parse_padding(value) -> ConvPadding:
+    """A convolution's padding as layers keep it: ``"same"``/``"valid"`` (a Padding),
+    or PyTorch's counts: ``1`` (every side), ``(1, 2)`` (height, width) or
+    ``(top, bottom, left, right)``, as a 4-tuple; ValueError saying what is wrong."""
+    if isinstance(value, (str, Padding)):
+        padding = Padding.parse(value, "padding")
+        if padding is Padding.EXPLICIT:
+            raise ValueError("padding='explicit' needs the counts: give padding=1, (1, 2) or "
+                             "(top, bottom, left, right)")
+        return padding
+    counts = (value,) if isinstance(value, (int, np.integer)) else tuple(value) \
+        if isinstance(value, (tuple, list)) else None
+    if (counts is None or len(counts) not in (1, 2, 4)
+            or any(isinstance(c, bool) or not isinstance(c, (int, np.integer)) or c < 0
+                   for c in counts)):
+        raise ValueError(f"padding must be 'same', 'valid', or counts of zeros (an integer, "
+                         f"(height, width) or (top, bottom, left, right), each >= 0), "
+                         f"got {value!r}")
+    if len(counts) == 1:
+        counts *= 4
+    elif len(counts) == 2:
+        counts = (counts[0], counts[0], counts[1], counts[1])
+    return tuple(int(c) for c in counts)
+
+
+def padding_args(padding: ConvPadding) -> tuple[str, list[int] | None]:
+    """The builder's padding mode and pads for a layer's padding."""
+    if isinstance(padding, Padding):
+        return padding.value, None
+    return Padding.EXPLICIT.value, list(padding)
+
+
 def _conv_weight(layer) -> tuple[int, ...]:
     """OIHW: ``[out, in / groups, k, k]``."""
     k = layer.kernel_size
@@ -167,10 +206,13 @@ class Conv2d(Layer):
     out_channels: int
     kernel_size: int
     stride: int = 1
-    padding: Padding = Padding.SAME
+    padding: ConvPadding = Padding.SAME
     activation: Activation = Activation.IDENTITY
     groups: int = 1
     bias: bool = True
+
+    def __post_init__(self):
+        object.__setattr__(self, "padding", parse_padding(self.padding))
 
     def check(self) -> None:
         _check_conv(self)
@@ -182,8 +224,9 @@ class Conv2d(Layer):
         return shapes + ([("bias", (self.out_channels,), Init.ZEROS)] if self.bias else [])
 
     def build(self, b, x, params, loc):
+        mode, pads = padding_args(self.padding)
         return b.conv2d(x, params[0], params[1] if self.bias else None, self.stride,
-                        self.padding.value, self.activation.value, loc, groups=self.groups)
+                        mode, self.activation.value, loc, groups=self.groups, pads=pads)
 
 
 @dataclass(frozen=True)
@@ -204,7 +247,8 @@ class BatchNorm(Layer):
 
 
 def _conv_bn(b, x, weight, bn, stride, padding, activation, loc, groups=1):
-    y = b.conv2d(x, weight, None, stride, padding, "identity", loc, groups=groups)
+    mode, pads = padding_args(Padding(padding) if isinstance(padding, str) else padding)
+    y = b.conv2d(x, weight, None, stride, mode, "identity", loc, groups=groups, pads=pads)
     return b.batch_norm(y, *bn, BN_EPSILON, BN_MOMENTUM, activation, loc)
 
 
@@ -218,9 +262,12 @@ class ConvBN(Layer):
     out_channels: int
     kernel_size: int
     stride: int = 1
-    padding: Padding = Padding.SAME
+    padding: ConvPadding = Padding.SAME
     activation: Activation = Activation.RELU
     groups: int = 1
+
+    def __post_init__(self):
+        object.__setattr__(self, "padding", parse_padding(self.padding))
 
     def check(self) -> None:
         _check_conv(self)
@@ -230,7 +277,7 @@ class ConvBN(Layer):
                 *_bn_params("bn.", self.out_channels)]
 
     def build(self, b, x, params, loc):
-        return _conv_bn(b, x, params[0], params[1:], self.stride, self.padding.value,
+        return _conv_bn(b, x, params[0], params[1:], self.stride, self.padding,
                         self.activation.value, loc, self.groups)
 
 
@@ -501,9 +548,9 @@ class MBConv(Layer):
 
 
 @dataclass(frozen=True)
-class MaxPool(Layer):
-    kind: ClassVar[str] = "max_pool2d"
-    function: ClassVar[str] = "max_pool"
+class _Pool(Layer):
+    """What max and average pooling share: a square window, a stride, a padding."""
+
     window: int
     stride: int
     padding: int = 0
@@ -516,8 +563,27 @@ class MaxPool(Layer):
             raise ValueError(f"padding must be an integer from 0 to window // 2 = "
                              f"{self.window // 2}, got {self.padding!r}")
 
+
+@dataclass(frozen=True)
+class MaxPool(_Pool):
+    """The max over each window, the padding -inf (``torch.nn.MaxPool2d``)."""
+
+    kind: ClassVar[str] = "max_pool2d"
+    function: ClassVar[str] = "max_pool"
+
     def build(self, b, x, params, loc):
         return b.max_pool2d(x, self.window, self.stride, loc, padding=self.padding)
+
+
+@dataclass(frozen=True)
+class AvgPool(_Pool):
+    """The mean over each window, zeros of the padding counted (``torch.nn.AvgPool2d``)."""
+
+    kind: ClassVar[str] = "avg_pool2d"
+    function: ClassVar[str] = "avg_pool"
+
+    def build(self, b, x, params, loc):
+        return b.avg_pool2d(x, self.window, self.stride, loc, padding=self.padding)
 
 
 @dataclass(frozen=True)
@@ -559,13 +625,17 @@ class ReLU(Layer):
 
 
 def conv2d(in_channels: int, out_channels: int, kernel_size: int, stride: int = 1,
-           padding: str | Padding = "same", activation: str | Activation = "identity",
+           padding: str | Padding | int | tuple = "same",
+           activation: str | Activation = "identity",
            *, groups: int = 1, bias: bool = True, name: str | None = None) -> Conv2d:
     """2-D convolution + bias + activation; weight OIHW ``[out, in / groups, k, k]``,
-    He-normal init, zero bias. ``groups`` convolves that many channel groups apart
-    (``groups == in_channels == out_channels``: depthwise); ``bias=False`` has none."""
+    He-normal init, zero bias. ``padding``: ``"same"`` (XLA's: with a stride, the odd
+    pixel after), ``"valid"``, or PyTorch's counts of zeros: ``1``, ``(1, 2)``
+    (height, width) or ``(top, bottom, left, right)``. ``groups`` convolves that many
+    channel groups apart (``groups == in_channels == out_channels``: depthwise);
+    ``bias=False`` has none."""
     return Conv2d(in_channels, out_channels, kernel_size, stride,
-                  Padding.parse(padding, "padding"), Activation.parse(activation, "activation"),
+                  parse_padding(padding), Activation.parse(activation, "activation"),
                   groups, bias, name=name, source=_caller_location())
 
 
@@ -574,6 +644,15 @@ def max_pool(window: int, stride: int | None = None, padding: int = 0, *,
     """Max pooling over ``window x window`` patches; ``stride`` defaults to ``window``;
     ``padding`` pads every side with -inf, as ``torch.nn.MaxPool2d``'s."""
     return MaxPool(window, window if stride is None else stride, padding, name=name,
+                   source=_caller_location())
+
+
+def avg_pool(window: int, stride: int | None = None, padding: int = 0, *,
+             name: str | None = None) -> AvgPool:
+    """Average pooling over ``window x window`` patches; ``stride`` defaults to
+    ``window``; ``padding`` pads every side with zeros, which count in the mean, as
+    ``torch.nn.AvgPool2d``'s default."""
+    return AvgPool(window, window if stride is None else stride, padding, name=name,
                    source=_caller_location())
 
 
@@ -602,12 +681,13 @@ def batch_norm(channels: int, activation: str | Activation = "identity", *,
 
 
 def conv_bn(in_channels: int, out_channels: int, kernel_size: int, stride: int = 1,
-            padding: str | Padding = "same", activation: str | Activation = "relu", *,
+            padding: str | Padding | int | tuple = "same",
+            activation: str | Activation = "relu", *,
             groups: int = 1, name: str | None = None) -> ConvBN:
-    """A convolution without bias (``groups`` as :func:`conv2d`'s), then batch norm,
-    then the activation (``convBn``)."""
+    """A convolution without bias (``padding`` and ``groups`` as :func:`conv2d`'s),
+    then batch norm, then the activation (``convBn``)."""
     return ConvBN(in_channels, out_channels, kernel_size, stride,
-                  Padding.parse(padding, "padding"), Activation.parse(activation, "activation"),
+                  parse_padding(padding), Activation.parse(activation, "activation"),
                   groups, name=name, source=_caller_location())
 
 
@@ -667,7 +747,7 @@ def residual_block(in_channels: int, out_channels: int, stride: int = 1, *,
 
 #: Every layer kind by its ``kind``, in the order the README introduces them.
 LAYERS: dict[str, type[Layer]] = {cls.kind: cls for cls in (
-    Conv2d, MaxPool, Flatten, Dense, ReLU, BatchNorm, ConvBN, GlobalAvgPool, ResidualBlock,
+    Conv2d, MaxPool, AvgPool, Flatten, Dense, ReLU, BatchNorm, ConvBN, GlobalAvgPool, ResidualBlock,
     InvertedResidual, SqueezeExcite, MBConv, LayerNorm, LayerScale, ConvNeXtBlock)}
 
 
@@ -678,7 +758,8 @@ def layer_to_dict(layer: Layer) -> dict:
         if f.name == "source" or (f.name == "name" and layer.name is None):
             continue
         value = getattr(layer, f.name)
-        entry[f.name] = value.value if isinstance(value, enum.Enum) else value
+        entry[f.name] = (value.value if isinstance(value, enum.Enum)
+                         else list(value) if isinstance(value, tuple) else value)
     return entry
 
 

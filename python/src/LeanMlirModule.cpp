@@ -472,20 +472,28 @@ public:
   nb::object conv2d(const LmValue &x, const LmValue &w,
                     const std::optional<LmValue> &b, int64_t stride,
                     const std::string &padding, const std::string &activation,
-                    LmLocation &loc, int64_t groups) {
+                    LmLocation &loc, int64_t groups,
+                    const std::optional<std::vector<int64_t>> &pads) {
     auto pad = parseEnum<ns::Padding>(padding, "padding");
     auto act = parseEnum<ns::Activation>(activation, "activation");
-    return addLayer<ns::Conv2dOp>(loc, get(x), get(w),
-                                  b ? get(*b) : Value(),
-                                  builder.getI64IntegerAttr(stride),
-                                  ns::PaddingAttr::get(ctx(), pad),
-                                  ns::ActivationAttr::get(ctx(), act),
-                                  builder.getI64IntegerAttr(groups));
+    return addLayer<ns::Conv2dOp>(
+        loc, get(x), get(w), b ? get(*b) : Value(),
+        builder.getI64IntegerAttr(stride), ns::PaddingAttr::get(ctx(), pad),
+        ns::ActivationAttr::get(ctx(), act), builder.getI64IntegerAttr(groups),
+        pads ? builder.getDenseI64ArrayAttr(*pads) : DenseI64ArrayAttr());
   }
 
   nb::object maxPool2d(const LmValue &x, int64_t window, int64_t stride,
                        LmLocation &loc, int64_t padding) {
     return addLayer<ns::MaxPool2dOp>(loc, get(x),
+                                     builder.getI64IntegerAttr(window),
+                                     builder.getI64IntegerAttr(stride),
+                                     builder.getI64IntegerAttr(padding));
+  }
+
+  nb::object avgPool2d(const LmValue &x, int64_t window, int64_t stride,
+                       LmLocation &loc, int64_t padding) {
+    return addLayer<ns::AvgPool2dOp>(loc, get(x),
                                      builder.getI64IntegerAttr(window),
                                      builder.getI64IntegerAttr(stride),
                                      builder.getI64IntegerAttr(padding));
@@ -829,8 +837,11 @@ NB_MODULE(_mlir, m) {
       .def("conv2d", &LmModelBuilder::conv2d, nb::arg("x"), nb::arg("weight"),
            nb::arg("bias").none(), nb::arg("stride"), nb::arg("padding"),
            nb::arg("activation"), nb::arg("loc"), nb::arg("groups") = 1,
-           nb::keep_alive<0, 1>())
+           nb::arg("pads") = nb::none(), nb::keep_alive<0, 1>())
       .def("max_pool2d", &LmModelBuilder::maxPool2d, nb::arg("x"),
+           nb::arg("window"), nb::arg("stride"), nb::arg("loc"), nb::arg("padding") = 0,
+           nb::keep_alive<0, 1>())
+      .def("avg_pool2d", &LmModelBuilder::avgPool2d, nb::arg("x"),
            nb::arg("window"), nb::arg("stride"), nb::arg("loc"), nb::arg("padding") = 0,
            nb::keep_alive<0, 1>())
       .def("flatten", &LmModelBuilder::flatten, nb::arg("x"), nb::arg("loc"), nb::keep_alive<0, 1>())

@@ -69,6 +69,9 @@ GENERATORS = {
     "max_pool2d": lambda rng, shape: lm.max_pool(
         w := rng.randint(2, 3), rng.randint(1, 2), rng.randint(0, w // 2))
     if _spatial(shape) and shape[1] >= 3 else None,
+    "avg_pool2d": lambda rng, shape: lm.avg_pool(
+        w := rng.randint(2, 3), rng.randint(1, 2), rng.randint(0, w // 2))
+    if _spatial(shape) and shape[1] >= 3 else None,
     "flatten": lambda rng, shape: lm.flatten() if _spatial(shape) else None,
     "dense": lambda rng, shape: None if _spatial(shape) else lm.dense(
         shape[0], rng.randint(2, 5), rng.choice(ACTIVATIONS)),

@@ -17,7 +17,8 @@ def same_padding(size: int, kernel: int, stride: int) -> tuple[int, int]:
 
 
 def conv2d(x, w, b, stride, padding, groups=1):
-    """``torch.nn.Conv2d`` (``groups`` as its) with TF/XLA 'same' padding, in float64."""
+    """``torch.nn.Conv2d`` (``groups`` as its) with TF/XLA 'same' padding, or
+    ``(top, bottom, left, right)`` zeros, in float64."""
     if groups > 1:
         cin, cout = x.shape[1] // groups, w.shape[0] // groups
         return np.concatenate([
@@ -25,7 +26,9 @@ def conv2d(x, w, b, stride, padding, groups=1):
                    b[j * cout:(j + 1) * cout], stride, padding) for j in range(groups)], axis=1)
     n, _, h, wd = x.shape
     o, _, kh, kw = w.shape
-    if padding == "same":
+    if isinstance(padding, tuple):
+        t, bt, l, r = padding
+    elif str(padding) == "same":
         (t, bt), (l, r) = same_padding(h, kh, stride), same_padding(wd, kw, stride)
     else:
         t = bt = l = r = 0
@@ -38,6 +41,18 @@ def conv2d(x, w, b, stride, padding, groups=1):
             patch = xp[:, :, u:u + (ho - 1) * stride + 1:stride, v:v + (wo - 1) * stride + 1:stride]
             y += np.einsum("nihw,oi->nohw", patch, w[:, :, u, v])
     return y + b[None, :, None, None]
+
+
+def avg_pool(x, window, stride, padding=0):
+    """``torch.nn.AvgPool2d`` (zeros of the padding counted), in float64."""
+    x = np.pad(x, ((0, 0), (0, 0), (padding, padding), (padding, padding)))
+    n, c, h, w = x.shape
+    ho, wo = (h - window) // stride + 1, (w - window) // stride + 1
+    y = np.zeros((n, c, ho, wo))
+    for u in range(window):
+        for v in range(window):
+            y += x[:, :, u:u + (ho - 1) * stride + 1:stride, v:v + (wo - 1) * stride + 1:stride]
+    return y / (window * window)
 
 
 def max_pool(x, window, stride, padding=0):
@@ -66,6 +81,7 @@ ACTIVATIONS = {
     "relu": lambda y: np.maximum(y, 0),
     "relu6": lambda y: np.clip(y, 0, 6),
     "sigmoid": _sigmoid,
+    "tanh": np.tanh,
     "silu": lambda y: y * _sigmoid(y),
     "gelu": lambda y: y * 0.5 * (1 + _erf(y / math.sqrt(2))),
 }
@@ -179,7 +195,7 @@ def _weights(params, prefix):
 def _conv2d_layer(h, layer, params, prefix, training, stats):
     w, b = _weights(params, prefix)
     b = np.zeros(w.shape[0]) if b is None else b
-    return act(conv2d(h, w, b, layer.stride, layer.padding.value, layer.groups),
+    return act(conv2d(h, w, b, layer.stride, layer.padding, layer.groups),
                layer.activation)
 
 
@@ -193,13 +209,14 @@ def _dense_layer(h, layer, params, prefix, training, stats):
 FORWARD = {
     "conv2d": _conv2d_layer,
     "max_pool2d": lambda h, layer, *_: max_pool(h, layer.window, layer.stride, layer.padding),
+    "avg_pool2d": lambda h, layer, *_: avg_pool(h, layer.window, layer.stride, layer.padding),
     "flatten": lambda h, *_: h.reshape(h.shape[0], -1),
     "dense": _dense_layer,
     "relu": lambda h, *_: np.maximum(h, 0),
     "batch_norm": lambda h, layer, params, prefix, training, stats: act(
         batch_norm(h, params, prefix, training, stats), layer.activation),
     "conv_bn": lambda h, layer, params, prefix, training, stats: conv_bn(
-        h, params, prefix, layer.stride, layer.padding.value, layer.activation, training, stats,
+        h, params, prefix, layer.stride, layer.padding, layer.activation, training, stats,
         layer.groups),
     "global_avg_pool": lambda h, *_: h.mean(axis=(2, 3)),
     "residual_block": lambda h, layer, params, prefix, training, stats: residual_block(

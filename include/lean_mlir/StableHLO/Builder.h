@@ -69,6 +69,7 @@ public:
   mlir::Value sqrt(mlir::Value a);
   /// 1 / (1 + exp(-a)).
   mlir::Value logistic(mlir::Value a);
+  mlir::Value tanh(mlir::Value a);
   /// The error function, `chlo.erf`: StableHLO has no op for it, and CHLO
   /// (the client ops StableHLO consumers such as IREE and XLA expand into
   /// StableHLO) has; its expansion is a float32 rational approximation.
@@ -147,6 +148,9 @@ public:
   /// dimension).
   mlir::Value reduceWindowMax(mlir::Value a, llvm::ArrayRef<int64_t> window,
                               llvm::ArrayRef<int64_t> strides);
+  /// Sum over windows with no padding (as reduceWindowMax).
+  mlir::Value reduceWindowSum(mlir::Value a, llvm::ArrayRef<int64_t> window,
+                              llvm::ArrayRef<int64_t> strides);
 
 private:
   mlir::Value create(llvm::StringRef name, mlir::ValueRange operands,
@@ -156,6 +160,11 @@ private:
   mlir::Value binary(llvm::StringRef name, mlir::Value a, mlir::Value c);
   mlir::Value reduce(mlir::Value a, llvm::ArrayRef<int64_t> dims,
                      llvm::StringRef combiner, mlir::Value init);
+  /// reduce_window of `a` from `init` with `combiner` ("maximum", "add").
+  mlir::Value reduceWindow(mlir::Value a, mlir::Value init,
+                           llvm::ArrayRef<int64_t> window,
+                           llvm::ArrayRef<int64_t> strides,
+                           llvm::StringRef combiner);
   /// Fills `region` with `^bb0(%a, %b): %r = combiner(%a, %b); return %r`
   /// over rank-0 tensors of `elementType`.
   void buildCombiner(mlir::Region &region, llvm::StringRef combiner,

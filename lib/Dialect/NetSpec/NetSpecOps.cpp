@@ -291,11 +291,13 @@ LogicalResult OutputOp::verify() {
 // Conv2dOp
 //===----------------------------------------------------------------------===//
 
-std::pair<int64_t, int64_t> Conv2dOp::computePadding(Padding mode, int64_t in,
-                                                     int64_t kernel,
-                                                     int64_t stride) {
+std::pair<int64_t, int64_t>
+Conv2dOp::computePadding(Padding mode, std::optional<ArrayRef<int64_t>> pads,
+                         int axis, int64_t in, int64_t kernel, int64_t stride) {
   if (mode == Padding::Valid)
     return {0, 0};
+  if (mode == Padding::Explicit)
+    return {(*pads)[2 * axis], (*pads)[2 * axis + 1]};
   int64_t out = (in + stride - 1) / stride;
   int64_t total = std::max<int64_t>((out - 1) * stride + kernel - in, 0);
   return {total / 2, total - total / 2};
@@ -354,10 +356,30 @@ LogicalResult Conv2dOp::inferReturnTypes(MLIRContext *ctx,
   int64_t stride = adaptor.getStride();
   if (failed(checkPositive(loc, name, "stride", stride)))
     return failure();
+  // conv2d_c8: explicit padding has its four non-negative pads, and only it.
+  std::optional<ArrayRef<int64_t>> pads = adaptor.getPads();
+  bool isExplicit = adaptor.getPadding() == Padding::Explicit;
+  if (isExplicit != pads.has_value())
+    return emitOptionalError(loc, "'", name, "' op ",
+                             isExplicit ? "padding(explicit) needs pads([top, "
+                                          "bottom, left, right])"
+                                        : "pads are for padding(explicit), not "
+                                          "padding(" +
+                                              stringifyPadding(
+                                                  adaptor.getPadding())
+                                                  .str() +
+                                              ")");
+  if (pads && (pads->size() != 4 ||
+               llvm::any_of(*pads, [](int64_t p) { return p < 0; })))
+    return emitOptionalError(loc, "'", name,
+                             "' op pads must be four non-negative counts "
+                             "[top, bottom, left, right], got ",
+                             pads->size(), " values");
   SmallVector<int64_t, 3> out{w[0]};
   for (int axis = 0; axis < 2; ++axis) {
     int64_t size = in[2 + axis], kernel = w[2 + axis];
-    auto [lo, hi] = computePadding(adaptor.getPadding(), size, kernel, stride);
+    auto [lo, hi] = computePadding(adaptor.getPadding(), pads, axis, size,
+                                   kernel, stride);
     // conv2d_c6: the kernel fits in the padded input.
     if (kernel > size + lo + hi)
       return emitOptionalError(loc, "'", name, "' op kernel ", w[2], "x", w[3],
@@ -380,25 +402,24 @@ int64_t Conv2dOp::getForwardFlopsPerSample() {
 // MaxPool2dOp
 //===----------------------------------------------------------------------===//
 
-LogicalResult MaxPool2dOp::inferReturnTypes(MLIRContext *ctx,
-                                            std::optional<Location> loc,
-                                            Adaptor adaptor,
-                                            SmallVectorImpl<Type> &results) {
-  StringRef name = getOperationName();
-  Type inputType = adaptor.getInput().getType();
-  // max_pool2d_c1: NCHW input.
+/// The checks and the result type max_pool2d and avg_pool2d share (their
+/// constraints c1-c5). `paddingAttr` is read as an attribute: while parsing, a
+/// default-valued one is not filled in yet.
+static LogicalResult inferPoolType(MLIRContext *ctx,
+                                   std::optional<Location> loc, StringRef name,
+                                   Type inputType, int64_t window,
+                                   int64_t stride, IntegerAttr paddingAttr,
+                                   SmallVectorImpl<Type> &results) {
+  // pool_c1: NCHW input.
   if (failed(checkActivation(loc, name, "input", inputType, 4, 4, "NCHW")))
     return failure();
-  int64_t window = adaptor.getWindow(), stride = adaptor.getStride();
-  // max_pool2d_c2, max_pool2d_c3: positive window and stride.
+  // pool_c2, pool_c3: positive window and stride.
   if (failed(checkPositive(loc, name, "window", window)) ||
       failed(checkPositive(loc, name, "stride", stride)))
     return failure();
   ArrayRef<int64_t> in = cast<RankedTensorType>(inputType).getShape();
-  // max_pool2d_c5: 0 <= padding <= window / 2, so that every window holds
-  // an input element. (Read as an attribute: while parsing, a default-valued
-  // one is not filled in yet.)
-  IntegerAttr paddingAttr = adaptor.getPaddingAttr();
+  // pool_c5: 0 <= padding <= window / 2, so that every window holds an input
+  // element (torch.nn.MaxPool2d and AvgPool2d allow no more).
   int64_t pad = paddingAttr ? paddingAttr.getInt() : 0;
   if (pad < 0 || 2 * pad > window)
     return emitOptionalError(loc, "'", name, "' op padding(", pad,
@@ -416,6 +437,30 @@ LogicalResult MaxPool2dOp::inferReturnTypes(MLIRContext *ctx,
                       (in[3] + 2 * pad - window) / stride + 1},
                      ctx));
   return success();
+}
+
+LogicalResult MaxPool2dOp::inferReturnTypes(MLIRContext *ctx,
+                                            std::optional<Location> loc,
+                                            Adaptor adaptor,
+                                            SmallVectorImpl<Type> &results) {
+  return inferPoolType(ctx, loc, getOperationName(),
+                       adaptor.getInput().getType(), adaptor.getWindow(),
+                       adaptor.getStride(), adaptor.getPaddingAttr(), results);
+}
+
+LogicalResult AvgPool2dOp::inferReturnTypes(MLIRContext *ctx,
+                                            std::optional<Location> loc,
+                                            Adaptor adaptor,
+                                            SmallVectorImpl<Type> &results) {
+  return inferPoolType(ctx, loc, getOperationName(),
+                       adaptor.getInput().getType(), adaptor.getWindow(),
+                       adaptor.getStride(), adaptor.getPaddingAttr(), results);
+}
+
+int64_t AvgPool2dOp::getForwardFlopsPerSample() {
+  ArrayRef<int64_t> out = getType().getShape();
+  // One addition per window element per output, and the scaling.
+  return (getWindow() * getWindow() + 1) * out[1] * out[2] * out[3];
 }
 
 int64_t MaxPool2dOp::getForwardFlopsPerSample() {

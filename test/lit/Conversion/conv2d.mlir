@@ -77,3 +77,21 @@ netspec.model @leftover_rows {
   %f = netspec.flatten %y : tensor<?x2x1x1xf32>
   netspec.output %f : tensor<?x2xf32>
 }
+
+// -----
+
+// Explicit, uneven padding (PyTorch's padding= as four counts): the forward
+// convolution pads [top, bottom] x [left, right]; tanh's VJP reads its output.
+// CHECK-LABEL: func.func @value_and_grad
+// CHECK:       %[[Y:.*]] = stablehlo.convolution(%{{.*}}, %{{.*}}) dim_numbers = [b, f, 0, 1]x[o, i, 0, 1]->[b, f, 0, 1], window = {stride = [2, 2], pad = {{\[}}[1, 1], [0, 2]], lhs_dilate = [1, 1], rhs_dilate = [1, 1]}
+// CHECK-SAME:  (tensor<2x2x7x7xf32>, tensor<3x2x3x3xf32>) -> tensor<2x3x4x4xf32>
+// CHECK:       %[[T:.*]] = stablehlo.tanh %[[Y]] : tensor<2x3x4x4xf32>
+// CHECK:       stablehlo.multiply %[[T]], %[[T]] : tensor<2x3x4x4xf32>
+netspec.model @explicit_padding_tanh {
+  %x = netspec.input : tensor<?x2x7x7xf32>
+  %w = netspec.param "c.weight" init(he_normal) : tensor<3x2x3x3xf32>
+  %y = netspec.conv2d %x, %w stride(2) padding(explicit) pads([1, 1, 0, 2]) activation(tanh)
+      : tensor<?x2x7x7xf32>, tensor<3x2x3x3xf32>
+  %f = netspec.flatten %y : tensor<?x3x4x4xf32>
+  netspec.output %f : tensor<?x48xf32>
+}

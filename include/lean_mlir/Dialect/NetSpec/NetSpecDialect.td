@@ -47,7 +47,9 @@ def NetSpec_Dialect : Dialect {
 
 def NetSpec_PaddingKind : I32Enum<"Padding", "convolution padding mode", [
   I32EnumCase<"Same", 0, "same">,
-  I32EnumCase<"Valid", 1, "valid">
+  I32EnumCase<"Valid", 1, "valid">,
+  // The op's `pads` say how many zeros go on each side (PyTorch's padding=1).
+  I32EnumCase<"Explicit", 2, "explicit">
 ]> {
   let cppNamespace = "::lean_mlir::netspec";
 }
@@ -63,7 +65,8 @@ def NetSpec_ActivationKind : I32Enum<"Activation", "layer activation", [
   I32EnumCase<"Relu6", 2, "relu6">,
   I32EnumCase<"Silu", 3, "silu">,
   I32EnumCase<"Gelu", 4, "gelu">,
-  I32EnumCase<"Sigmoid", 5, "sigmoid">
+  I32EnumCase<"Sigmoid", 5, "sigmoid">,
+  I32EnumCase<"Tanh", 6, "tanh">
 ]> {
   let cppNamespace = "::lean_mlir::netspec";
 }

@@ -163,7 +163,9 @@ def NetSpec_Conv2dOp : NetSpec_LayerOp<"conv2d"> {
     none). `stride` applies to both spatial axes. Padding `same` gives
     `ceil(in / stride)` outputs per axis, padding `(total) / 2` before and
     the rest after (XLA's and TensorFlow's convention); `valid` pads
-    nothing. With `groups` G (default 1, then not printed) the channels are
+    nothing; `explicit` pads `pads = [top, bottom, left, right]` zeros
+    (`torch.nn.Conv2d(padding=1)` is `pads([1, 1, 1, 1])`; PyTorch pads both
+    sides alike where 'same' with a stride puts the odd pixel after). With `groups` G (default 1, then not printed) the channels are
     split into G groups of `in_channels / G` inputs and `out_channels / G`
     outputs, each convolved on its own (`torch.nn.Conv2d`'s `groups`);
     G = in_channels = out_channels is a depthwise convolution.
@@ -177,25 +179,30 @@ def NetSpec_Conv2dOp : NetSpec_LayerOp<"conv2d"> {
     %d = netspec.conv2d %z, %w3 stride(2) groups(32) padding(same) activation(relu6)
         : tensor<?x32x28x28xf32>, tensor<32x1x3x3xf32>
     // %d : tensor<?x32x14x14xf32>, one 3x3 filter per channel
+    %e = netspec.conv2d %z, %w4 stride(2) padding(explicit) pads([1, 1, 1, 1])
+        activation(identity) : tensor<?x32x28x28xf32>, tensor<32x32x3x3xf32>
+    // %e : tensor<?x32x14x14xf32>, as torch.nn.Conv2d(32, 32, 3, 2, padding=1)
     ```
   }];
   let arguments = (ins NetSpec_F32Tensor:$input, NetSpec_F32Tensor:$weight,
                        Optional<NetSpec_F32Tensor>:$bias, I64Attr:$stride,
                        NetSpec_PaddingAttr:$padding,
                        NetSpec_ActivationAttr:$activation,
-                       DefaultValuedAttr<I64Attr, "1">:$groups);
+                       DefaultValuedAttr<I64Attr, "1">:$groups,
+                       OptionalAttr<DenseI64ArrayAttr>:$pads);
   let results = (outs NetSpec_F32Tensor:$result);
   let assemblyFormat = [{
     $input `,` $weight (`,` $bias^)? `stride` `(` $stride `)`
-    (`groups` `(` $groups^ `)`)? `padding` `(` custom<EnumKeyword>($padding) `)` `activation` `(` custom<EnumKeyword>($activation) `)` attr-dict
+    (`groups` `(` $groups^ `)`)? `padding` `(` custom<EnumKeyword>($padding) `)`
+    (`pads` `(` $pads^ `)`)? `activation` `(` custom<EnumKeyword>($activation) `)` attr-dict
     `:` type($input) `,` type($weight) (`,` type($bias)^)?
   }];
   let extraClassDeclaration = [{
-    /// Padding (low, high) for one spatial axis; see the description.
-    static std::pair<int64_t, int64_t> computePadding(Padding mode,
-                                                      int64_t in,
-                                                      int64_t kernel,
-                                                      int64_t stride);
+    /// Padding (low, high) for spatial axis `axis` (0: height, 1: width);
+    /// see the description. `pads` are the explicit ones (Padding::Explicit).
+    static std::pair<int64_t, int64_t>
+    computePadding(Padding mode, std::optional<llvm::ArrayRef<int64_t>> pads,
+                   int axis, int64_t in, int64_t kernel, int64_t stride);
   }];
 }
 
@@ -214,6 +221,35 @@ def NetSpec_MaxPool2dOp : NetSpec_LayerOp<"max_pool2d"> {
     // %y : tensor<?x32x14x14xf32>
     %z = netspec.max_pool2d %s window(3) stride(2) padding(1) : tensor<?x64x112x112xf32>
     // %z : tensor<?x64x56x56xf32> (ResNet's stem)
+    ```
+  }];
+  let arguments = (ins NetSpec_F32Tensor:$input, I64Attr:$window,
+                       I64Attr:$stride, DefaultValuedAttr<I64Attr, "0">:$padding);
+  let results = (outs NetSpec_F32Tensor:$result);
+  let assemblyFormat = [{
+    $input `window` `(` $window `)` `stride` `(` $stride `)`
+    (`padding` `(` $padding^ `)`)? attr-dict `:` type($input)
+  }];
+}
+
+def NetSpec_AvgPool2dOp : NetSpec_LayerOp<"avg_pool2d"> {
+  let summary = "2-D average pooling";
+  let description = [{
+    The mean over `window x window` patches of an NCHW activation, moving by
+    `stride` on both spatial axes, after `padding` rows and columns of zeros
+    on every side (default 0, then not printed; at most `window / 2`). The
+    zeros count in the mean, as `torch.nn.AvgPool2d`'s default
+    (`count_include_pad=True`): every window's sum is divided by
+    `window * window`. Each spatial output is
+    `(in + 2 * padding - window) / stride + 1`. Its VJP spreads each
+    window's cotangent, divided by `window * window`, over the window's
+    inputs (overlapping windows add).
+
+    ```mlir
+    %y = netspec.avg_pool2d %x window(2) stride(2) : tensor<?x32x28x28xf32>
+    // %y : tensor<?x32x14x14xf32>
+    %z = netspec.avg_pool2d %x window(3) stride(1) padding(1) : tensor<?x32x28x28xf32>
+    // %z : tensor<?x32x28x28xf32>
     ```
   }];
   let arguments = (ins NetSpec_F32Tensor:$input, I64Attr:$window,

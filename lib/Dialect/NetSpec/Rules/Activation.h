@@ -9,6 +9,7 @@
 //   relu      max(z, 0)
 //   relu6     min(max(z, 0), 6)
 //   sigmoid   s(z) = 1 / (1 + exp(-z))
+//   tanh      tanh(z)
 //   silu      z * s(z)                                    (swish)
 //   gelu      z * Phi(z) = z / 2 * (1 + erf(z / sqrt 2))   (the exact form,
 //                                                           PyTorch's default)
@@ -18,6 +19,7 @@
 //   relu      g where y > 0, else 0 (0 at 0, as PyTorch and JAX)
 //   relu6     g where 0 < y < 6, else 0 (0 at both ends, as PyTorch)
 //   sigmoid   g * y * (1 - y)
+//   tanh      g * (1 - y^2)
 //   silu      g * s(z) * (1 + z * (1 - s(z)))
 //   gelu      g * (Phi(z) + z * phi(z)),  phi(z) = exp(-z^2 / 2) / sqrt(2 pi)
 //
@@ -64,6 +66,8 @@ inline mlir::Value emitActivation(LayerLowering &lowering,
     return b.min(b.max(z, b.splatLike(0.0f, z)), b.splatLike(6.0f, z));
   case Activation::Sigmoid:
     return b.logistic(z);
+  case Activation::Tanh:
+    return b.tanh(z);
   case Activation::Silu:
     return b.mul(z, b.logistic(z));
   case Activation::Gelu:
@@ -100,6 +104,8 @@ inline mlir::Value emitActivationVJP(LayerLowering &lowering,
   }
   case Activation::Sigmoid:
     return b.mul(grad, b.mul(out, b.sub(splat(1.0f), out)));
+  case Activation::Tanh:
+    return b.mul(grad, b.sub(splat(1.0f), b.mul(out, out)));
   case Activation::Silu: {
     mlir::Value s = b.logistic(z);
     mlir::Value slope = b.mul(s, b.add(splat(1.0f),

@@ -57,8 +57,10 @@ namespace {
 SmallVector<int64_t, 4> forwardPadding(Conv2dOp op, ArrayRef<int64_t> x,
                                        ArrayRef<int64_t> w) {
   int64_t s = op.getStride();
-  auto [lo0, hi0] = Conv2dOp::computePadding(op.getPadding(), x[2], w[2], s);
-  auto [lo1, hi1] = Conv2dOp::computePadding(op.getPadding(), x[3], w[3], s);
+  auto [lo0, hi0] =
+      Conv2dOp::computePadding(op.getPadding(), op.getPads(), 0, x[2], w[2], s);
+  auto [lo1, hi1] =
+      Conv2dOp::computePadding(op.getPadding(), op.getPads(), 1, x[3], w[3], s);
   return {lo0, hi0, lo1, hi1};
 }
 

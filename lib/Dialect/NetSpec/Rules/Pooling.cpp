@@ -12,6 +12,12 @@
 // tied windows to the last maximum, against StableHLO's semantics; see the
 // README).
 //
+// avg_pool2d: the sum over each window of the input padded with zeros,
+// divided by the window's size (the zeros count, as PyTorch's default). Its
+// VJP: for every window offset, the cotangent / k^2 put back at the inputs
+// that offset read (interior padding s - 1 undoes the stride), then the
+// padding's cotangent dropped.
+//
 // global_avg_pool: the mean over H and W, its VJP the cotangent spread over
 // the window (further down).
 //
@@ -98,15 +104,43 @@ Value routeByWindowView(StablehloBuilder &b, Value xh, Value yh, Value gh,
                {0, xs[1] - ho * k, xs[2] - wo * k, 0}, {0, 0, 0, 0});
   return dx;
 }
-/// `x` padded by `p` rows and columns of -inf on its `spatial` dimensions.
-Value padWithLowest(StablehloBuilder &b, Value x, int64_t p,
-                    ArrayRef<int64_t> spatial) {
+/// `x` padded by `p` rows and columns of `value` on its `spatial` dimensions.
+Value padSpatial(StablehloBuilder &b, Value x, int64_t p, float value,
+                 ArrayRef<int64_t> spatial) {
   if (p == 0)
     return x;
   SmallVector<int64_t, 4> edge(4, 0), interior(4, 0);
   edge[spatial[0]] = edge[spatial[1]] = p;
-  return b.pad(x, b.splat(-std::numeric_limits<float>::infinity()), edge, edge,
-               interior);
+  return b.pad(x, b.splat(value), edge, edge, interior);
+}
+
+/// `x` padded by `p` rows and columns of -inf (which never win a max).
+Value padWithLowest(StablehloBuilder &b, Value x, int64_t p,
+                    ArrayRef<int64_t> spatial) {
+  return padSpatial(b, x, p, -std::numeric_limits<float>::infinity(), spatial);
+}
+
+/// The cotangent of avg_pool2d's padded input: every window offset's share
+/// g / k^2 put back where that offset read (see the file comment). `xs` is
+/// the padded input's shape.
+Value spreadOverWindows(StablehloBuilder &b, Value g, ArrayRef<int64_t> xs,
+                        int64_t k, int64_t s, ArrayRef<int64_t> spatial) {
+  ArrayRef<int64_t> ys = b.shape(g);
+  int64_t hd = spatial[0], wd = spatial[1];
+  Value share = b.mul(g, b.splatLike(1.0f / float(k * k), g));
+  Value dx;
+  for (int64_t u = 0; u < k; ++u) {
+    for (int64_t v = 0; v < k; ++v) {
+      int64_t lastRow = u + (ys[hd] - 1) * s, lastCol = v + (ys[wd] - 1) * s;
+      SmallVector<int64_t, 4> low(4, 0), high(4, 0), interior(4, 0);
+      low[hd] = u, low[wd] = v;
+      high[hd] = xs[hd] - 1 - lastRow, high[wd] = xs[wd] - 1 - lastCol;
+      interior[hd] = interior[wd] = s - 1;
+      Value placed = b.pad(share, b.splat(0.0f), low, high, interior);
+      dx = dx ? b.add(dx, placed) : placed;
+    }
+  }
+  return dx;
 }
 
 /// The cotangent of the unpadded input from that of the padded one.
@@ -164,6 +198,45 @@ void MaxPool2dOp::emitVJP(LayerLowering &lowering, ValueRange operands,
   Value dx = k == s ? routeByWindowView(b, xh, yh, gh, k)
                     : routeByOffsetMasks(b, xh, yh, gh, k, s, {1, 2});
   operandGrads[0] = lowering.leave(dropPadding(b, dx, p, {1, 2}));
+}
+
+//===----------------------------------------------------------------------===//
+// avg_pool2d
+//===----------------------------------------------------------------------===//
+
+// Channels-last on the cpu and gpu forms, like the convolutions around it.
+
+Value AvgPool2dOp::emitForward(LayerLowering &lowering, ValueRange operands) {
+  StablehloBuilder &b = lowering.b;
+  int64_t k = getWindow(), s = getStride(), p = getPadding();
+  bool last = lowering.isChannelsLast();
+  SmallVector<int64_t, 2> spatial =
+      last ? SmallVector<int64_t, 2>{1, 2} : SmallVector<int64_t, 2>{2, 3};
+  Value x = padSpatial(b, lowering.enter(operands[0]), p, 0.0f, spatial);
+  SmallVector<int64_t, 4> window(4, 1), strides(4, 1);
+  window[spatial[0]] = window[spatial[1]] = k;
+  strides[spatial[0]] = strides[spatial[1]] = s;
+  Value sum = b.reduceWindowSum(x, window, strides);
+  return lowering.leave(b.mul(sum, b.splatLike(1.0f / float(k * k), sum)));
+}
+
+void AvgPool2dOp::emitVJP(LayerLowering &lowering, ValueRange operands,
+                          Value result, Value resultGrad, bool needInputGrad,
+                          SmallVectorImpl<Value> &operandGrads) {
+  StablehloBuilder &b = lowering.b;
+  operandGrads.assign(1, Value());
+  if (!needInputGrad)
+    return;
+  int64_t k = getWindow(), s = getStride(), p = getPadding();
+  bool last = lowering.isChannelsLast();
+  SmallVector<int64_t, 2> spatial =
+      last ? SmallVector<int64_t, 2>{1, 2} : SmallVector<int64_t, 2>{2, 3};
+  SmallVector<int64_t, 4> xs(
+      lowering.computeShape(StablehloBuilder::shape(operands[0])));
+  for (int64_t d : spatial)
+    xs[d] += 2 * p;
+  Value dx = spreadOverWindows(b, lowering.enter(resultGrad), xs, k, s, spatial);
+  operandGrads[0] = lowering.leave(dropPadding(b, dx, p, spatial));
 }
 
 //===----------------------------------------------------------------------===//

@@ -250,6 +250,69 @@ netspec.model @negative_conv_stride_negative {
 
 // -----
 
+// conv2d_c8: explicit padding has its four non-negative pads, and only it.
+netspec.model @negative_conv_explicit_without_pads {
+  %x = netspec.input : tensor<?x1x8x8xf32>
+  %w = netspec.param "w" init(he_normal) : tensor<4x1x3x3xf32>
+  // expected-error @+1 {{'netspec.conv2d' op padding(explicit) needs pads([top, bottom, left, right])}}
+  %y = netspec.conv2d %x, %w stride(1) padding(explicit) activation(relu)
+      : tensor<?x1x8x8xf32>, tensor<4x1x3x3xf32>
+  %f = netspec.flatten %y : tensor<?x4x8x8xf32>
+  netspec.output %f : tensor<?x256xf32>
+}
+
+// -----
+
+// conv2d_c8: explicit padding has its four non-negative pads, and only it.
+netspec.model @negative_conv_pads_without_explicit {
+  %x = netspec.input : tensor<?x1x8x8xf32>
+  %w = netspec.param "w" init(he_normal) : tensor<4x1x3x3xf32>
+  // expected-error @+1 {{'netspec.conv2d' op pads are for padding(explicit), not padding(same)}}
+  %y = netspec.conv2d %x, %w stride(1) padding(same) pads([1, 1, 1, 1]) activation(relu)
+      : tensor<?x1x8x8xf32>, tensor<4x1x3x3xf32>
+  %f = netspec.flatten %y : tensor<?x4x8x8xf32>
+  netspec.output %f : tensor<?x256xf32>
+}
+
+// -----
+
+// conv2d_c8: explicit padding has its four non-negative pads, and only it.
+netspec.model @negative_conv_three_pads {
+  %x = netspec.input : tensor<?x1x8x8xf32>
+  %w = netspec.param "w" init(he_normal) : tensor<4x1x3x3xf32>
+  // expected-error @+1 {{'netspec.conv2d' op pads must be four non-negative counts [top, bottom, left, right], got 3 values}}
+  %y = netspec.conv2d %x, %w stride(1) padding(explicit) pads([1, 1, 1]) activation(relu)
+      : tensor<?x1x8x8xf32>, tensor<4x1x3x3xf32>
+  %f = netspec.flatten %y : tensor<?x4x8x8xf32>
+  netspec.output %f : tensor<?x256xf32>
+}
+
+// -----
+
+// conv2d_c8: explicit padding has its four non-negative pads, and only it.
+netspec.model @negative_conv_negative_pad {
+  %x = netspec.input : tensor<?x1x8x8xf32>
+  %w = netspec.param "w" init(he_normal) : tensor<4x1x3x3xf32>
+  // expected-error @+1 {{'netspec.conv2d' op pads must be four non-negative counts [top, bottom, left, right], got 4 values}}
+  %y = netspec.conv2d %x, %w stride(1) padding(explicit) pads([1, -1, 1, 1]) activation(relu)
+      : tensor<?x1x8x8xf32>, tensor<4x1x3x3xf32>
+  %f = netspec.flatten %y : tensor<?x4x8x8xf32>
+  netspec.output %f : tensor<?x256xf32>
+}
+
+// -----
+
+// pool_c5 (avg_pool2d shares max_pool2d's checks): padding at most half the window.
+netspec.model @negative_avg_pool_padding {
+  %x = netspec.input : tensor<?x1x8x8xf32>
+  // expected-error @+1 {{'netspec.avg_pool2d' op padding(2) must be between 0 and half the window (3)}}
+  %y = netspec.avg_pool2d %x window(3) stride(1) padding(2) : tensor<?x1x8x8xf32>
+  %f = netspec.flatten %y : tensor<?x1x10x10xf32>
+  netspec.output %f : tensor<?x100xf32>
+}
+
+// -----
+
 // conv2d_c6: the kernel fits in the padded input.
 netspec.model @negative_conv_kernel_too_large {
   %x = netspec.input : tensor<?x1x4x4xf32>

@@ -82,3 +82,25 @@ netspec.model @layer_norm {
   %f = netspec.flatten %y : tensor<?x6x5x5xf32>
   netspec.output %f : tensor<?x150xf32>
 }
+
+// Explicit padding (four counts, PyTorch's padding=) and tanh.
+// CHECK-LABEL: netspec.model @explicit_padding
+netspec.model @explicit_padding {
+  %x = netspec.input : tensor<?x2x7x7xf32>
+  %w = netspec.param "c.weight" init(he_normal) : tensor<3x2x3x3xf32>
+  // CHECK: netspec.conv2d %{{.*}}, %{{.*}} stride(2) padding(explicit) pads([1, 1, 0, 2]) activation(tanh) : tensor<?x2x7x7xf32>, tensor<3x2x3x3xf32>
+  %y = netspec.conv2d %x, %w stride(2) padding(explicit) pads([1, 1, 0, 2]) activation(tanh)
+      : tensor<?x2x7x7xf32>, tensor<3x2x3x3xf32>
+  %f = netspec.flatten %y : tensor<?x3x4x4xf32>
+  netspec.output %f : tensor<?x48xf32>
+}
+
+// Average pooling, padded.
+// CHECK-LABEL: netspec.model @avg_pool
+netspec.model @avg_pool {
+  %x = netspec.input : tensor<?x2x7x7xf32>
+  // CHECK: netspec.avg_pool2d %{{.*}} window(3) stride(2) padding(1) : tensor<?x2x7x7xf32>
+  %y = netspec.avg_pool2d %x window(3) stride(2) padding(1) : tensor<?x2x7x7xf32>
+  %f = netspec.flatten %y : tensor<?x2x4x4xf32>
+  netspec.output %f : tensor<?x32xf32>
+}
