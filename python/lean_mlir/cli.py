@@ -55,7 +55,10 @@ def _config(recipe: str, args):
 
     from lean_mlir.recipes import get
 
-    cfg = get(recipe)
+    try:
+        cfg = get(recipe)
+    except ValueError as e:
+        raise UsageError(f"--recipe: {e}") from e
     fields = dict(OPTIMIZERS.get(getattr(args, "optimizer", None) or "", {}))
     if getattr(args, "optimizer", None) == "adamw" and cfg.weight_decay == 0:
         fields["weight_decay"] = 0.01
@@ -279,6 +282,21 @@ def _export(args) -> int:
     return 0
 
 
+def _accuracy_line(path: str, probs) -> str:
+    """How many predictions an IDX labels file says are right."""
+    from lean_mlir.data import DataError, read_idx
+
+    try:
+        truth = read_idx(Path(path))
+    except DataError as e:
+        raise UsageError(f"--labels: {e}") from e
+    if truth.shape != (len(probs),):
+        raise UsageError(f"--labels {path}: {truth.shape[0] if truth.ndim else 0} labels for "
+                         f"{len(probs)} images")
+    right = int((probs.argmax(axis=1) == truth).sum())
+    return f"accuracy: {right}/{len(probs)} = {100 * right / len(probs):.2f}% ({path})"
+
+
 def _predict(args) -> int:
     import json
 
@@ -286,9 +304,22 @@ def _predict(args) -> int:
 
     model = load_model(args.model_dir, backend=args.backend)
     labels, x, notes = read_images(args.files, model.input_shape, model.dataset)
+    if args.invert:
+        if model.input_shape[0] != 1 or model.dataset == "imagenette":
+            raise UsageError("--invert flips grayscale images in [0, 1) (MNIST, "
+                             "Fashion-MNIST); this model takes other inputs")
+        x = 255 / 256 - x
+    elif model.input_shape[0] == 1:
+        # MNIST and Fashion-MNIST are light on dark: a mostly bright image is likely
+        # dark on light, and classified as nothing in particular.
+        notes += [f"{label}: mostly bright (mean {m:.2f}; the training images' is about "
+                  "0.13); if it is dark on light, --invert flips it"
+                  for label, m in zip(labels, x.reshape(len(x), -1).mean(axis=1), strict=True)
+                  if m > 0.5]
     for note in model.notes + notes:
         print(f"note: {note}", file=sys.stderr)
     probs = model.predict(x)
+    accuracy = _accuracy_line(args.labels, probs) if args.labels else None
     names = model.class_names or [str(i) for i in range(probs.shape[1])]
     rows = [{"file": label, "class": int(p.argmax()), "label": names[int(p.argmax())],
              "probability": float(p.max()), "probabilities": [float(v) for v in p]}
@@ -299,6 +330,8 @@ def _predict(args) -> int:
         for r in rows:
             shown = r["label"] if r["label"] == str(r["class"]) else f"{r['class']} {r['label']}"
             print(f"{r['file']}: {shown} ({100 * r['probability']:.1f}%)")
+    if accuracy:
+        print(accuracy, file=sys.stderr if args.json else sys.stdout)
     return 0
 
 
@@ -463,8 +496,7 @@ def _add_run_options(p, recipe: bool = True) -> None:
     from lean_mlir.recipes import RECIPES
 
     if recipe:
-        p.add_argument("--recipe", default="s4tf-baseline", choices=list(RECIPES),
-                       metavar="RECIPE",
+        p.add_argument("--recipe", default="s4tf-baseline", metavar="RECIPE",
                        help="a named recipe (default s4tf-baseline): " + ", ".join(RECIPES))
     knobs = p.add_argument_group("over the recipe (recorded in config.json)")
     knobs.add_argument("--epochs", type=int)
@@ -532,6 +564,10 @@ def _add_run_commands(sub) -> None:
     p_pred.add_argument("model_dir")
     p_pred.add_argument("files", nargs="+")
     p_pred.add_argument("--json", action="store_true")
+    p_pred.add_argument("--labels", metavar="IDX",
+                        help="an IDX labels file for the images: also print the accuracy")
+    p_pred.add_argument("--invert", action="store_true",
+                        help="flip dark-on-light grayscale images to MNIST's light on dark")
     p_pred.add_argument("--backend", default="llvm-cpu", choices=["llvm-cpu", "xla", "xla-cuda",
                                                                   "xla-rocm"],
                         help="llvm-cpu: the shipped .vmfb (IREE); xla*: predict.stablehlo "

@@ -196,6 +196,13 @@ class Model:
     _function: object = field(default=None, repr=False)
     _context: object = field(default=None, repr=False)
 
+    def __repr__(self) -> str:
+        classes = len(self.class_names) if self.class_names else "?"
+        count = sum(int(p.size) for p in self.params)
+        return (f"Model({self.name!r}, {'x'.join(map(str, self.input_shape))} -> {classes} "
+                f"classes, {count:,} parameter values, trained on {self.dataset}, "
+                f"from {self.directory})")
+
     def logits(self, x: np.ndarray) -> np.ndarray:
         x = np.ascontiguousarray(x, dtype=np.float32)
         if x.shape[1:] != self.input_shape:

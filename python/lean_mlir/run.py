@@ -49,7 +49,10 @@ def train(spec: NetSpec, cfg: TrainConfig, data_dir: Path | str | None = None, *
     start = time.perf_counter()
     if backend is not None:
         cfg = replace(cfg, backend=backend)
-    if data_dir is not None and not Path(data_dir).is_dir():
+    # MNIST and Fashion-MNIST fill an empty directory; the data sets read from the
+    # user's disk say themselves what is missing.
+    if (data_dir is not None and dataset in ("mnist", "fashion-mnist")
+            and not Path(data_dir).is_dir()):
         raise UsageError(f"--data-dir {data_dir}: no such directory (`lean-mlir data {dataset} "
                          f"{data_dir}` fills one with {dataset})")
     data = load(dataset, prepare(dataset, Path(data_dir) if data_dir else None,

@@ -39,7 +39,7 @@ MISTAKES = {
                           "invalid choice: 'rmsprop'"),
     "nesterov without momentum": (["train", "mlp", "--optimizer", "nesterov", "--momentum", "0"],
                                   "nesterov needs SGD with momentum > 0"),
-    "unknown recipe": (["train", "mlp", "--recipe", "s4tf"], "invalid choice: 's4tf'"),
+    "unknown recipe": (["train", "mlp", "--recipe", "s4tf"], "unknown recipe 's4tf'"),
     "zero batch to train": (["ablation", "mlp-sgd", "--batch-size", "0"],
                             "--batch-size must be positive, got 0"),
 }
@@ -141,3 +141,59 @@ def test_help_lists_the_recipes_and_the_backends():
     assert all(name in proc.stdout for name in lm.recipes.RECIPES)
     assert all(name in proc.stdout for name in lm.recipes.BACKENDS)
 
+
+
+def test_a_short_runs_plot_is_worth_opening(tmp_path):
+    """Each logged step's loss beside the epoch means, whole-number epoch ticks, accuracy
+    within 0-100%, and runs of different data limits labelled by them."""
+    from lean_mlir.plot import plot_runs
+
+    cfg = lm.recipes.get("s4tf-baseline", epochs=1)
+    for limit in (640, 1280):
+        lm.train(lm.mnist_mlp(), cfg, train_limit=limit, run_dir=tmp_path / str(limit),
+                 log_every=1, progress=False, recipe="s4tf-baseline")
+    fig = plot_runs([tmp_path / "640", tmp_path / "1280"], tmp_path / "both.png")
+    loss_ax, acc_ax = fig.axes
+    steps = [len(c.get_offsets()) for c in loss_ax.collections]
+    assert steps == [5, 10]                      # every logged step of each run
+    assert list(loss_ax.get_xticks()) == [0, 1] == list(acc_ax.get_xticks())
+    assert 0 <= acc_ax.get_ylim()[0] and acc_ax.get_ylim()[1] <= 100
+    labels = [t.get_text() for t in loss_ax.get_legend().get_texts()]
+    assert labels == ["MNIST-MLP (s4tf-baseline), first 640 images",
+                      "MNIST-MLP (s4tf-baseline), first 1,280 images"]
+
+
+def test_predict_says_accuracy_flags_inverted_images_and_a_model_reads_short(tmp_path):
+    import numpy as np
+    from lean_mlir.data import load, prepare
+    from PIL import Image
+
+    run_dir, model_dir = tmp_path / "run", tmp_path / "model"
+    assert run(["train", "mlp", "--epochs", "1", "--train-limit", "3200", "--run-dir",
+                str(run_dir), "--no-progress-bar"], tmp_path).returncode == 0
+    assert run(["export", str(run_dir), "-o", str(model_dir)], tmp_path).returncode == 0
+    mnist = prepare("mnist", quiet=True)
+    proc = run(["predict", str(model_dir), str(mnist / "t10k-images-idx3-ubyte"), "--labels",
+                str(mnist / "t10k-labels-idx1-ubyte")], tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    last = proc.stdout.strip().splitlines()[-1]
+    data = load("mnist", mnist)
+    right = int((lm.load_model(model_dir).predict(data.test_x).argmax(axis=1)
+                 == data.test_y).sum())
+    assert last.startswith(f"accuracy: {right}/10000 = ") and right > 7000
+    # A digit drawn dark on light: a note, and --invert gives the light-on-dark answer.
+    digit = (data.test_x[0] * 256).astype(np.uint8)[0]
+    Image.fromarray(digit).save(tmp_path / "digit.png")
+    Image.fromarray(255 - digit).save(tmp_path / "inverted.png")
+    plain = run(["predict", str(model_dir), str(tmp_path / "digit.png")], tmp_path)
+    inverted = run(["predict", str(model_dir), str(tmp_path / "inverted.png")], tmp_path)
+    assert "mostly bright" not in plain.stderr and "mostly bright" in inverted.stderr
+    flipped = run(["predict", str(model_dir), str(tmp_path / "inverted.png"), "--invert"],
+                  tmp_path)
+    answer = plain.stdout.split(": ", 1)[1].split(" (")[0]
+    assert flipped.stdout.split(": ", 1)[1].split(" (")[0] == answer
+    wrong = run(["predict", str(model_dir), str(tmp_path / "digit.png"), "--labels",
+                 str(mnist / "t10k-labels-idx1-ubyte")], tmp_path)
+    assert wrong.returncode == 2 and "10000 labels for 1 images" in wrong.stderr
+    shown = repr(lm.load_model(model_dir))
+    assert len(shown) < 200 and "MNIST-MLP" in shown and "10 classes" in shown

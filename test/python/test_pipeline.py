@@ -98,3 +98,13 @@ def test_explain_profiles_what_the_trainer_compiles(tmp_path, monkeypatch):
     report = explain(spec, tmp_path / "page", batch_size=16, calls=2, log=lambda _: None)
     assert report["compile_flags"] == trainer.flags and report["tuned"] == "no tiling (test)"
     assert report["dispatches"] and json.loads((tmp_path / "page" / "report.json").read_text())
+    # The profiled time against the module's own, and the first layer's VJP as computed.
+    assert 0 < report["unprofiled_ms"] and 0 < report["wall_ms"]
+    assert "without it the same module runs" in (tmp_path / "page" / "index.html").read_text()
+    first, second = report["layers"][0]["vjp"], report["layers"][1]["vjp"]
+    assert first.startswith("nothing: it reads the model's input")    # flatten
+    assert "dx =" in second and "dw =" in second
+    from lean_mlir.explanation import _vjp_rule
+
+    conv = lm.mnist_cnn().layers[0]
+    assert "dx =" not in _vjp_rule(conv, first=True) and "dw =" in _vjp_rule(conv, True)
