@@ -139,18 +139,19 @@ class Signature:
         return any(a.role.kind == kind for a in self.args)
 
     def arg_index(self, role: Role | str) -> int:
-        role = Role.parse(role) if isinstance(role, str) else role
-        for i, a in enumerate(self.args):
-            if a.role == role:
-                return i
-        raise KeyError(f"@{self.function} takes no {role}")
+        """The position of the argument of ``role``; KeyError if there is none."""
+        return self._index(self.args, role, "takes")
 
     def result_index(self, role: Role | str) -> int:
+        """The position of the result of ``role``; KeyError if there is none."""
+        return self._index(self.results, role, "returns")
+
+    def _index(self, slots, role: Role | str, verb: str) -> int:
         role = Role.parse(role) if isinstance(role, str) else role
-        for i, r in enumerate(self.results):
-            if r.role == role:
+        for i, slot in enumerate(slots):
+            if slot.role == role:
                 return i
-        raise KeyError(f"@{self.function} returns no {role}")
+        raise KeyError(f"@{self.function} {verb} no {role}")
 
     def arguments(self, *, params=None, state=None, **data) -> list:
         """The call's arguments in the function's order: ``params`` and ``state``

@@ -204,14 +204,18 @@ void MaxPool2dOp::emitVJP(LayerLowering &lowering, ValueRange operands,
 // avg_pool2d
 //===----------------------------------------------------------------------===//
 
-// Channels-last on the cpu and gpu forms, like the convolutions around it.
+// Channels-last on the cpu and gpu forms, like the convolutions around it:
+// the spatial dimensions of the compute layout.
+static SmallVector<int64_t, 2> poolSpatialDims(LayerLowering &lowering) {
+  if (lowering.isChannelsLast())
+    return {1, 2};
+  return {2, 3};
+}
 
 Value AvgPool2dOp::emitForward(LayerLowering &lowering, ValueRange operands) {
   StablehloBuilder &b = lowering.b;
   int64_t k = getWindow(), s = getStride(), p = getPadding();
-  bool last = lowering.isChannelsLast();
-  SmallVector<int64_t, 2> spatial =
-      last ? SmallVector<int64_t, 2>{1, 2} : SmallVector<int64_t, 2>{2, 3};
+  SmallVector<int64_t, 2> spatial = poolSpatialDims(lowering);
   Value x = padSpatial(b, lowering.enter(operands[0]), p, 0.0f, spatial);
   SmallVector<int64_t, 4> window(4, 1), strides(4, 1);
   window[spatial[0]] = window[spatial[1]] = k;
@@ -228,9 +232,7 @@ void AvgPool2dOp::emitVJP(LayerLowering &lowering, ValueRange operands,
   if (!needInputGrad)
     return;
   int64_t k = getWindow(), s = getStride(), p = getPadding();
-  bool last = lowering.isChannelsLast();
-  SmallVector<int64_t, 2> spatial =
-      last ? SmallVector<int64_t, 2>{1, 2} : SmallVector<int64_t, 2>{2, 3};
+  SmallVector<int64_t, 2> spatial = poolSpatialDims(lowering);
   SmallVector<int64_t, 4> xs(
       lowering.computeShape(StablehloBuilder::shape(operands[0])));
   for (int64_t d : spatial)
