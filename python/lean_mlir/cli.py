@@ -282,19 +282,42 @@ def _export(args) -> int:
     return 0
 
 
-def _accuracy_line(path: str, probs) -> str:
-    """How many predictions an IDX labels file says are right."""
+def _labels_file(path: str, count: int):
+    """The labels of an IDX labels file, as many as the images; UsageError otherwise."""
     from lean_mlir.data import DataError, read_idx
 
     try:
         truth = read_idx(Path(path))
     except DataError as e:
         raise UsageError(f"--labels: {e}") from e
-    if truth.shape != (len(probs),):
+    if truth.shape != (count,):
         raise UsageError(f"--labels {path}: {truth.shape[0] if truth.ndim else 0} labels for "
-                         f"{len(probs)} images")
-    right = int((probs.argmax(axis=1) == truth).sum())
-    return f"accuracy: {right}/{len(probs)} = {100 * right / len(probs):.2f}% ({path})"
+                         f"{count} images")
+    return truth
+
+
+def _class_folders(paths: list[str], names: list[str]) -> tuple[list[str], list[int] | None]:
+    """The image files to read: a directory stands for the images in its class
+    subfolders (named by a class's name or number), whose labels it then gives."""
+    files, truth = [], []
+    for path in map(Path, paths):
+        if not path.is_dir():
+            files.append(str(path))
+            truth.append(None)
+            continue
+        for folder in sorted(p for p in path.iterdir() if p.is_dir()):
+            label = names.index(folder.name) if folder.name in names else None
+            if label is None:
+                raise UsageError(f"{folder}: not a class of this model (its classes: "
+                                 f"{', '.join(names)})")
+            for image in sorted(folder.iterdir()):
+                if image.suffix.lower() in (".png", ".jpg", ".jpeg"):
+                    files.append(str(image))
+                    truth.append(label)
+    if not files:
+        raise UsageError(f"no images in {', '.join(paths)}")
+    known = all(t is not None for t in truth)
+    return files, truth if known else None
 
 
 def _predict(args) -> int:
@@ -303,7 +326,11 @@ def _predict(args) -> int:
     from lean_mlir.export import load_model, read_images
 
     model = load_model(args.model_dir, backend=args.backend)
-    labels, x, notes = read_images(args.files, model.input_shape, model.dataset)
+    names = model.class_names or [str(i) for i in range(10)]
+    files, truth = _class_folders(args.files, names)
+    labels, x, notes = read_images(files, model.input_shape, model.dataset)
+    if args.labels:
+        truth = _labels_file(args.labels, len(x))
     if args.invert:
         if model.input_shape[0] != 1 or model.dataset == "imagenette":
             raise UsageError("--invert flips grayscale images in [0, 1) (MNIST, "
@@ -319,7 +346,11 @@ def _predict(args) -> int:
     for note in model.notes + notes:
         print(f"note: {note}", file=sys.stderr)
     probs = model.predict(x)
-    accuracy = _accuracy_line(args.labels, probs) if args.labels else None
+    accuracy = None
+    if truth is not None:
+        right = sum(int(p.argmax()) == int(t) for p, t in zip(probs, truth, strict=True))
+        accuracy = (f"accuracy: {right}/{len(probs)} = {100 * right / len(probs):.2f}% "
+                    f"({args.labels or 'the class folders'})")
     names = model.class_names or [str(i) for i in range(probs.shape[1])]
     rows = [{"file": label, "class": int(p.argmax()), "label": names[int(p.argmax())],
              "probability": float(p.max()), "probabilities": [float(v) for v in p]}
@@ -562,7 +593,9 @@ def _add_run_commands(sub) -> None:
     p_pred = sub.add_parser("predict", help="classify PNG, JPEG or IDX images with an exported "
                                                 "model")
     p_pred.add_argument("model_dir")
-    p_pred.add_argument("files", nargs="+")
+    p_pred.add_argument("files", nargs="+",
+                        help="PNG, JPEG or IDX image files, or a directory of class "
+                             "subfolders (named by class), whose labels give an accuracy")
     p_pred.add_argument("--json", action="store_true")
     p_pred.add_argument("--labels", metavar="IDX",
                         help="an IDX labels file for the images: also print the accuracy")

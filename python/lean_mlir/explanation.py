@@ -177,7 +177,10 @@ def derived_dot(spec: NetSpec, function: str, ops: list[Op], signature: Signatur
     """The derived function as a Graphviz graph: a node per (owner, part) group of ops,
     one cluster per layer's forward and one per layer's backward (titled with its VJP
     rule), the loss and the optimizer; edges labelled with the shape that crosses."""
-    group_of = {op.index: (op.owner, op.part or "forward") for op in ops
+    # The optimizer's per-parameter updates are one node: drawn apart they made a
+    # row as wide as the parameters, and the page scaled every label down.
+    group_of = {op.index: ("optimizer", "optimizer") if op.part == "optimizer"
+                else (op.owner, op.part or "forward") for op in ops
                 if op.name != "func.return"}
     members: dict[tuple[str, str], Counter] = defaultdict(Counter)
     for op in ops:

@@ -195,5 +195,19 @@ def test_predict_says_accuracy_flags_inverted_images_and_a_model_reads_short(tmp
     wrong = run(["predict", str(model_dir), str(tmp_path / "digit.png"), "--labels",
                  str(mnist / "t10k-labels-idx1-ubyte")], tmp_path)
     assert wrong.returncode == 2 and "10000 labels for 1 images" in wrong.stderr
+    # A folder of class subfolders: its labels give the accuracy too.
+    folder = tmp_path / "digits"
+    for i in range(6):
+        label = int(data.test_y[i])
+        (folder / str(label)).mkdir(parents=True, exist_ok=True)
+        Image.fromarray((data.test_x[i] * 256).astype(np.uint8)[0]).save(
+            folder / str(label) / f"{i}.png")
+    by_folder = run(["predict", str(model_dir), str(folder)], tmp_path)
+    probs = lm.load_model(model_dir).predict(data.test_x[:6])
+    right = int((probs.argmax(axis=1) == data.test_y[:6]).sum())
+    assert by_folder.stdout.strip().splitlines()[-1].startswith(f"accuracy: {right}/6 = ")
+    (folder / "seven").mkdir()
+    odd = run(["predict", str(model_dir), str(folder)], tmp_path)
+    assert odd.returncode == 2 and "seven: not a class of this model" in odd.stderr
     shown = repr(lm.load_model(model_dir))
     assert len(shown) < 200 and "MNIST-MLP" in shown and "10 classes" in shown

@@ -101,6 +101,8 @@ def test_explain_profiles_what_the_trainer_compiles(tmp_path, monkeypatch):
     # The profiled time against the module's own, and the first layer's VJP as computed.
     assert 0 < report["unprofiled_ms"] and 0 < report["wall_ms"]
     assert "without it the same module runs" in (tmp_path / "page" / "index.html").read_text()
+    # The optimizer's updates are one node, so the graph stays narrow enough to read.
+    assert (tmp_path / "page" / "derived.dot").read_text().count('label="optimizer\\n') == 1
     first, second = report["layers"][0]["vjp"], report["layers"][1]["vjp"]
     assert first.startswith("nothing: it reads the model's input")    # flatten
     assert "dx =" in second and "dw =" in second
