@@ -36,6 +36,7 @@ import hashlib
 import json
 import os
 import threading
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -949,6 +950,7 @@ class Lowered:
         the disk cache)."""
         key = self.key()
         if cache and key in _CACHE:
+            _CACHE.move_to_end(key)
             return _CACHE[key]
         text, bound = self.backend_input()
         if self.lowerer == "xla":
@@ -960,6 +962,8 @@ class Lowered:
                                     self.backend, text, bound, flags=list(self.flags),
                                     signature=self.signature)
         _CACHE[key] = module
+        while len(_CACHE) > CACHE_MODULES:
+            _CACHE.popitem(last=False)
         return module
 
     def is_cached(self) -> bool:
@@ -1057,7 +1061,14 @@ def lower_stablehlo(text: str, function: str, backend: str = "llvm-cpu", *,
     return lowered
 
 
-_CACHE: dict[tuple, object] = {}
+#: How many loaded modules this process keeps (the most recently used). Each holds
+#: its runtime context and, once called, its workspace (up to hundreds of MB for a
+#: train step at batch 128): a process that compiles many networks (a test suite,
+#: tune, a sweep's worker) would otherwise keep them all. Modules still in use
+#: (a TrainStepper's, a Predictor's) live on; a dropped one loads again from the
+#: disk cache.
+CACHE_MODULES = 16
+_CACHE: OrderedDict[tuple, object] = OrderedDict()
 
 
 def compile_spec(spec: NetSpec, function: str, batch_size: int, backend: str = "llvm-cpu",
