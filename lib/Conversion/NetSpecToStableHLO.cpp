@@ -109,11 +109,8 @@ public:
         continue;
       lowering.setOwner(layer->getLoc());
       auto part = lowering.part("backward");
-      // An activation needs a cotangent only if a trainable parameter lies
-      // upstream of it: the model input needs none, and neither does what
-      // parameter-free layers make of it (the MLP's flatten, whose consumer
-      // then skips a 6272-wide input gradient).
-      bool needInputGrad = dependsOnTrainable(layer.getLayerInput());
+      // The model input needs no cotangent; every other activation does.
+      bool needInputGrad = !layer.getLayerInput().getDefiningOp<InputOp>();
       SmallVector<Value> operandGrads;
       layer.emitVJP(lowering, lowered(layer->getOperands()),
                     mapping.lookup(layer.getLayerOutput()), grad,
@@ -144,22 +141,6 @@ public:
   }
 
 private:
-  /// Whether `v` depends on a trainable parameter (memoized; the model's ops
-  /// are in use order, so the recursion is as deep as the network).
-  bool dependsOnTrainable(Value v) {
-    auto it = dependsMemo.find(v);
-    if (it != dependsMemo.end())
-      return it->second;
-    bool depends = false;
-    if (auto param = v.getDefiningOp<ParamOp>())
-      depends = param.isTrainable();
-    else if (Operation *op = v.getDefiningOp(); op && !isa<InputOp>(op))
-      depends = llvm::any_of(op->getOperands(), [&](Value operand) {
-        return dependsOnTrainable(operand);
-      });
-    return dependsMemo[v] = depends;
-  }
-
   /// The sum of two cotangents of one activation (a value read twice, as
   /// by a residual connection), added in the target's compute layout, where
   /// both usually come from layers that work in it (the layout conversions
@@ -180,7 +161,6 @@ private:
   SmallVector<LayerOpInterface> layers;
   IRMapping mapping;
   DenseMap<Value, Value> updatedState;
-  DenseMap<Value, bool> dependsMemo;
 };
 
 struct NetSpecToStableHLOPass
