@@ -252,6 +252,23 @@ def _conv_bn(b, x, weight, bn, stride, padding, activation, loc, groups=1):
     return b.batch_norm(y, *bn, BN_EPSILON, BN_MOMENTUM, activation, loc)
 
 
+#: How a block pads its convolutions: "same" (the book's: XLA's, the odd pixel after a
+#: strided window) or "torch" (PyTorch's ``kernel // 2`` zeros on every side). They
+#: differ only where a stride is: the shapes and parameters are the same.
+BLOCK_PADDINGS = ("same", "torch")
+
+
+def _check_block_padding(padding) -> None:
+    if padding not in BLOCK_PADDINGS:
+        raise ValueError(f"padding must be one of {', '.join(map(repr, BLOCK_PADDINGS))}, "
+                         f"got {padding!r}")
+
+
+def _block_pad(padding: str, kernel: int):
+    """A block's padding for a ``kernel x kernel`` convolution (see BLOCK_PADDINGS)."""
+    return "same" if padding == "same" else (kernel // 2,) * 4
+
+
 @dataclass(frozen=True)
 class ConvBN(Layer):
     """A convolution without bias, batch norm, then the activation (the book's ``convBn``)."""
@@ -304,10 +321,12 @@ class ResidualBlock(Layer):
     in_channels: int
     out_channels: int
     stride: int = 1
+    padding: str = "same"
 
     def check(self) -> None:
         for what in ("in_channels", "out_channels", "stride"):
             positive_int(getattr(self, what), what)
+        _check_block_padding(self.padding)
 
     @property
     def projects(self) -> bool:
@@ -323,12 +342,13 @@ class ResidualBlock(Layer):
         return shapes
 
     def build(self, b, x, params, loc):
-        y = _conv_bn(b, x, params[0], params[1:5], self.stride, "same", "relu", loc)
-        y = _conv_bn(b, y, params[5], params[6:10], 1, "same", "identity", loc)
+        pad = _block_pad(self.padding, 3)
+        y = _conv_bn(b, x, params[0], params[1:5], self.stride, pad, "relu", loc)
+        y = _conv_bn(b, y, params[5], params[6:10], 1, pad, "identity", loc)
         skip = x
         if self.projects:
-            skip = _conv_bn(b, x, params[10], params[11:15], self.stride, "same", "identity",
-                            loc)
+            skip = _conv_bn(b, x, params[10], params[11:15], self.stride,
+                            _block_pad(self.padding, 1), "identity", loc)
         return b.relu(b.add(y, skip, loc), loc)
 
 
@@ -387,9 +407,11 @@ class ConvNeXtBlock(Layer):
     kind: ClassVar[str] = "convnext_block"
     function: ClassVar[str] = "convnext_block"
     channels: int
+    padding: str = "same"
 
     def check(self) -> None:
         positive_int(self.channels, "channels")
+        _check_block_padding(self.padding)
 
     def param_shapes(self):
         c = self.channels
@@ -402,7 +424,9 @@ class ConvNeXtBlock(Layer):
                 ("layer_scale", (c, 1, 1), Init.LAYER_SCALE)]
 
     def build(self, b, x, params, loc):
-        y = b.conv2d(x, params[0], params[1], 1, "same", "identity", loc, groups=self.channels)
+        mode, pads = padding_args(parse_padding(_block_pad(self.padding, 7)))
+        y = b.conv2d(x, params[0], params[1], 1, mode, "identity", loc, groups=self.channels,
+                     pads=pads)
         y = b.layer_norm(y, params[2], params[3], 1e-6, loc)
         y = b.conv2d(y, params[4], params[5], 1, "same", "gelu", loc)
         y = b.conv2d(y, params[6], params[7], 1, "same", "identity", loc)
@@ -450,10 +474,12 @@ class InvertedResidual(Layer):
     out_channels: int
     stride: int = 1
     expand_ratio: int = 6
+    padding: str = "same"
 
     def check(self) -> None:
         for what in ("in_channels", "out_channels", "stride", "expand_ratio"):
             positive_int(getattr(self, what), what)
+        _check_block_padding(self.padding)
 
     @property
     def hidden(self) -> int:
@@ -479,8 +505,8 @@ class InvertedResidual(Layer):
         if self.expand_ratio != 1:
             y = _conv_bn(b, y, rest[0], rest[1:5], 1, "same", "relu6", loc)
             rest = rest[5:]
-        y = _conv_bn(b, y, rest[0], rest[1:5], self.stride, "same", "relu6", loc,
-                     groups=self.hidden)
+        y = _conv_bn(b, y, rest[0], rest[1:5], self.stride, _block_pad(self.padding, 3),
+                     "relu6", loc, groups=self.hidden)
         y = _conv_bn(b, y, rest[5], rest[6:10], 1, "same", "identity", loc)
         return b.add(y, x, loc) if self.adds_input else y
 
@@ -502,10 +528,12 @@ class MBConv(Layer):
     kernel_size: int = 3
     stride: int = 1
     expand_ratio: int = 6
+    padding: str = "same"
 
     def check(self) -> None:
         for what in ("in_channels", "out_channels", "kernel_size", "stride", "expand_ratio"):
             positive_int(getattr(self, what), what)
+        _check_block_padding(self.padding)
 
     @property
     def hidden(self) -> int:
@@ -540,8 +568,8 @@ class MBConv(Layer):
         if self.expand_ratio != 1:
             y = _conv_bn(b, y, rest[0], rest[1:5], 1, "same", "silu", loc)
             rest = rest[5:]
-        y = _conv_bn(b, y, rest[0], rest[1:5], self.stride, "same", "silu", loc,
-                     groups=self.hidden)
+        y = _conv_bn(b, y, rest[0], rest[1:5], self.stride,
+                     _block_pad(self.padding, self.kernel_size), "silu", loc, groups=self.hidden)
         y = b.squeeze_excite(y, *rest[5:9], "silu", loc)
         y = _conv_bn(b, y, rest[9], rest[10:14], 1, "same", "identity", loc)
         return b.add(y, x, loc) if self.adds_input else y
@@ -692,11 +720,12 @@ def conv_bn(in_channels: int, out_channels: int, kernel_size: int, stride: int =
 
 
 def inverted_residual(in_channels: int, out_channels: int, stride: int = 1,
-                      expand_ratio: int = 6, *, name: str | None = None) -> InvertedResidual:
+                      expand_ratio: int = 6, *, padding: str = "same",
+                      name: str | None = None) -> InvertedResidual:
     """MobileNetV2's inverted residual block (expand, depthwise, project; see
-    :class:`InvertedResidual`)."""
-    return InvertedResidual(in_channels, out_channels, stride, expand_ratio, name=name,
-                            source=_caller_location())
+    :class:`InvertedResidual`); ``padding`` "same" or "torch" (BLOCK_PADDINGS)."""
+    return InvertedResidual(in_channels, out_channels, stride, expand_ratio, padding,
+                            name=name, source=_caller_location())
 
 
 def layer_norm(channels: int, eps: float = 1e-5, *, name: str | None = None) -> LayerNorm:
@@ -710,9 +739,11 @@ def layer_scale(channels: int, *, name: str | None = None) -> LayerScale:
     return LayerScale(channels, name=name, source=_caller_location())
 
 
-def convnext_block(channels: int, *, name: str | None = None) -> ConvNeXtBlock:
-    """ConvNeXt's block (see :class:`ConvNeXtBlock`)."""
-    return ConvNeXtBlock(channels, name=name, source=_caller_location())
+def convnext_block(channels: int, *, padding: str = "same",
+                   name: str | None = None) -> ConvNeXtBlock:
+    """ConvNeXt's block (see :class:`ConvNeXtBlock`); ``padding`` as BLOCK_PADDINGS (its
+    7x7 convolution has stride 1, so both pad 3 on every side)."""
+    return ConvNeXtBlock(channels, padding, name=name, source=_caller_location())
 
 
 def squeeze_excite(channels: int, squeeze_channels: int,
@@ -726,11 +757,11 @@ def squeeze_excite(channels: int, squeeze_channels: int,
 
 
 def mbconv(in_channels: int, out_channels: int, kernel_size: int = 3, stride: int = 1,
-           expand_ratio: int = 6, *, name: str | None = None) -> MBConv:
+           expand_ratio: int = 6, *, padding: str = "same", name: str | None = None) -> MBConv:
     """EfficientNet's MBConv block (expand, depthwise, squeeze-and-excitation,
-    project; see :class:`MBConv`)."""
-    return MBConv(in_channels, out_channels, kernel_size, stride, expand_ratio, name=name,
-                  source=_caller_location())
+    project; see :class:`MBConv`); ``padding`` "same" or "torch" (BLOCK_PADDINGS)."""
+    return MBConv(in_channels, out_channels, kernel_size, stride, expand_ratio, padding,
+                  name=name, source=_caller_location())
 
 
 def global_avg_pool(*, name: str | None = None) -> GlobalAvgPool:
@@ -739,9 +770,10 @@ def global_avg_pool(*, name: str | None = None) -> GlobalAvgPool:
 
 
 def residual_block(in_channels: int, out_channels: int, stride: int = 1, *,
-                   name: str | None = None) -> ResidualBlock:
-    """ResNet's basic block (two 3x3 convBn, identity or projected skip, relu)."""
-    return ResidualBlock(in_channels, out_channels, stride, name=name,
+                   padding: str = "same", name: str | None = None) -> ResidualBlock:
+    """ResNet's basic block (two 3x3 convBn, identity or projected skip, relu);
+    ``padding`` "same" or "torch" (BLOCK_PADDINGS)."""
+    return ResidualBlock(in_channels, out_channels, stride, padding, name=name,
                          source=_caller_location())
 
 
