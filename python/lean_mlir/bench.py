@@ -225,7 +225,7 @@ def _torch_residual(t: _TorchParts, layer, shape):
 
 def _torch_layer_norm(t: _TorchParts, layer, shape):
     nn = t.nn
-    if len(shape) == 1:
+    if len(shape) <= 2:     # [C] features or [T, C] tokens: the last axis
         return nn.LayerNorm(layer.channels, eps=layer.eps)
 
     class LayerNorm2d(nn.LayerNorm):
@@ -336,6 +336,130 @@ def _torch_inverted_residual(t: _TorchParts, layer, shape):
     return InvertedResidual()
 
 
+def _torch_residual_layer(t: _TorchParts, layer, shape):
+    """``body(x) + shortcut(x)`` with each sub-layer's peer under its name (the
+    shortcut's in a ``shortcut`` module)."""
+    from lean_mlir.spec import NetSpec
+
+    nn = t.nn
+    branches = {"body": nn.Sequential(), "shortcut": nn.Sequential()}
+    names = iter(layer._named())
+    for branch, layers in (("body", layer.body), ("shortcut", layer.shortcut or ())):
+        if not layers:
+            continue
+        alone = NetSpec(branch, shape, list(layers))   # the sub-layers' input shapes
+        for sub, sub_shape in zip(layers, [shape, *alone.layer_output_shapes], strict=False):
+            name = next(names)[1].removeprefix("shortcut.")
+            branches[branch].add_module(name, TORCH_LAYERS[sub.kind](t, sub, sub_shape))
+
+    class Residual(nn.Module):
+        def __init__(self):
+            super().__init__()
+            for name, module in branches["body"].named_children():
+                self.add_module(name, module)
+            self.shortcut = branches["shortcut"]
+
+        def forward(self, x):
+            return branches["body"](x) + self.shortcut(x)
+
+    return Residual()
+
+
+def _torch_patch_embed(t: _TorchParts, layer):
+    nn = t.nn
+
+    class PatchEmbed(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.proj = nn.Conv2d(layer.in_channels, layer.dim, layer.patch, layer.patch)
+
+        def forward(self, x):
+            return self.proj(x).flatten(2).transpose(1, 2)
+
+    return PatchEmbed()
+
+
+def _torch_class_token(t: _TorchParts, layer):
+    torch, nn = t.torch, t.nn
+
+    class ClassToken(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.token = nn.Parameter(torch.zeros(1, 1, layer.dim))
+
+        def forward(self, x):
+            return torch.cat([self.token.expand(x.shape[0], -1, -1), x], dim=1)
+
+    return ClassToken()
+
+
+def _torch_position_embedding(t: _TorchParts, layer):
+    torch, nn = t.torch, t.nn
+
+    class PositionEmbedding(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.embedding = nn.Parameter(torch.zeros(1, layer.tokens, layer.dim))
+
+        def forward(self, x):
+            return x + self.embedding
+
+    return PositionEmbedding()
+
+
+def _torch_attention(t: _TorchParts, layer):
+    """timm's ``Attention``, with PyTorch's fused scaled dot-product attention."""
+    nn = t.nn
+    d, heads = layer.dim, layer.heads
+
+    class Attention(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.qkv = nn.Linear(d, 3 * d)
+            self.proj = nn.Linear(d, d)
+
+        def forward(self, x):
+            n, tokens, _ = x.shape
+            q, k, v = self.qkv(x).reshape(n, tokens, 3, heads, d // heads).permute(2, 0, 3, 1, 4)
+            y = nn.functional.scaled_dot_product_attention(q, k, v)
+            return self.proj(y.transpose(1, 2).reshape(n, tokens, d))
+
+    return Attention()
+
+
+def _torch_take_token(t: _TorchParts, layer):
+    nn = t.nn
+
+    class TakeToken(nn.Module):
+        def forward(self, x):
+            return x[:, layer.index]
+
+    return TakeToken()
+
+
+def _torch_vit_block(t: _TorchParts, layer, shape):
+    """timm's ``Block``: ``norm1``, ``attn``, ``norm2``, ``mlp.fc1``, ``mlp.fc2``."""
+    nn = t.nn
+    d = layer.dim
+
+    class Block(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.norm1 = nn.LayerNorm(d, eps=layer.eps)
+            self.attn = _torch_attention(t, layer)
+            self.norm2 = nn.LayerNorm(d, eps=layer.eps)
+            self.mlp = nn.Sequential()
+            self.mlp.add_module("fc1", nn.Linear(d, layer.mlp_dim))
+            self.mlp.add_module("act", t.act(layer.activation))
+            self.mlp.add_module("fc2", nn.Linear(layer.mlp_dim, d))
+
+        def forward(self, x):
+            x = x + self.attn(self.norm1(x))
+            return x + self.mlp(self.norm2(x))
+
+    return Block()
+
+
 #: The PyTorch peer of each layer kind (``lean_mlir.layers.LAYERS``):
 #: ``(parts, layer, input shape per sample) -> nn.Module``, with our parameter
 #: names as its ``state_dict`` names (a ``Sequential`` index aside).
@@ -366,6 +490,13 @@ TORCH_LAYERS: dict[str, Callable] = {
     "layer_norm": lambda t, layer, shape: _torch_layer_norm(t, layer, shape),
     "layer_scale": lambda t, layer, shape: _torch_layer_scale(t, layer),
     "convnext_block": lambda t, layer, shape: _torch_convnext_block(t, layer, shape),
+    "residual": lambda t, layer, shape: _torch_residual_layer(t, layer, shape),
+    "patch_embed": lambda t, layer, shape: _torch_patch_embed(t, layer),
+    "class_token": lambda t, layer, shape: _torch_class_token(t, layer),
+    "position_embedding": lambda t, layer, shape: _torch_position_embedding(t, layer),
+    "attention": lambda t, layer, shape: _torch_attention(t, layer),
+    "take_token": lambda t, layer, shape: _torch_take_token(t, layer),
+    "vit_block": lambda t, layer, shape: _torch_vit_block(t, layer, shape),
 }
 
 
@@ -472,6 +603,7 @@ ACTIVATIONS: dict[str, Callable] = {
     "relu6": lambda nn: nn.ReLU6,
     "silu": lambda nn: nn.SiLU,
     "gelu": lambda nn: nn.GELU,          # approximate="none": the erf form
+    "gelu_tanh": lambda nn: lambda: nn.GELU(approximate="tanh"),
     "sigmoid": lambda nn: nn.Sigmoid,
     "tanh": lambda nn: nn.Tanh,
 }
@@ -483,6 +615,7 @@ JAX_ACTIVATIONS: dict[str, Callable] = {
     "relu6": lambda jax, h: jax.nn.relu6(h),
     "silu": lambda jax, h: jax.nn.silu(h),
     "gelu": lambda jax, h: jax.nn.gelu(h, approximate=False),
+    "gelu_tanh": lambda jax, h: jax.nn.gelu(h, approximate=True),
     "sigmoid": lambda jax, h: jax.nn.sigmoid(h),
     "tanh": lambda jax, h: jax.numpy.tanh(h),
 }
@@ -508,6 +641,13 @@ JAX_LAYERS: dict[str, Callable | None] = {
     "layer_norm": None,
     "layer_scale": None,
     "convnext_block": None,
+    "residual": None,
+    "patch_embed": None,
+    "class_token": None,
+    "position_embedding": None,
+    "attention": None,
+    "take_token": None,
+    "vit_block": None,
 }
 
 

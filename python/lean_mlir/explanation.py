@@ -75,6 +75,15 @@ VJP_RULES = {
               "VJPs, silu's from its kept input; g added at x when x is added back",
     "inverted_residual": "project's, depthwise's (per-channel taps) and expand's convBn VJPs, "
                          "relu6 masks; g added at x when x is added back",
+    "residual": "g to the shortcut (or x) and back through the body's VJPs; summed at x",
+    "patch_embed": "the tokens' g reshaped to NCHW, then the strided convolution's VJP",
+    "class_token": "dx = g without token 0; dtoken = sum over N of token 0's g",
+    "position_embedding": "dx = g; dembedding = sum over N of g",
+    "attention": "dv = P^T dO; dP = dO v^T; dS = P (dP - rowsum(dP P)) (softmax's rule); "
+                 "dq = s dS k; dk = s dS^T q; then qkv's and proj's dense VJPs",
+    "take_token": "g at the token taken, zeros at the others",
+    "vit_block": "the MLP residual's VJP (dense, gelu, layer norm), then the attention "
+                 "residual's; g summed at each skip",
 }
 
 #: What each activation adds to a rule's VJP, as the clusters say it (z: the
@@ -86,6 +95,8 @@ ACTIVATION_VJPS = {
     "tanh": "tanh: g (1 - y^2)",
     "silu": "silu: g s (1 + z (1 - s)), s = sigmoid(z), z kept from the forward pass",
     "gelu": "gelu: g (Phi(z) + z phi(z)), z kept from the forward pass",
+    "gelu_tanh": "gelu_tanh: g ((1 + t) / 2 + z (1 - t^2) u' / 2), t = tanh(u), "
+                 "z kept from the forward pass",
 }
 
 PART_COLOURS = {"forward": "#dbe8fb", "layout": "#eeeeee", "loss": "#fde2c8",

@@ -15,6 +15,9 @@ Layouts (the same in IR, in ``init_params`` and in checkpoints):
 * ``dense`` weight ``[in_features, out_features]`` (``y = x @ W + b``),
   bias ``[out_features]``;
 * ``flatten`` is row-major over (C, H, W), as ``torch.flatten``;
+* a token sequence is ``[N, T, C]`` (``tokens`` makes one of an NCHW
+  activation, row-major over H, W); ``dense`` and ``layer_norm`` act on its
+  last axis, as ``torch.nn.Linear`` and ``torch.nn.LayerNorm``;
 * ``batch_norm`` has ``weight`` (scale) and ``bias`` (shift), and the
   non-trainable ``running_mean`` and ``running_var``, all ``[channels]``,
   named as in a PyTorch ``state_dict``. The running statistics are entries of
@@ -40,17 +43,20 @@ from typing import ClassVar
 
 import numpy as np
 
+from lean_mlir._errors import MLIRError
 from lean_mlir._mlir import Location
 from lean_mlir.dialects.netspec import ModelBuilder
 
 __all__ = [
-    "LAYERS", "Activation", "AvgPool", "BatchNorm", "Conv2d", "ConvBN", "ConvNeXtBlock", "Dense",
-    "Flatten", "GlobalAvgPool", "Init", "InvertedResidual", "Layer", "LayerNorm", "LayerScale",
-    "MBConv", "MaxPool", "Padding", "ReLU", "ResidualBlock", "SqueezeExcite", "avg_pool",
-    "batch_norm",
-    "conv2d", "conv_bn", "convnext_block", "dense", "flatten", "global_avg_pool",
-    "inverted_residual", "layer_from_dict", "layer_norm", "layer_scale", "layer_to_dict",
-    "max_pool", "mbconv", "relu", "residual_block", "squeeze_excite",
+    "LAYERS", "Activation", "Attention", "AvgPool", "BatchNorm", "ClassToken", "Conv2d", "ConvBN",
+    "ConvNeXtBlock", "Dense", "Flatten", "GlobalAvgPool", "Init", "InvertedResidual", "Layer",
+    "LayerNorm", "LayerScale", "MBConv", "MaxPool", "Padding", "PatchEmbed", "PositionEmbedding",
+    "ReLU", "Residual", "ResidualBlock", "SqueezeExcite", "SubLayerError", "TakeToken",
+    "ViTBlock", "attention", "avg_pool", "batch_norm", "class_token", "conv2d", "conv_bn",
+    "convnext_block", "dense", "flatten", "global_avg_pool", "inverted_residual",
+    "layer_from_dict", "layer_norm", "layer_scale", "layer_to_dict", "max_pool", "mbconv",
+    "patch_embed", "position_embedding", "relu", "residual", "residual_block",
+    "squeeze_excite", "take_token", "vit_block",
 ]
 
 
@@ -86,6 +92,7 @@ class Activation(_StrEnum):
     GELU = "gelu"
     SIGMOID = "sigmoid"
     TANH = "tanh"
+    GELU_TANH = "gelu_tanh"     # gelu's tanh approximation (approximate="tanh")
 
 
 class Init(_StrEnum):
@@ -95,6 +102,7 @@ class Init(_StrEnum):
     ZEROS = "zeros"
     ONES = "ones"
     LAYER_SCALE = "layer_scale"     # every entry 1e-6 (ConvNeXt's layer scale)
+    SMALL_NORMAL = "small_normal"   # N(0, 0.02^2): a vision transformer's, as timm's
 
 
 def _caller_location() -> tuple[str, int]:
@@ -652,6 +660,244 @@ class ReLU(Layer):
         return b.relu(x, loc)
 
 
+class SubLayerError(ValueError):
+    """A layer inside a composite one (a residual's body) failed to build: ``where``
+    names it, ``cause`` is the dialect's error."""
+
+    def __init__(self, where: str, cause: MLIRError | SubLayerError):
+        super().__init__(where)
+        self.where, self.cause = where, cause
+
+
+def _sub_layers(layers, what: str) -> tuple[Layer, ...]:
+    """A composite layer's list of layers as a tuple (dicts, as saved, made layers)."""
+    if isinstance(layers, Layer) or isinstance(layers, (str, bytes)) or \
+            not hasattr(layers, "__iter__"):
+        raise ValueError(f"{what} must be a list of layers, got {layers!r}")
+    out = tuple(layer_from_dict(x) if isinstance(x, dict) else x for x in layers)
+    for i, layer in enumerate(out):
+        if not isinstance(layer, Layer):
+            raise ValueError(f"{what}[{i}] is {layer!r}, not a lean_mlir layer")
+    return out
+
+
+@dataclass(frozen=True)
+class Residual(Layer):
+    """Any skip connection: the ``body`` layers' output added to the input, or to the
+    ``shortcut`` layers' output (both read the residual's input). Parameters are
+    ``<name>.<sub-layer>.<suffix>``, a sub-layer named by its own ``name`` or
+    ``<kind>_<i>`` (counted over the body, then the shortcut, whose names start
+    ``shortcut.``)."""
+
+    kind: ClassVar[str] = "residual"
+    function: ClassVar[str] = "residual"
+    body: tuple[Layer, ...]
+    shortcut: tuple[Layer, ...] | None = None
+
+    def __post_init__(self):
+        object.__setattr__(self, "body", _sub_layers(self.body, "body"))
+        if self.shortcut is not None:
+            object.__setattr__(self, "shortcut", _sub_layers(self.shortcut, "shortcut"))
+
+    def _named(self) -> list[tuple[str, str, Layer]]:
+        """(path, name, layer) of every sub-layer: path "body[i]" or "shortcut[i]"."""
+        counters: dict[str, int] = {}
+        out = []
+        for path, layers, prefix in (("body", self.body, ""),
+                                     ("shortcut", self.shortcut or (), "shortcut.")):
+            for i, layer in enumerate(layers):
+                auto = f"{layer.kind}_{counters.get(layer.kind, 0)}"
+                counters[layer.kind] = counters.get(layer.kind, 0) + 1
+                out.append((f"{path}[{i}]", prefix + (layer.name or auto), layer))
+        return out
+
+    def check(self) -> None:
+        if not self.body:
+            raise ValueError("a residual needs at least one body layer")
+        seen: dict[str, str] = {}
+        for path, name, layer in self._named():
+            if name in seen:
+                raise ValueError(f"{path} is named '{name}' like {seen[name]}")
+            seen[name] = path
+            try:
+                layer.check()
+            except ValueError as e:
+                raise ValueError(f"{path} ({layer.kind} '{name}'): {e}") from None
+
+    def param_shapes(self):
+        return [(f"{name}.{suffix}", *rest) for _, name, layer in self._named()
+                for suffix, *rest in layer.param_shapes()]
+
+    def build(self, b, x, params, loc):
+        outputs, rest = {"body": x, "shortcut": x}, list(params)
+        for path, name, layer in self._named():
+            branch = path.split("[")[0]
+            count = len(layer.param_shapes())
+            try:
+                outputs[branch] = layer.build(b, outputs[branch], rest[:count], loc)
+            except (MLIRError, SubLayerError) as e:
+                raise SubLayerError(f"{path} ({layer.kind} '{name}')", e) from e
+            rest = rest[count:]
+        try:
+            return b.add(outputs["body"], outputs["shortcut"], loc)
+        except MLIRError as e:
+            raise SubLayerError("the sum of body and shortcut", e) from e
+
+
+@dataclass(frozen=True)
+class PatchEmbed(Layer):
+    """A vision transformer's patch embedding: a ``patch x patch`` convolution with
+    stride ``patch`` to ``dim`` channels (``proj``: weight ``[dim, C, patch, patch]``,
+    bias), then each position a token: ``[N, C, H, W] -> [N, H W / patch^2, dim]``."""
+
+    kind: ClassVar[str] = "patch_embed"
+    function: ClassVar[str] = "patch_embed"
+    in_channels: int
+    dim: int
+    patch: int
+
+    def check(self) -> None:
+        for what in ("in_channels", "dim", "patch"):
+            positive_int(getattr(self, what), what)
+
+    def param_shapes(self):
+        p = self.patch
+        return [("proj.weight", (self.dim, self.in_channels, p, p), Init.HE_NORMAL),
+                ("proj.bias", (self.dim,), Init.ZEROS)]
+
+    def build(self, b, x, params, loc):
+        y = b.conv2d(x, params[0], params[1], self.patch, "valid", "identity", loc)
+        return b.tokens(y, loc)
+
+
+@dataclass(frozen=True)
+class ClassToken(Layer):
+    """A learned token (``<name>.token``, ``[1, 1, dim]``) put before every sample's
+    sequence: ``[N, T, dim] -> [N, T + 1, dim]``."""
+
+    kind: ClassVar[str] = "class_token"
+    function: ClassVar[str] = "class_token"
+    dim: int
+
+    def check(self) -> None:
+        positive_int(self.dim, "dim")
+
+    def param_shapes(self):
+        return [("token", (1, 1, self.dim), Init.SMALL_NORMAL)]
+
+    def build(self, b, x, params, loc):
+        return b.class_token(x, params[0], loc)
+
+
+@dataclass(frozen=True)
+class PositionEmbedding(Layer):
+    """A learned embedding (``<name>.embedding``, ``[1, tokens, dim]``) added to every
+    sample's sequence."""
+
+    kind: ClassVar[str] = "position_embedding"
+    function: ClassVar[str] = "position_embedding"
+    tokens: int
+    dim: int
+
+    def check(self) -> None:
+        positive_int(self.tokens, "tokens")
+        positive_int(self.dim, "dim")
+
+    def param_shapes(self):
+        return [("embedding", (1, self.tokens, self.dim), Init.SMALL_NORMAL)]
+
+    def build(self, b, x, params, loc):
+        return b.position_embedding(x, params[0], loc)
+
+
+@dataclass(frozen=True)
+class Attention(Layer):
+    """Multi-head self-attention over a token sequence (timm's ``Attention``): a dense
+    ``qkv`` projection to q, k and v (weight ``[dim, 3 dim]``), scaled dot-product
+    attention per head (``netspec.attention``), a dense ``proj`` back (``[dim, dim]``).
+    Weights N(0, 0.02^2), biases zero."""
+
+    kind: ClassVar[str] = "attention"
+    function: ClassVar[str] = "attention"
+    dim: int
+    heads: int
+
+    def check(self) -> None:
+        positive_int(self.dim, "dim")
+        positive_int(self.heads, "heads")
+        if self.dim % self.heads:
+            raise ValueError(f"heads={self.heads} must divide dim={self.dim}")
+
+    def param_shapes(self):
+        d = self.dim
+        return [("qkv.weight", (d, 3 * d), Init.SMALL_NORMAL), ("qkv.bias", (3 * d,), Init.ZEROS),
+                ("proj.weight", (d, d), Init.SMALL_NORMAL), ("proj.bias", (d,), Init.ZEROS)]
+
+    def build(self, b, x, params, loc):
+        qkv = b.dense(x, params[0], params[1], "identity", loc)
+        y = b.attention(qkv, self.heads, loc)
+        return b.dense(y, params[2], params[3], "identity", loc)
+
+
+@dataclass(frozen=True)
+class TakeToken(Layer):
+    """One token of every sample's sequence, ``[N, T, C] -> [N, C]``: token 0, the
+    class token's, is what a vision transformer's head reads."""
+
+    kind: ClassVar[str] = "take_token"
+    function: ClassVar[str] = "take_token"
+    index: int = 0
+
+    def check(self) -> None:
+        if isinstance(self.index, bool) or not isinstance(self.index, (int, np.integer)) \
+                or self.index < 0:
+            raise ValueError(f"index must be an integer >= 0, got {self.index!r}")
+
+    def build(self, b, x, params, loc):
+        return b.take_token(x, int(self.index), loc)
+
+
+@dataclass(frozen=True)
+class ViTBlock(Layer):
+    """A pre-norm transformer block (timm's ``vision_transformer.Block``) as two
+    residuals: ``x + attn(norm1(x))``, then ``x + mlp.fc2(act(mlp.fc1(norm2(x))))``
+    with ``mlp.fc1`` to ``mlp_dim`` channels. Layer norms eps ``eps``; linear
+    weights N(0, 0.02^2). Dropout and stochastic depth hold no parameters and are
+    left out. ``activation`` is "gelu" (exact) or "gelu_tanh"."""
+
+    kind: ClassVar[str] = "vit_block"
+    function: ClassVar[str] = "vit_block"
+    dim: int
+    heads: int
+    mlp_dim: int
+    eps: float = 1e-6
+    activation: Activation = Activation.GELU
+
+    def residuals(self) -> tuple[Residual, Residual]:
+        d = self.dim
+        attention = Residual((LayerNorm(d, self.eps, name="norm1"),
+                              Attention(d, self.heads, name="attn")))
+        mlp = Residual((LayerNorm(d, self.eps, name="norm2"),
+                        Dense(d, self.mlp_dim, self.activation, name="mlp.fc1"),
+                        Dense(self.mlp_dim, d, name="mlp.fc2")))
+        return attention, mlp
+
+    def check(self) -> None:
+        positive_int(self.mlp_dim, "mlp_dim")
+        for residual in self.residuals():
+            residual.check()
+
+    def param_shapes(self):
+        shapes = [s for r in self.residuals() for s in r.param_shapes()]
+        return [(name, shape, Init.SMALL_NORMAL if init is Init.HE_NORMAL else init, *rest)
+                for name, shape, init, *rest in shapes]
+
+    def build(self, b, x, params, loc):
+        first, second = self.residuals()
+        count = len(first.param_shapes())
+        return second.build(b, first.build(b, x, params[:count], loc), params[count:], loc)
+
+
 def conv2d(in_channels: int, out_channels: int, kernel_size: int, stride: int = 1,
            padding: str | Padding | int | tuple = "same",
            activation: str | Activation = "identity",
@@ -777,10 +1023,56 @@ def residual_block(in_channels: int, out_channels: int, stride: int = 1, *,
                          source=_caller_location())
 
 
+def residual(body, shortcut=None, *, name: str | None = None) -> Residual:
+    """A skip connection: the ``body`` layers' output plus the input (or plus the
+    ``shortcut`` layers' output). ``lm.residual([lm.layer_norm(192), lm.attention(192,
+    3)])`` is a transformer's attention half; see :class:`Residual`."""
+    return Residual(body, None if shortcut is None else shortcut, name=name,
+                    source=_caller_location())
+
+
+def patch_embed(in_channels: int, dim: int, patch: int, *,
+                name: str | None = None) -> PatchEmbed:
+    """``patch x patch`` patches of the image as ``dim``-channel tokens (see
+    :class:`PatchEmbed`)."""
+    return PatchEmbed(in_channels, dim, patch, name=name, source=_caller_location())
+
+
+def class_token(dim: int, *, name: str | None = None) -> ClassToken:
+    """A learned token put first in every sequence (see :class:`ClassToken`)."""
+    return ClassToken(dim, name=name, source=_caller_location())
+
+
+def position_embedding(tokens: int, dim: int, *,
+                       name: str | None = None) -> PositionEmbedding:
+    """A learned ``[1, tokens, dim]`` embedding added to the sequence."""
+    return PositionEmbedding(tokens, dim, name=name, source=_caller_location())
+
+
+def attention(dim: int, heads: int, *, name: str | None = None) -> Attention:
+    """Multi-head self-attention with fused ``qkv`` and ``proj`` (see :class:`Attention`)."""
+    return Attention(dim, heads, name=name, source=_caller_location())
+
+
+def take_token(index: int = 0, *, name: str | None = None) -> TakeToken:
+    """Token ``index`` of the sequence (0: the class token's output)."""
+    return TakeToken(index, name=name, source=_caller_location())
+
+
+def vit_block(dim: int, heads: int, mlp_dim: int, eps: float = 1e-6,
+              activation: str | Activation = "gelu", *,
+              name: str | None = None) -> ViTBlock:
+    """A pre-norm transformer block: attention and an MLP, each a residual (see
+    :class:`ViTBlock`)."""
+    return ViTBlock(dim, heads, mlp_dim, eps, Activation.parse(activation, "activation"),
+                    name=name, source=_caller_location())
+
+
 #: Every layer kind by its ``kind``, in the order the README introduces them.
 LAYERS: dict[str, type[Layer]] = {cls.kind: cls for cls in (
     Conv2d, MaxPool, AvgPool, Flatten, Dense, ReLU, BatchNorm, ConvBN, GlobalAvgPool, ResidualBlock,
-    InvertedResidual, SqueezeExcite, MBConv, LayerNorm, LayerScale, ConvNeXtBlock)}
+    InvertedResidual, SqueezeExcite, MBConv, LayerNorm, LayerScale, ConvNeXtBlock, Residual,
+    PatchEmbed, ClassToken, PositionEmbedding, Attention, TakeToken, ViTBlock)}
 
 
 def layer_to_dict(layer: Layer) -> dict:
@@ -790,6 +1082,8 @@ def layer_to_dict(layer: Layer) -> dict:
         if f.name == "source" or (f.name == "name" and layer.name is None):
             continue
         value = getattr(layer, f.name)
+        if isinstance(value, tuple) and value and isinstance(value[0], Layer):
+            value = [layer_to_dict(sub) for sub in value]     # a residual's layers
         entry[f.name] = (value.value if isinstance(value, enum.Enum)
                          else list(value) if isinstance(value, tuple) else value)
     return entry

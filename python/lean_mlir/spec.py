@@ -34,7 +34,15 @@ from lean_mlir import _dot
 from lean_mlir._errors import MLIRError, SpecError
 from lean_mlir._mlir import Context, Location, Module
 from lean_mlir.dialects.netspec import ModelBuilder
-from lean_mlir.layers import LAYERS, Init, Layer, layer_from_dict, layer_to_dict, positive_int
+from lean_mlir.layers import (
+    LAYERS,
+    Init,
+    Layer,
+    SubLayerError,
+    layer_from_dict,
+    layer_to_dict,
+    positive_int,
+)
 
 __all__ = ["NetSpec", "ParamSpec", "SpecError", "set_trainer"]
 
@@ -83,6 +91,14 @@ def _strip_op_prefix(message: str) -> str:
     if message.startswith("'netspec.") and "' op " in message:
         return message.split("' op ", 1)[1]
     return message
+
+
+def _build_message(error: MLIRError | SubLayerError) -> str:
+    """What went wrong building a layer, the sub-layer (of a residual) named first."""
+    if isinstance(error, SubLayerError):
+        return f"{error.where}: {_build_message(error.cause)}"
+    msgs = "; ".join(_strip_op_prefix(d.message) for d in error.error_diagnostics)
+    return msgs or error.message
 
 
 class NetSpec:
@@ -179,7 +195,8 @@ class NetSpec:
         """Fresh float32 parameters by name, in declaration order.
 
         He-normal: N(0, 2 / fan_in); He-uniform: U(+-sqrt(6 / fan_in));
-        Glorot-uniform: U(+-sqrt(6 / (fan_in + fan_out))); biases zero. The same
+        Glorot-uniform: U(+-sqrt(6 / (fan_in + fan_out))); small-normal: N(0, 0.02^2)
+        (a vision transformer's, as timm's); biases zero. The same
         seed gives the same parameters.
         """
         rng = np.random.default_rng(seed)
@@ -198,6 +215,8 @@ class NetSpec:
                 value = np.zeros(p.shape)
             elif p.init is Init.LAYER_SCALE:
                 value = np.full(p.shape, 1e-6)
+            elif p.init is Init.SMALL_NORMAL:
+                value = rng.normal(0.0, 0.02, p.shape)
             else:
                 value = np.ones(p.shape)
             out[p.name] = np.ascontiguousarray(value, dtype=np.float32)
@@ -283,9 +302,8 @@ class NetSpec:
                     if record:
                         self.params.append(ParamSpec(pname, tuple(shape), init, i, trainable))
                 x = layer.build(b, x, params, loc)
-            except MLIRError as e:
-                msgs = "; ".join(_strip_op_prefix(d.message) for d in e.error_diagnostics)
-                raise SpecError(f"{where}: {msgs or e.message}", i, layer.kind) from e
+            except (MLIRError, SubLayerError) as e:
+                raise SpecError(f"{where}: {_build_message(e)}", i, layer.kind) from e
             if record:
                 self.layer_names.append(lname)
                 self.layer_output_shapes.append(tuple(x.shape[1:]))

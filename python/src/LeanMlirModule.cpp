@@ -553,6 +553,30 @@ public:
     return addLayer<ns::AddOp>(loc, get(lhs), get(rhs));
   }
 
+  nb::object tokens(const LmValue &x, LmLocation &loc) {
+    return addLayer<ns::TokensOp>(loc, get(x));
+  }
+
+  nb::object classToken(const LmValue &x, const LmValue &token,
+                        LmLocation &loc) {
+    return addLayer<ns::ClassTokenOp>(loc, get(x), get(token));
+  }
+
+  nb::object positionEmbedding(const LmValue &x, const LmValue &embedding,
+                               LmLocation &loc) {
+    return addLayer<ns::PositionEmbeddingOp>(loc, get(x), get(embedding));
+  }
+
+  nb::object attention(const LmValue &qkv, int64_t heads, LmLocation &loc) {
+    return addLayer<ns::AttentionOp>(loc, get(qkv),
+                                     builder.getI64IntegerAttr(heads));
+  }
+
+  nb::object takeToken(const LmValue &x, int64_t index, LmLocation &loc) {
+    return addLayer<ns::TakeTokenOp>(loc, get(x),
+                                     builder.getI64IntegerAttr(index));
+  }
+
   /// Adds the terminator, verifies the whole module and hands it over.
   LmModule output(const LmValue &logits, LmLocation &loc) {
     checkOpen();
@@ -865,6 +889,17 @@ NB_MODULE(_mlir, m) {
            nb::keep_alive<0, 1>())
       .def("add", &LmModelBuilder::add, nb::arg("lhs"), nb::arg("rhs"),
            nb::arg("loc"), nb::keep_alive<0, 1>())
+      .def("tokens", &LmModelBuilder::tokens, nb::arg("x"), nb::arg("loc"),
+           nb::keep_alive<0, 1>())
+      .def("class_token", &LmModelBuilder::classToken, nb::arg("x"),
+           nb::arg("token"), nb::arg("loc"), nb::keep_alive<0, 1>())
+      .def("position_embedding", &LmModelBuilder::positionEmbedding,
+           nb::arg("x"), nb::arg("embedding"), nb::arg("loc"),
+           nb::keep_alive<0, 1>())
+      .def("attention", &LmModelBuilder::attention, nb::arg("qkv"),
+           nb::arg("heads"), nb::arg("loc"), nb::keep_alive<0, 1>())
+      .def("take_token", &LmModelBuilder::takeToken, nb::arg("x"),
+           nb::arg("index"), nb::arg("loc"), nb::keep_alive<0, 1>())
       .def("output", &LmModelBuilder::output, nb::arg("logits"),
            nb::arg("loc"),
            "Adds netspec.output, verifies, and returns the Module; the "

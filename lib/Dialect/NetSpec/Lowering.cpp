@@ -115,6 +115,8 @@ LayerLowering::computeShape(ArrayRef<int64_t> boundary) const {
 }
 
 int64_t LayerLowering::channelDim(int64_t rank) const {
+  if (rank == 3) // a token sequence [N, T, C]: the channels last everywhere
+    return 2;
   return rank == 4 && forms.channelsLast ? 3 : 1;
 }
 

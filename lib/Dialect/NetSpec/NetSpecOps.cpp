@@ -73,19 +73,23 @@ LogicalResult checkParamShape(std::optional<Location> loc, StringRef opName,
   return success();
 }
 
-/// The checks batch_norm and layer_norm share: a [N, C] or NCHW input
-/// (_c1), `params` each [C] (_c2) and epsilon > 0, which keeps the division
-/// defined (_c3).
+/// The checks batch_norm and layer_norm share: a [N, C] or NCHW input, or
+/// with `tokens` also a [N, T, C] sequence (_c1), `params` each [C] (_c2) and
+/// epsilon > 0, which keeps the division defined (_c3).
 LogicalResult checkNormalization(std::optional<Location> loc, StringRef opName,
                                  Type inputType,
                                  ArrayRef<std::pair<StringRef, Value>> params,
-                                 double eps) {
+                                 double eps, bool tokens = false) {
   auto input = dyn_cast<RankedTensorType>(inputType);
   int64_t rank = input ? input.getRank() : 0;
-  if (failed(checkActivation(loc, opName, "input", inputType, rank == 2 ? 2 : 4,
-                             2, rank == 2 ? "[batch, channels]" : "NCHW")))
+  bool sequence = tokens && rank == 3;
+  int64_t expected = rank == 2 ? 2 : sequence ? 3 : 4;
+  if (failed(checkActivation(loc, opName, "input", inputType, expected, 2,
+                             rank == 2   ? "[batch, channels]"
+                             : sequence ? "[batch, tokens, channels]"
+                                        : "NCHW")))
     return failure();
-  int64_t channels = input.getShape()[1];
+  int64_t channels = input.getShape()[sequence ? 2 : 1];
   for (auto [what, value] : params)
     if (failed(checkParamShape(loc, opName, what, value.getType(), {channels},
                                "one per channel of the input")))
@@ -500,9 +504,13 @@ LogicalResult DenseOp::inferReturnTypes(MLIRContext *ctx,
   StringRef name = getOperationName();
   Type inputType = adaptor.getInput().getType();
   Type weightType = adaptor.getWeight().getType();
-  // dense_c1: [batch, features] input.
-  if (failed(checkActivation(loc, name, "input", inputType, 2, 2,
-                             "[batch, features]")))
+  // dense_c1: a [batch, features] input, or a [batch, tokens, features]
+  // sequence.
+  auto inputTensor = dyn_cast<RankedTensorType>(inputType);
+  bool sequence = inputTensor && inputTensor.getRank() == 3;
+  if (failed(checkActivation(
+          loc, name, "input", inputType, sequence ? 3 : 2, 2,
+          sequence ? "[batch, tokens, features]" : "[batch, features]")))
     return failure();
   // dense_c2: static [in, out] weight with positive dimensions.
   auto weight = dyn_cast<RankedTensorType>(weightType);
@@ -515,21 +523,25 @@ LogicalResult DenseOp::inferReturnTypes(MLIRContext *ctx,
   ArrayRef<int64_t> in = cast<RankedTensorType>(inputType).getShape();
   ArrayRef<int64_t> w = weight.getShape();
   // dense_c3: input features agree with the weight.
-  if (w[0] != in[1])
-    return emitOptionalError(loc, "'", name, "' op input has ", in[1],
+  if (w[0] != in.back())
+    return emitOptionalError(loc, "'", name, "' op input has ", in.back(),
                              " features but the weight expects ", w[0],
                              " (weight ", weightType, " is [in, out])");
   // dense_c4: one bias per output feature.
   if (failed(checkParamShape(loc, name, "bias", adaptor.getBias().getType(),
                              {w[1]}, "one per output feature")))
     return failure();
-  results.push_back(activationType(in[0], {w[1]}, ctx));
+  SmallVector<int64_t, 2> rest(in.drop_front().drop_back());
+  rest.push_back(w[1]);
+  results.push_back(activationType(in[0], rest, ctx));
   return success();
 }
 
 int64_t DenseOp::getForwardFlopsPerSample() {
   ArrayRef<int64_t> w = getWeight().getType().getShape();
-  return 2 * w[0] * w[1];
+  ArrayRef<int64_t> in = getInput().getType().getShape();
+  int64_t tokens = in.size() == 3 ? in[1] : 1;
+  return 2 * tokens * w[0] * w[1];
 }
 
 //===----------------------------------------------------------------------===//
@@ -639,12 +651,13 @@ LogicalResult LayerNormOp::inferReturnTypes(MLIRContext *ctx,
                                             Adaptor adaptor,
                                             SmallVectorImpl<Type> &results) {
   Type inputType = adaptor.getInput().getType();
-  // layer_norm_c1 - c3: a [N, C] or NCHW activation; weight and bias [C];
-  // epsilon > 0.
+  // layer_norm_c1 - c3: a [N, C], [N, T, C] or NCHW activation; weight and
+  // bias [C]; epsilon > 0.
   std::pair<StringRef, Value> perChannel[] = {{"weight", adaptor.getWeight()},
                                               {"bias", adaptor.getBias()}};
   if (failed(checkNormalization(loc, getOperationName(), inputType, perChannel,
-                                adaptor.getEpsilon().convertToDouble())))
+                                adaptor.getEpsilon().convertToDouble(),
+                                /*tokens=*/true)))
     return failure();
   results.push_back(inputType);
   return success();
@@ -755,6 +768,132 @@ LogicalResult AddOp::inferReturnTypes(MLIRContext *ctx,
 int64_t AddOp::getForwardFlopsPerSample() {
   return sampleSize(getType().getShape());
 }
+
+//===----------------------------------------------------------------------===//
+// Tokens and attention
+//===----------------------------------------------------------------------===//
+
+namespace {
+/// Checks a [N, T, C] token sequence (`what` of `opName`).
+LogicalResult checkSequence(std::optional<Location> loc, StringRef opName,
+                            StringRef what, Type type) {
+  return checkActivation(loc, opName, what, type, 3, 3,
+                         "[batch, tokens, channels]");
+}
+} // namespace
+
+LogicalResult TokensOp::inferReturnTypes(MLIRContext *ctx,
+                                         std::optional<Location> loc,
+                                         Adaptor adaptor,
+                                         SmallVectorImpl<Type> &results) {
+  Type inputType = adaptor.getInput().getType();
+  // tokens_c1: NCHW input.
+  if (failed(checkActivation(loc, getOperationName(), "input", inputType, 4, 4,
+                             "NCHW")))
+    return failure();
+  ArrayRef<int64_t> in = cast<RankedTensorType>(inputType).getShape();
+  results.push_back(activationType(in[0], {in[2] * in[3], in[1]}, ctx));
+  return success();
+}
+
+int64_t TokensOp::getForwardFlopsPerSample() { return 0; }
+
+LogicalResult ClassTokenOp::inferReturnTypes(MLIRContext *ctx,
+                                             std::optional<Location> loc,
+                                             Adaptor adaptor,
+                                             SmallVectorImpl<Type> &results) {
+  StringRef name = getOperationName();
+  Type inputType = adaptor.getInput().getType();
+  // class_token_c1: a token sequence.
+  if (failed(checkSequence(loc, name, "input", inputType)))
+    return failure();
+  ArrayRef<int64_t> in = cast<RankedTensorType>(inputType).getShape();
+  // class_token_c2: the token [1, 1, C].
+  if (failed(checkParamShape(loc, name, "token", adaptor.getToken().getType(),
+                             {1, 1, in[2]}, "one token of the sequence's "
+                                            "channels")))
+    return failure();
+  results.push_back(activationType(in[0], {in[1] + 1, in[2]}, ctx));
+  return success();
+}
+
+int64_t ClassTokenOp::getForwardFlopsPerSample() { return 0; }
+
+LogicalResult PositionEmbeddingOp::inferReturnTypes(
+    MLIRContext *ctx, std::optional<Location> loc, Adaptor adaptor,
+    SmallVectorImpl<Type> &results) {
+  StringRef name = getOperationName();
+  Type inputType = adaptor.getInput().getType();
+  // position_embedding_c1: a token sequence.
+  if (failed(checkSequence(loc, name, "input", inputType)))
+    return failure();
+  ArrayRef<int64_t> in = cast<RankedTensorType>(inputType).getShape();
+  // position_embedding_c2: the embedding [1, T, C].
+  if (failed(checkParamShape(loc, name, "embedding",
+                             adaptor.getEmbedding().getType(),
+                             {1, in[1], in[2]}, "one per token and channel")))
+    return failure();
+  results.push_back(inputType);
+  return success();
+}
+
+int64_t PositionEmbeddingOp::getForwardFlopsPerSample() {
+  return sampleSize(getType().getShape());
+}
+
+LogicalResult AttentionOp::inferReturnTypes(MLIRContext *ctx,
+                                            std::optional<Location> loc,
+                                            Adaptor adaptor,
+                                            SmallVectorImpl<Type> &results) {
+  StringRef name = getOperationName();
+  Type qkvType = adaptor.getQkv().getType();
+  // attention_c1: a token sequence.
+  if (failed(checkSequence(loc, name, "qkv", qkvType)))
+    return failure();
+  ArrayRef<int64_t> in = cast<RankedTensorType>(qkvType).getShape();
+  int64_t heads = adaptor.getHeads();
+  // attention_c2: heads > 0.
+  if (failed(checkPositive(loc, name, "heads", heads)))
+    return failure();
+  // attention_c3: q, k and v side by side, each split evenly over the heads.
+  if (in[2] % (3 * heads))
+    return emitOptionalError(loc, "'", name, "' op qkv has ", in[2],
+                             " channels, not 3 x heads x head size (q, k and "
+                             "v of ",
+                             heads, " heads each)");
+  results.push_back(activationType(in[0], {in[1], in[2] / 3}, ctx));
+  return success();
+}
+
+int64_t AttentionOp::getForwardFlopsPerSample() {
+  ArrayRef<int64_t> in = getQkv().getType().getShape();
+  // Two [T, T] x D products per head: 2 * 2 * T^2 * C in all, and the
+  // softmax.
+  int64_t t = in[1], c = in[2] / 3;
+  return 4 * t * t * c + 5 * t * t * getHeads();
+}
+
+LogicalResult TakeTokenOp::inferReturnTypes(MLIRContext *ctx,
+                                            std::optional<Location> loc,
+                                            Adaptor adaptor,
+                                            SmallVectorImpl<Type> &results) {
+  StringRef name = getOperationName();
+  Type inputType = adaptor.getInput().getType();
+  // take_token_c1: a token sequence.
+  if (failed(checkSequence(loc, name, "input", inputType)))
+    return failure();
+  ArrayRef<int64_t> in = cast<RankedTensorType>(inputType).getShape();
+  // take_token_c2: an index into it.
+  int64_t index = adaptor.getIndex();
+  if (index < 0 || index >= in[1])
+    return emitOptionalError(loc, "'", name, "' op index ", index,
+                             " is not a token of the ", in[1],
+                             "-token sequence");
+  results.push_back(activationType(in[0], {in[2]}, ctx));
+  return success();
+}
+
+int64_t TakeTokenOp::getForwardFlopsPerSample() { return 0; }
 
 #define GET_OP_CLASSES
 #include "lean_mlir/Dialect/NetSpec/NetSpecOps.cpp.inc"

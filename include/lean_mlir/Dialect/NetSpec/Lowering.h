@@ -11,8 +11,8 @@
 // in Lowering.cpp; no rule tests the target itself.
 //
 // The layouts at a rule's boundary never change with the target:
-// activations are NCHW ([N, C, H, W]), conv weights OIHW, dense weights
-// [in, out]. The builder folds a layout conversion that undoes the previous
+// activations are NCHW ([N, C, H, W]; or [N, C] features, or [N, T, C]
+// token sequences), conv weights OIHW, dense weights [in, out]. The builder folds a layout conversion that undoes the previous
 // layer's, so between two layers that both work channels-last nothing is
 // copied.
 //
@@ -155,7 +155,8 @@ public:
   /// The shape `enter` gives an activation of boundary shape `boundary`.
   llvm::SmallVector<int64_t, 4>
   computeShape(llvm::ArrayRef<int64_t> boundary) const;
-  /// The channel dimension of a rank-`rank` activation in compute layout.
+  /// The channel dimension of a rank-`rank` activation in compute layout
+  /// (a rank-3 one is a token sequence [N, T, C], channels last).
   int64_t channelDim(int64_t rank) const;
   /// The non-channel dimensions of a rank-`rank` activation in compute
   /// layout, outermost first.

@@ -29,13 +29,17 @@ def NetSpec_Dialect : Dialect {
       layer's forward pass, not by the optimizer,
     * layer ops, each implementing `LayerOpInterface` (its forward lowering
       and its VJP, in lib/Dialect/NetSpec/Rules/), result types inferred:
-      `netspec.conv2d`, `netspec.max_pool2d`, `netspec.flatten`,
-      `netspec.dense`, `netspec.relu`, `netspec.batch_norm`,
-      `netspec.global_avg_pool`, `netspec.layer_norm`, `netspec.layer_scale`,
-      `netspec.squeeze_excite` and `netspec.add` (a residual sum),
+      `netspec.conv2d`, `netspec.max_pool2d`, `netspec.avg_pool2d`,
+      `netspec.flatten`, `netspec.dense`, `netspec.relu`,
+      `netspec.batch_norm`, `netspec.global_avg_pool`, `netspec.layer_norm`,
+      `netspec.layer_scale`, `netspec.squeeze_excite`, `netspec.add` (a
+      residual sum), and the transformer's `netspec.tokens`,
+      `netspec.class_token`, `netspec.position_embedding`,
+      `netspec.attention` and `netspec.take_token`,
     * a `netspec.output` terminator returning the logits.
 
-    Activations are NCHW, convolution weights OIHW, dense weights
+    Activations are NCHW (or `[N, C]` features, or `[N, T, C]` token
+    sequences), convolution weights OIHW, dense weights
     `[in_features, out_features]`.
   }];
   let useDefaultAttributePrinterParser = 1;
@@ -66,7 +70,9 @@ def NetSpec_ActivationKind : I32Enum<"Activation", "layer activation", [
   I32EnumCase<"Silu", 3, "silu">,
   I32EnumCase<"Gelu", 4, "gelu">,
   I32EnumCase<"Sigmoid", 5, "sigmoid">,
-  I32EnumCase<"Tanh", 6, "tanh">
+  I32EnumCase<"Tanh", 6, "tanh">,
+  // gelu's tanh approximation (PyTorch's approximate="tanh").
+  I32EnumCase<"GeluTanh", 7, "gelu_tanh">
 ]> {
   let cppNamespace = "::lean_mlir::netspec";
 }
@@ -82,7 +88,10 @@ def NetSpec_InitKind : I32Enum<"Init", "parameter initialisation scheme", [
   I32EnumCase<"Zeros", 3, "zeros">,
   I32EnumCase<"Ones", 4, "ones">,
   // Every entry 1e-6: ConvNeXt's layer scale starts so.
-  I32EnumCase<"LayerScale", 5, "layer_scale">
+  I32EnumCase<"LayerScale", 5, "layer_scale">,
+  // N(0, 0.02^2): a vision transformer's linear weights and embeddings, as
+  // timm's.
+  I32EnumCase<"SmallNormal", 6, "small_normal">
 ]> {
   let cppNamespace = "::lean_mlir::netspec";
 }

@@ -281,7 +281,8 @@ def NetSpec_DenseOp : NetSpec_LayerOp<"dense"> {
   let summary = "Fully connected layer with bias and activation";
   let description = [{
     `act(input @ weight + bias)` with `input : [N, in]`, `weight : [in, out]`
-    and `bias : [out]`.
+    and `bias : [out]`; on a token sequence `[N, T, in]`, the same for every
+    token (`[N, T, out]`).
 
     ```mlir
     %y = netspec.dense %x, %w, %b activation(relu)
@@ -372,8 +373,9 @@ def NetSpec_GlobalAvgPoolOp : NetSpec_LayerOp<"global_avg_pool"> {
 def NetSpec_LayerNormOp : NetSpec_LayerOp<"layer_norm"> {
   let summary = "Layer normalisation over the channels";
   let description = [{
-    Normalises each sample's `[N, C]` features, or each position's channels
-    of an NCHW activation (ConvNeXt's `LayerNorm2d`), with their own mean and
+    Normalises each sample's `[N, C]` features, each token's channels of a
+    `[N, T, C]` sequence (a transformer's), or each position's channels of an
+    NCHW activation (ConvNeXt's `LayerNorm2d`), with their own mean and
     biased variance, then scales and shifts per channel:
     `weight * (x - mean) / sqrt(var + epsilon) + bias`, `weight` and `bias`
     `[C]`. The same in training and inference (no running statistics).
@@ -459,6 +461,113 @@ def NetSpec_AddOp : NetSpec_LayerOp<"add"> {
   let arguments = (ins NetSpec_F32Tensor:$lhs, NetSpec_F32Tensor:$rhs);
   let results = (outs NetSpec_F32Tensor:$result);
   let assemblyFormat = "$lhs `,` $rhs attr-dict `:` type($lhs) `,` type($rhs)";
+}
+
+//===----------------------------------------------------------------------===//
+// Tokens and attention (the transformer's layers). A token sequence is a
+// rank-3 activation [N, T, C]: N samples, T tokens, C channels, the channel
+// axis last; dense and layer_norm act on its last axis.
+//===----------------------------------------------------------------------===//
+
+def NetSpec_TokensOp : NetSpec_LayerOp<"tokens"> {
+  let summary = "An NCHW activation's positions as a token sequence";
+  let description = [{
+    `[N, C, H, W] -> [N, H * W, C]`: each spatial position (row-major, as
+    `x.flatten(2).transpose(1, 2)` in PyTorch) becomes a token of C channels.
+    After a convolution whose kernel and stride are the patch size, this is a
+    vision transformer's patch embedding.
+
+    ```mlir
+    %t = netspec.tokens %x : tensor<?x192x14x14xf32>
+    // %t : tensor<?x196x192xf32>
+    ```
+  }];
+  let arguments = (ins NetSpec_F32Tensor:$input);
+  let results = (outs NetSpec_F32Tensor:$result);
+  let assemblyFormat = "$input attr-dict `:` type($input)";
+}
+
+def NetSpec_ClassTokenOp : NetSpec_LayerOp<"class_token"> {
+  let summary = "A learned token put before a sequence";
+  let description = [{
+    `[N, T, C] -> [N, T + 1, C]`: the learned `token` (`[1, 1, C]`, timm's
+    `cls_token`) becomes token 0 of every sample. Its VJP: the sequence gets
+    its tokens' cotangents back, the token the sum over N of token 0's.
+
+    ```mlir
+    %y = netspec.class_token %t, %cls : tensor<?x196x192xf32>, tensor<1x1x192xf32>
+    // %y : tensor<?x197x192xf32>
+    ```
+  }];
+  let arguments = (ins NetSpec_F32Tensor:$input, NetSpec_F32Tensor:$token);
+  let results = (outs NetSpec_F32Tensor:$result);
+  let assemblyFormat = [{
+    $input `,` $token attr-dict `:` type($input) `,` type($token)
+  }];
+}
+
+def NetSpec_PositionEmbeddingOp : NetSpec_LayerOp<"position_embedding"> {
+  let summary = "A learned embedding added to each position of a sequence";
+  let description = [{
+    `x + embedding` with `x : [N, T, C]` and `embedding : [1, T, C]` (timm's
+    `pos_embed`), the same for every sample. Its VJP: `dx = g`,
+    `d embedding = sum over N of g`.
+
+    ```mlir
+    %y = netspec.position_embedding %t, %pos : tensor<?x197x192xf32>, tensor<1x197x192xf32>
+    ```
+  }];
+  let arguments = (ins NetSpec_F32Tensor:$input, NetSpec_F32Tensor:$embedding);
+  let results = (outs NetSpec_F32Tensor:$result);
+  let assemblyFormat = [{
+    $input `,` $embedding attr-dict `:` type($input) `,` type($embedding)
+  }];
+}
+
+def NetSpec_AttentionOp : NetSpec_LayerOp<"attention"> {
+  let summary = "Multi-head scaled dot-product self-attention of fused q, k, v";
+  let description = [{
+    The core of multi-head self-attention, between the fused `qkv`
+    projection and the output projection (two `netspec.dense` around it).
+    `qkv : [N, T, 3 C]` holds, along its last axis, q, k and v, each `heads`
+    heads of `D = C / heads` channels (timm's `Attention` layout:
+    `reshape(N, T, 3, heads, D)`). Per sample and head:
+
+        S = (q / sqrt(D)) k^T            [T, T]
+        P = softmax(S) over the keys     (S minus its row maximum first)
+        O = P v                          [T, D]
+
+    and the heads' outputs side by side give `[N, T, C]`. Its VJP, with dO
+    the cotangent: `dv = P^T dO`, `dP = dO v^T`, the softmax's own rule
+    `dS = P * (dP - rowsum(dP * P))`, `dq = dS k / sqrt(D)`,
+    `dk = dS^T q / sqrt(D)`; every product a batched `dot_general` over N and
+    the heads.
+
+    ```mlir
+    %o = netspec.attention %qkv heads(3) : tensor<?x197x576xf32>
+    // %o : tensor<?x197x192xf32>
+    ```
+  }];
+  let arguments = (ins NetSpec_F32Tensor:$qkv, I64Attr:$heads);
+  let results = (outs NetSpec_F32Tensor:$result);
+  let assemblyFormat = "$qkv `heads` `(` $heads `)` attr-dict `:` type($qkv)";
+}
+
+def NetSpec_TakeTokenOp : NetSpec_LayerOp<"take_token"> {
+  let summary = "One token of a sequence (the class token's output)";
+  let description = [{
+    `[N, T, C] -> [N, C]`: token `index` of every sample; a vision
+    transformer's head reads token 0, the class token. Its VJP puts the
+    cotangent back at that token and zeros at the others.
+
+    ```mlir
+    %c = netspec.take_token %y index(0) : tensor<?x197x192xf32>
+    // %c : tensor<?x192xf32>
+    ```
+  }];
+  let arguments = (ins NetSpec_F32Tensor:$input, I64Attr:$index);
+  let results = (outs NetSpec_F32Tensor:$result);
+  let assemblyFormat = "$input `index` `(` $index `)` attr-dict `:` type($input)";
 }
 
 #endif // LEAN_MLIR_DIALECT_NETSPEC_NETSPECOPS_TD

@@ -13,6 +13,8 @@
 //   silu      z * s(z)                                    (swish)
 //   gelu      z * Phi(z) = z / 2 * (1 + erf(z / sqrt 2))   (the exact form,
 //                                                           PyTorch's default)
+//   gelu_tanh z / 2 * (1 + t),  t = tanh(u),  u = sqrt(2 / pi) (z + 0.044715 z^3)
+//                                     (PyTorch's approximate="tanh")
 //
 // and the cotangent of z from the output y and its cotangent g:
 //
@@ -22,8 +24,10 @@
 //   tanh      g * (1 - y^2)
 //   silu      g * s(z) * (1 + z * (1 - s(z)))
 //   gelu      g * (Phi(z) + z * phi(z)),  phi(z) = exp(-z^2 / 2) / sqrt(2 pi)
+//   gelu_tanh g * ((1 + t) / 2 + z / 2 * (1 - t^2) * u'),
+//             u' = sqrt(2 / pi) (1 + 3 * 0.044715 z^2)
 //
-// silu's and gelu's derivatives need z, which y does not determine: the
+// silu's and both gelus' derivatives need z, which y does not determine: the
 // forward pass of a training function keeps it (LayerLowering::keptForVJP)
 // for the same layer's VJP, in the layout the rule computes in.
 //
@@ -40,7 +44,21 @@ namespace lean_mlir::netspec {
 
 /// Whether the activation's derivative needs its input, not only its output.
 inline bool derivativeNeedsInput(Activation act) {
-  return act == Activation::Silu || act == Activation::Gelu;
+  return act == Activation::Silu || act == Activation::Gelu ||
+         act == Activation::GeluTanh;
+}
+
+/// gelu_tanh's u = sqrt(2 / pi) (z + 0.044715 z^3) and its derivative in z.
+inline std::pair<mlir::Value, mlir::Value> geluTanhArgument(StablehloBuilder &b,
+                                                            mlir::Value z) {
+  constexpr float kRoot2OverPi = 0.79788456080286536f, kCubic = 0.044715f;
+  mlir::Value z2 = b.mul(z, z);
+  mlir::Value u = b.mul(b.splatLike(kRoot2OverPi, z),
+                        b.add(z, b.mul(b.splatLike(kCubic, z), b.mul(z2, z))));
+  mlir::Value du =
+      b.mul(b.splatLike(kRoot2OverPi, z),
+            b.add(b.splatLike(1.0f, z), b.mul(b.splatLike(3 * kCubic, z), z2)));
+  return {u, du};
 }
 
 /// Phi(z) = (1 + erf(z / sqrt 2)) / 2, the standard normal CDF.
@@ -72,6 +90,11 @@ inline mlir::Value emitActivation(LayerLowering &lowering,
     return b.mul(z, b.logistic(z));
   case Activation::Gelu:
     return b.mul(z, normalCdf(b, z));
+  case Activation::GeluTanh: {
+    mlir::Value t = b.tanh(geluTanhArgument(b, z).first);
+    return b.mul(b.mul(z, b.splatLike(0.5f, z)),
+                 b.add(b.splatLike(1.0f, z), t));
+  }
   }
   llvm_unreachable("unknown activation");
 }
@@ -117,6 +140,14 @@ inline mlir::Value emitActivationVJP(LayerLowering &lowering,
         b.mul(b.exp(b.mul(b.mul(z, z), splat(-0.5f))),
               splat(0.39894228040143268f));
     return b.mul(grad, b.add(normalCdf(b, z), b.mul(z, density)));
+  }
+  case Activation::GeluTanh: {
+    auto [u, du] = geluTanhArgument(b, z);
+    mlir::Value t = b.tanh(u), half = splat(0.5f);
+    mlir::Value slope = b.add(
+        b.mul(half, b.add(splat(1.0f), t)),
+        b.mul(b.mul(half, z), b.mul(b.sub(splat(1.0f), b.mul(t, t)), du)));
+    return b.mul(grad, slope);
   }
   }
   llvm_unreachable("unknown activation");

@@ -2,7 +2,8 @@
 //
 // Part of lean-mlir.
 //
-// y = act(x @ w + b) with x : [N, in], w : [in, out], b : [out]. IREE's CPU
+// y = act(x @ w + b) with x : [N, in] (or a token sequence [N, T, in]),
+// w : [in, out], b : [out]. IREE's CPU
 // backend runs these dot_generals as GEMMs. Where the target says so
 // (TargetForms::denseChunk; gpu) a long input is contracted in chunks, a
 // product batched over the chunks and then summed: IREE 3.13's CUDA backend
@@ -40,16 +41,35 @@ int64_t chunksFor(int64_t in, int64_t chunk) {
       return in / c >= 128 ? c : 1;
   return 1;
 }
+
+/// A token sequence [N, T, F] as the rows of a matrix [N * T, F] (a free
+/// reshape); a matrix as it is.
+Value rows(StablehloBuilder &b, Value v) {
+  ArrayRef<int64_t> shape = b.shape(v);
+  return shape.size() == 3 ? b.reshape(v, {shape[0] * shape[1], shape[2]}) : v;
+}
+
+/// `matrix` [N * T, F] back in the shape of `like` ([N, T, *]).
+Value likeInput(StablehloBuilder &b, Value matrix, Value like) {
+  ArrayRef<int64_t> shape = b.shape(like);
+  if (shape.size() != 3)
+    return matrix;
+  return b.reshape(matrix, {shape[0], shape[1], b.shape(matrix)[1]});
+}
 } // namespace
 
+// A token sequence is one matrix of its N * T rows: the same GEMMs, and its
+// bias gradient a sum over N * T, in stages.
 Value DenseOp::emitForward(LayerLowering &lowering, ValueRange operands) {
   StablehloBuilder &b = lowering.b;
+  Value x = rows(b, operands[0]);
   int64_t chunks =
       chunksFor(b.shape(operands[1])[0], lowering.forms.denseChunk);
-  Value y = chunks > 1 ? chunkedProduct(b, operands[0], operands[1], chunks)
-                       : b.dotGeneral(operands[0], operands[1], {1}, {0});
+  Value y = chunks > 1 ? chunkedProduct(b, x, operands[1], chunks)
+                       : b.dotGeneral(x, operands[1], {1}, {0});
   y = b.add(y, b.broadcastInDim(operands[2], b.shape(y), {1}));
-  return emitActivation(lowering, *this, getActivation(), y);
+  return emitActivation(lowering, *this, getActivation(),
+                        likeInput(b, y, operands[0]));
 }
 
 void DenseOp::emitVJP(LayerLowering &lowering, ValueRange operands,
@@ -57,17 +77,19 @@ void DenseOp::emitVJP(LayerLowering &lowering, ValueRange operands,
                       SmallVectorImpl<Value> &operandGrads) {
   StablehloBuilder &b = lowering.b;
   operandGrads.assign(3, Value());
-  Value g =
-      emitActivationVJP(lowering, *this, getActivation(), result, resultGrad);
+  Value g = rows(b, emitActivationVJP(lowering, *this, getActivation(), result,
+                                      resultGrad));
+  Value x = rows(b, operands[0]);
   {
     auto part = lowering.part("bias gradient");
     operandGrads[2] = b.reduceSumStaged(g, {0}); // [out]
   }
   {
     auto part = lowering.part("weight gradient");
-    operandGrads[1] = b.dotGeneral(operands[0], g, {0}, {0}); // x^T g
+    operandGrads[1] = b.dotGeneral(x, g, {0}, {0}); // x^T g
   }
   auto part = lowering.part("input gradient");
-  if (needInputGrad)
-    operandGrads[0] = b.dotGeneral(g, operands[1], {1}, {1}); // g w^T
+  if (needInputGrad) // g w^T
+    operandGrads[0] =
+        likeInput(b, b.dotGeneral(g, operands[1], {1}, {1}), operands[0]);
 }

@@ -671,3 +671,92 @@ netspec.model @negative_layer_norm_weight {
   %f = netspec.flatten %y : tensor<?x6x5x5xf32>
   netspec.output %f : tensor<?x150xf32>
 }
+
+// -----
+
+// tokens_c1: an NCHW input.
+netspec.model @negative_tokens_rank {
+  %x = netspec.input : tensor<?x6xf32>
+  // expected-error @+1 {{'netspec.tokens' op input must be a rank-4 NCHW tensor, got 'tensor<?x6xf32>'}}
+  %t = netspec.tokens %x : tensor<?x6xf32>
+  netspec.output %t : tensor<?x6xf32>
+}
+
+// -----
+
+// class_token_c2: the token [1, 1, C].
+netspec.model @negative_class_token_shape {
+  %x = netspec.input : tensor<?x4x6xf32>
+  %cls = netspec.param "cls" init(zeros) : tensor<1x6xf32>
+  // expected-error @+1 {{'netspec.class_token' op token must be 'tensor<1x1x6xf32>' (one token of the sequence's channels), got 'tensor<1x6xf32>'}}
+  %y = netspec.class_token %x, %cls : tensor<?x4x6xf32>, tensor<1x6xf32>
+  netspec.output %y : tensor<?x5x6xf32>
+}
+
+// -----
+
+// position_embedding_c2: the embedding [1, T, C].
+netspec.model @negative_position_embedding_tokens {
+  %x = netspec.input : tensor<?x4x6xf32>
+  %pos = netspec.param "pos" init(zeros) : tensor<1x5x6xf32>
+  // expected-error @+1 {{'netspec.position_embedding' op embedding must be 'tensor<1x4x6xf32>' (one per token and channel), got 'tensor<1x5x6xf32>'}}
+  %y = netspec.position_embedding %x, %pos : tensor<?x4x6xf32>, tensor<1x5x6xf32>
+  netspec.output %y : tensor<?x4x6xf32>
+}
+
+// -----
+
+// attention_c3: q, k and v split evenly over the heads.
+netspec.model @negative_attention_heads {
+  %x = netspec.input : tensor<?x4x18xf32>
+  // expected-error @+1 {{'netspec.attention' op qkv has 18 channels, not 3 x heads x head size (q, k and v of 4 heads each)}}
+  %y = netspec.attention %x heads(4) : tensor<?x4x18xf32>
+  netspec.output %y : tensor<?x4x6xf32>
+}
+
+// -----
+
+// attention_c2: heads > 0.
+netspec.model @negative_attention_no_heads {
+  %x = netspec.input : tensor<?x4x18xf32>
+  // expected-error @+1 {{'netspec.attention' op heads must be positive, got 0}}
+  %y = netspec.attention %x heads(0) : tensor<?x4x18xf32>
+  netspec.output %y : tensor<?x4x6xf32>
+}
+
+// -----
+
+// take_token_c2: an index into the sequence.
+netspec.model @negative_take_token_index {
+  %x = netspec.input : tensor<?x4x6xf32>
+  // expected-error @+1 {{'netspec.take_token' op index 4 is not a token of the 4-token sequence}}
+  %y = netspec.take_token %x index(4) : tensor<?x4x6xf32>
+  netspec.output %y : tensor<?x6xf32>
+}
+
+// -----
+
+// layer_norm_c2 on a token sequence: one weight per channel (the last axis).
+netspec.model @negative_layer_norm_tokens {
+  %x = netspec.input : tensor<?x4x6xf32>
+  %w = netspec.param "w" init(ones) : tensor<4xf32>
+  %b = netspec.param "b" init(zeros) : tensor<6xf32>
+  // expected-error @+1 {{'netspec.layer_norm' op weight must be 'tensor<6xf32>' (one per channel of the input), got 'tensor<4xf32>'}}
+  %y = netspec.layer_norm %x, %w, %b epsilon(1.0e-06) : tensor<?x4x6xf32>, tensor<4xf32>, tensor<6xf32>
+  netspec.output %y : tensor<?x4x6xf32>
+}
+
+// -----
+
+// batch_norm_c1: no token sequences (only layer_norm takes them).
+netspec.model @negative_batch_norm_tokens {
+  %x = netspec.input : tensor<?x4x6xf32>
+  %s = netspec.param "s" init(ones) : tensor<4xf32>
+  %t = netspec.param "t" init(zeros) : tensor<4xf32>
+  %m = netspec.param "m" init(zeros) non_trainable : tensor<4xf32>
+  %v = netspec.param "v" init(ones) non_trainable : tensor<4xf32>
+  // expected-error @+1 {{'netspec.batch_norm' op input must be a rank-4 NCHW tensor, got 'tensor<?x4x6xf32>'}}
+  %y = netspec.batch_norm %x, %s, %t, %m, %v epsilon(1.0e-05) momentum(1.0e-01) activation(identity)
+      : tensor<?x4x6xf32>, tensor<4xf32>, tensor<4xf32>, tensor<4xf32>, tensor<4xf32>
+  netspec.output %y : tensor<?x4x6xf32>
+}

@@ -104,3 +104,37 @@ netspec.model @avg_pool {
   %f = netspec.flatten %y : tensor<?x2x4x4xf32>
   netspec.output %f : tensor<?x32xf32>
 }
+
+// A vision transformer's layers: patches as tokens, a class token, a position
+// embedding, dense and layer norm over the tokens' channels, attention of a
+// fused qkv, and the class token's output.
+// CHECK-LABEL: netspec.model @tokens_and_attention
+netspec.model @tokens_and_attention {
+  %x = netspec.input : tensor<?x1x8x8xf32>
+  %pw = netspec.param "p.weight" init(he_normal) : tensor<6x1x4x4xf32>
+  %pb = netspec.param "p.bias" init(zeros) : tensor<6xf32>
+  %p = netspec.conv2d %x, %pw, %pb stride(4) padding(valid) activation(identity)
+      : tensor<?x1x8x8xf32>, tensor<6x1x4x4xf32>, tensor<6xf32>
+  // CHECK: netspec.tokens %{{.*}} : tensor<?x6x2x2xf32>
+  %t = netspec.tokens %p : tensor<?x6x2x2xf32>
+  %cls = netspec.param "cls.token" init(small_normal) : tensor<1x1x6xf32>
+  // CHECK: netspec.class_token %{{.*}}, %{{.*}} : tensor<?x4x6xf32>, tensor<1x1x6xf32>
+  %c = netspec.class_token %t, %cls : tensor<?x4x6xf32>, tensor<1x1x6xf32>
+  %pos = netspec.param "pos.embedding" init(small_normal) : tensor<1x5x6xf32>
+  // CHECK: netspec.position_embedding %{{.*}}, %{{.*}} : tensor<?x5x6xf32>, tensor<1x5x6xf32>
+  %e = netspec.position_embedding %c, %pos : tensor<?x5x6xf32>, tensor<1x5x6xf32>
+  %lw = netspec.param "n.weight" init(ones) : tensor<6xf32>
+  %lb = netspec.param "n.bias" init(zeros) : tensor<6xf32>
+  // CHECK: netspec.layer_norm %{{.*}}, %{{.*}}, %{{.*}} epsilon(9.9999999999999995E-7) : tensor<?x5x6xf32>
+  %n = netspec.layer_norm %e, %lw, %lb epsilon(1.0e-06) : tensor<?x5x6xf32>, tensor<6xf32>, tensor<6xf32>
+  %qw = netspec.param "qkv.weight" init(small_normal) : tensor<6x18xf32>
+  %qb = netspec.param "qkv.bias" init(zeros) : tensor<18xf32>
+  // CHECK: netspec.dense %{{.*}}, %{{.*}}, %{{.*}} activation(gelu_tanh) : tensor<?x5x6xf32>, tensor<6x18xf32>, tensor<18xf32>
+  %qkv = netspec.dense %n, %qw, %qb activation(gelu_tanh) : tensor<?x5x6xf32>, tensor<6x18xf32>, tensor<18xf32>
+  // CHECK: netspec.attention %{{.*}} heads(2) : tensor<?x5x18xf32>
+  %a = netspec.attention %qkv heads(2) : tensor<?x5x18xf32>
+  %s = netspec.add %a, %e : tensor<?x5x6xf32>, tensor<?x5x6xf32>
+  // CHECK: netspec.take_token %{{.*}} index(0) : tensor<?x5x6xf32>
+  %o = netspec.take_token %s index(0) : tensor<?x5x6xf32>
+  netspec.output %o : tensor<?x6xf32>
+}
