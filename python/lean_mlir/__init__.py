@@ -23,7 +23,10 @@ The public API:
   the StableHLO that the C++ passes derive, through that pipeline;
 * ``lm.train(spec, recipes.get("s4tf-baseline"), ...)`` trains into a run
   directory (checkpoints, metrics, resume); :func:`load_model` loads an
-  exported model; :func:`sweep` runs ablation arms on Ray.
+  exported model; :func:`sweep` runs ablation arms on Ray;
+* :func:`from_torch` and :func:`to_torch` (:mod:`lean_mlir.weights`) read and
+  write torchvision's weights of the Imagenette networks built with
+  ``padding="torch"``.
 
 The modules and their layers: the README's "Layout".
 """
@@ -37,8 +40,10 @@ from lean_mlir.export import Model, ModelError, load_model
 from lean_mlir.layers import (
     LAYERS,
     Activation,
+    Attention,
     AvgPool,
     BatchNorm,
+    ClassToken,
     Conv2d,
     ConvBN,
     ConvNeXtBlock,
@@ -53,11 +58,18 @@ from lean_mlir.layers import (
     MaxPool,
     MBConv,
     Padding,
+    PatchEmbed,
+    PositionEmbedding,
     ReLU,
+    Residual,
     ResidualBlock,
     SqueezeExcite,
+    TakeToken,
+    ViTBlock,
+    attention,
     avg_pool,
     batch_norm,
+    class_token,
     conv2d,
     conv_bn,
     convnext_block,
@@ -69,9 +81,14 @@ from lean_mlir.layers import (
     layer_scale,
     max_pool,
     mbconv,
+    patch_embed,
+    position_embedding,
     relu,
+    residual,
     residual_block,
     squeeze_excite,
+    take_token,
+    vit_block,
 )
 from lean_mlir.pipeline import PipelineError, run_pipeline
 from lean_mlir.recipes import TrainConfig
@@ -88,6 +105,7 @@ from lean_mlir.runtime import (
 from lean_mlir.signature import Role, Signature
 from lean_mlir.spec import NetSpec, ParamSpec
 from lean_mlir.tuning import tune
+from lean_mlir.weights import from_torch, to_torch
 from lean_mlir.zoo import (
     BOOK_NETWORKS,
     MODELS,
@@ -101,8 +119,10 @@ from lean_mlir.zoo import (
     mnist_mlp,
     mnist_mobilenet,
     mnist_resnet,
+    mnist_vit,
     mobilenet_v2,
     resnet34,
+    vit_tiny,
 )
 
 
@@ -126,8 +146,10 @@ __all__ = [
     "LAYERS",
     "MODELS",
     "Activation",
+    "Attention",
     "AvgPool",
     "BatchNorm",
+    "ClassToken",
     "Conv2d",
     "ConvBN",
     "ConvNeXtBlock",
@@ -149,20 +171,27 @@ __all__ = [
     "NetSpec",
     "Padding",
     "ParamSpec",
+    "PatchEmbed",
     "PipelineError",
+    "PositionEmbedding",
     "Predictor",
     "ReLU",
+    "Residual",
     "ResidualBlock",
     "Role",
     "Signature",
     "SpecError",
     "SqueezeExcite",
+    "TakeToken",
     "TrainConfig",
     "TrainStepper",
+    "ViTBlock",
     "__version__",
+    "attention",
     "avg_pool",
     "batch_norm",
     "cifar_cnn8",
+    "class_token",
     "conv2d",
     "conv_bn",
     "convnext_block",
@@ -172,6 +201,7 @@ __all__ = [
     "evaluate_batch",
     "explain",
     "flatten",
+    "from_torch",
     "global_avg_pool",
     "init_optimizer_state",
     "inverted_residual",
@@ -189,18 +219,26 @@ __all__ = [
     "mnist_mlp",
     "mnist_mobilenet",
     "mnist_resnet",
+    "mnist_vit",
     "mobilenet_v2",
+    "patch_embed",
     "plugin_path",
+    "position_embedding",
     "predict",
     "recipes",
     "relu",
+    "residual",
     "residual_block",
     "resnet34",
     "run_pipeline",
     "squeeze_excite",
     "sweep",
+    "take_token",
+    "to_torch",
     "train",
     "train_step",
     "tune",
     "value_and_grad",
+    "vit_block",
+    "vit_tiny",
 ]

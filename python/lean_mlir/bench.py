@@ -339,6 +339,7 @@ def _torch_inverted_residual(t: _TorchParts, layer, shape):
 def _torch_residual_layer(t: _TorchParts, layer, shape):
     """``body(x) + shortcut(x)`` with each sub-layer's peer under its name (the
     shortcut's in a ``shortcut`` module)."""
+    from lean_mlir.layers import Flatten
     from lean_mlir.spec import NetSpec
 
     nn = t.nn
@@ -347,7 +348,8 @@ def _torch_residual_layer(t: _TorchParts, layer, shape):
     for branch, layers in (("body", layer.body), ("shortcut", layer.shortcut or ())):
         if not layers:
             continue
-        alone = NetSpec(branch, shape, list(layers))   # the sub-layers' input shapes
+        # The sub-layers' input shapes (a network ends in features: flattened).
+        alone = NetSpec(branch, shape, [*layers, Flatten()])
         for sub, sub_shape in zip(layers, [shape, *alone.layer_output_shapes], strict=False):
             name = next(names)[1].removeprefix("shortcut.")
             branches[branch].add_module(name, TORCH_LAYERS[sub.kind](t, sub, sub_shape))

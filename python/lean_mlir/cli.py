@@ -5,6 +5,7 @@
     lean-mlir compile cnn         # lower the train step to StableHLO and compile it
     lean-mlir train cnn           # train on MNIST (recipe s4tf-baseline) into runs/...
     lean-mlir train --resume DIR  # continue an interrupted run, bit for bit
+    lean-mlir train resnet34 --init-from W.safetensors   # fine-tune torchvision's weights
     lean-mlir ablation --list     # the book's ablation arms; `ablation NAME` trains one
     lean-mlir plot DIR... -o F    # loss and accuracy curves of runs
     lean-mlir export DIR -o M     # a self-contained model; `predict M FILE...` queries it
@@ -188,7 +189,7 @@ def _compile_one(args, lowered, several: bool) -> None:
 
 
 def _run(spec, cfg, args, *, recipe, arm=None, dataset="mnist", data_dir=None, run_dir=None,
-         resume=False, train_limit=None, header=()) -> int:
+         resume=False, train_limit=None, header=(), init_from=None) -> int:
     """A run through :func:`lean_mlir.run.train`, the one code path ``lm.train`` takes."""
     from lean_mlir.run import train
 
@@ -196,7 +197,7 @@ def _run(spec, cfg, args, *, recipe, arm=None, dataset="mnist", data_dir=None, r
                    train_limit=train_limit, recipe=recipe, arm=arm,
                    model=getattr(args, "model", None), log_every=args.log_every or LOG_EVERY,
                    checkpoint_every=args.checkpoint_every, header=header,
-                   bar=False if args.no_progress_bar else None)
+                   bar=False if args.no_progress_bar else None, init_from=init_from)
     acc = result.test_correct / result.test_count
     if args.expect_accuracy is not None and acc < args.expect_accuracy:
         print(f"error: expected test accuracy >= {100 * args.expect_accuracy:.2f}%, "
@@ -211,7 +212,8 @@ def _train(args) -> int:
     _check_counts(args, "train_limit", "log_every", "checkpoint_every", "batch_size")
     _check_counts(args, "epochs", at_least=0)
     if args.resume:
-        given = [dest for dest in (*KNOBS, "optimizer") if getattr(args, dest) is not None]
+        given = [dest for dest in (*KNOBS, "optimizer", "init_from")
+                 if getattr(args, dest) is not None]
         if given:
             raise UsageError(f"--{given[0].replace('_', '-')}: a resumed run keeps its own "
                              "config (config.json)")
@@ -227,10 +229,12 @@ def _train(args) -> int:
                     train_limit=config.get("train_limit"))
     if args.model is None:
         raise RunError(f"train needs a model ({', '.join(MODELS)}) or --resume RUN_DIR")
-    spec = resolve(args.model)
+    # PyTorch's weights need PyTorch's padding, where the network has the choice.
+    spec = resolve(args.model, padding="torch" if args.init_from else None)
     cfg = _config(args.recipe, args)
     return _run(spec, cfg, args, recipe=args.recipe, dataset=args.dataset or "mnist",
-                data_dir=args.data_dir, run_dir=args.run_dir, train_limit=args.train_limit)
+                data_dir=args.data_dir, run_dir=args.run_dir, train_limit=args.train_limit,
+                init_from=args.init_from)
 
 
 def _ablation(args) -> int:
@@ -565,6 +569,11 @@ def _add_run_commands(sub) -> None:
     p_train = sub.add_parser("train", help="train a model; writes a run directory")
     p_train.add_argument("model", nargs="?", metavar="MODEL", help=MODEL_HELP)
     p_train.add_argument("--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR")
+    p_train.add_argument("--init-from", metavar="FILE",
+                         help="start from PyTorch weights (torchvision's state_dict of "
+                              "resnet34, mobilenet-v2, efficientnet-b0 or convnext-tiny: "
+                              ".safetensors, .pt or .pth); the model is built with PyTorch's "
+                              "padding")
     _add_run_options(p_train)
     p_abl = sub.add_parser("ablation", help="the book's ablation arms (--list)")
     p_abl.add_argument("name", nargs="?")

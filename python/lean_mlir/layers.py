@@ -671,13 +671,12 @@ class SubLayerError(ValueError):
 
 def _sub_layers(layers, what: str) -> tuple[Layer, ...]:
     """A composite layer's list of layers as a tuple (dicts, as saved, made layers)."""
-    if isinstance(layers, Layer) or isinstance(layers, (str, bytes)) or \
-            not hasattr(layers, "__iter__"):
+    if isinstance(layers, (Layer, str, bytes)) or not hasattr(layers, "__iter__"):
         raise ValueError(f"{what} must be a list of layers, got {layers!r}")
     out = tuple(layer_from_dict(x) if isinstance(x, dict) else x for x in layers)
     for i, layer in enumerate(out):
         if not isinstance(layer, Layer):
-            raise ValueError(f"{what}[{i}] is {layer!r}, not a lean_mlir layer")
+            raise ValueError(f"{what}[{i}] is {layer!r}, not a lean_mlir layer")  # noqa: TRY004
     return out
 
 

@@ -204,6 +204,10 @@ ARMS: dict[str, Arm] = {a.name: a for a in [
     Arm("convnext-adamw", "convnext", "small-adamw",
         "the small ConvNeXt (patchify stem, depthwise 7x7, layer norm, gelu, layer scale) with "
         "AdamW lr 0.001, weight decay 1e-4, cosine decay, label smoothing 0.1, 8 epochs"),
+    Arm("vit-adamw", "vit", "small-adamw",
+        "the small vision transformer (4x4 patches as 49 tokens, class token, 4 pre-norm "
+        "blocks of 4-head attention and gelu MLP) with AdamW lr 0.001, weight decay 1e-4, "
+        "cosine decay, label smoothing 0.1, 8 epochs"),
     *[Arm(f"cifar8{bn}-{opt}", f"cifar-cnn8{bn}", f"cifar-{opt}",
           f"the book's CIFAR-10 CNN{' with batch norm' if bn else ''} (eight 3x3 convolutions, "
           f"2x512 head) with {what}, the chapter's 40 epochs", "cifar10")
@@ -212,7 +216,8 @@ ARMS: dict[str, Arm] = {a.name: a for a in [
           ("adamw", "AdamW lr 0.001"))],
     *[Arm(f"{model}-imagenette", model, "imagenette",
           f"{model} at 224x224 with the book's Imagenette recipe", "imagenette")
-      for model in ("resnet34", "mobilenet-v2", "efficientnet-b0", "convnext-tiny")],
+      for model in ("resnet34", "mobilenet-v2", "efficientnet-b0", "convnext-tiny",
+                    "vit-tiny")],
 ]}
 
 

@@ -6,11 +6,14 @@ checks what it can before anything is compiled or written (the data
 directory, the network against the data, the backend's device, a resumed
 checkpoint), says what it compiles, trains with progress, writes the run
 directory and its ``plot.png``, and says where they are. ``lean-mlir train``
-and ``lean-mlir ablation`` call the same :func:`train`.
+and ``lean-mlir ablation`` call the same :func:`train`. ``init_from`` fine-tunes
+from PyTorch weights (:func:`lean_mlir.weights.from_torch`), read and checked
+before anything is written, and recorded in the run's ``config.json``.
 """
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -23,6 +26,7 @@ from lean_mlir.recipes import TrainConfig
 from lean_mlir.rundir import LOG_EVERY, RunError, default_run_dir
 from lean_mlir.spec import NetSpec, set_trainer
 from lean_mlir.training import Reporter, TrainResult, check_run, run_functions, run_training
+from lean_mlir.weights import WeightsError, from_torch
 
 __all__ = ["train"]
 
@@ -33,7 +37,7 @@ def train(spec: NetSpec, cfg: TrainConfig, data_dir: Path | str | None = None, *
           recipe: str | None = None, log_every: int = LOG_EVERY,
           checkpoint_every: int | None = None, arm: str | None = None, model: str | None = None,
           header: Sequence[str] = (), bar: bool | None = None,
-          log: Callable[[str], None] | None = None) -> TrainResult:
+          log: Callable[[str], None] | None = None, init_from=None) -> TrainResult:
     """Trains ``spec`` with ``cfg`` on ``dataset`` into a run directory and plots it.
 
     ``data_dir=None`` is the data set's default cache (filled first if empty; a
@@ -42,11 +46,13 @@ def train(spec: NetSpec, cfg: TrainConfig, data_dir: Path | str | None = None, *
     it compiles, a progress bar (``bar=False``: plain lines), a line per epoch,
     and at the end where the run directory and ``plot.png`` are. Errors found
     before compiling raise UsageError (or RunError, DeviceUnavailable) and leave
-    nothing behind.
+    nothing behind. ``init_from`` (a PyTorch state_dict: a ``.safetensors``, ``.pt``
+    or ``.pth`` file, or a dict) starts a fresh run from those weights.
     """
     from dataclasses import replace
 
     start = time.perf_counter()
+    init_params, origin = _initial_weights(spec, init_from, resume)   # before any data
     if backend is not None:
         cfg = replace(cfg, backend=backend)
     # MNIST and Fashion-MNIST fill an empty directory; the data sets read from the
@@ -68,6 +74,8 @@ def train(spec: NetSpec, cfg: TrainConfig, data_dir: Path | str | None = None, *
     say = (log or reporter.print) if progress else (lambda _line: None)
     for line in header:
         say(line)
+    if init_params is not None:
+        say(f"initial weights: {origin['init_from']} (a PyTorch state_dict)")
     say(f"{spec.name}: {spec.param_count():,} parameters; {cfg}")
     _compile(spec, cfg, say)
     n = len(data.train_x[:train_limit])
@@ -76,12 +84,32 @@ def train(spec: NetSpec, cfg: TrainConfig, data_dir: Path | str | None = None, *
     say(f"run directory: {run_dir}")
     info = {"model": model, "recipe": recipe, "arm": arm, "dataset": dataset,
             "data_dir": str(data_dir) if data_dir else None, "log_every": log_every,
-            "checkpoint_every": checkpoint_every}
+            "checkpoint_every": checkpoint_every, **origin}
     result = run_training(spec, cfg, data, run_dir=run_dir, resume=resume,
                           train_limit=train_limit, reporter=reporter, log_every=log_every,
-                          checkpoint_every=checkpoint_every, run_info=info)
+                          checkpoint_every=checkpoint_every, run_info=info,
+                          init_params=init_params)
     _report(result, run_dir, resume, time.perf_counter() - start, say)
     return result
+
+
+def _initial_weights(spec: NetSpec, init_from, resume: bool) -> tuple[dict | None, dict]:
+    """The parameters ``init_from`` holds (None: none given) and what config.json
+    records of it (the file's absolute path and SHA-256); UsageError saying what
+    does not fit."""
+    if init_from is None:
+        return None, {}
+    if resume:
+        raise UsageError("--init-from: a resumed run continues from its checkpoint")
+    try:
+        params = from_torch(spec, init_from)
+    except WeightsError as e:
+        raise UsageError(f"--init-from: {e}") from e
+    if isinstance(init_from, dict):
+        return params, {"init_from": "a state_dict given in Python"}
+    path = Path(init_from).resolve()
+    return params, {"init_from": str(path),
+                    "init_from_sha256": hashlib.sha256(path.read_bytes()).hexdigest()}
 
 
 def _compile(spec: NetSpec, cfg: TrainConfig, say: Callable[[str], None]) -> None:

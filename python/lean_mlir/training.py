@@ -302,24 +302,29 @@ def run_training(spec: NetSpec, cfg: TrainConfig, data: MNIST, *, run_dir: Path 
                  reporter: Reporter | None = None, log_every: int = LOG_EVERY,
                  checkpoint_every: int | None = None, run_info: dict | None = None,
                  on_epoch: Callable[[EpochResult], None] | None = None,
-                 should_stop: Callable[[], bool] | None = None) -> TrainResult:
+                 should_stop: Callable[[], bool] | None = None,
+                 init_params: dict[str, np.ndarray] | None = None) -> TrainResult:
     """Trains ``spec`` on ``data`` with ``cfg``; see the module docstring.
 
     ``run_dir=None`` keeps nothing on disk. ``run_info`` is recorded in config.json
     (what the command line needs to resume: model, recipe, data set).
     ``should_stop`` is asked after every step, like SIGINT: when it says yes the
-    run checkpoints and raises :class:`TrainingInterrupted`.
+    run checkpoints and raises :class:`TrainingInterrupted`. ``init_params`` (every
+    parameter of ``spec``, e.g. :func:`lean_mlir.weights.from_torch`'s) starts a
+    fresh run there instead of at ``spec.init_params(cfg.seed)`` (fine-tuning).
     """
     reporter = reporter or Reporter(enabled=False)
     run_dir = Path(run_dir) if run_dir is not None else None
     steps = check_run(spec, cfg, data, run_dir=run_dir, resume=resume, train_limit=train_limit)
     train_x, train_y = data.train_x[:train_limit], data.train_y[:train_limit]
+    if resume and init_params is not None:
+        raise RunError("a resumed run starts from its checkpoint, not from init_params")
     if resume:
         start = _resume(spec, cfg, run_dir, reporter)
     else:
         start = _fresh(spec, cfg, run_dir, {"train_limit": train_limit, "steps_per_epoch": steps,
                                             **({"classes": list(data.classes)} if data.classes
-                                               else {}), **(run_info or {})})
+                                               else {}), **(run_info or {})}, init_params)
     loop = _Loop(spec, cfg, data, train_x, train_y, run_dir, start, reporter,
                  max(1, log_every), checkpoint_every, should_stop)
     with _StopFlag() as stop:
@@ -387,9 +392,13 @@ def _resume(spec: NetSpec, cfg: TrainConfig, run_dir: Path | None, reporter: Rep
     return _Start(params, state, position, history)
 
 
-def _fresh(spec: NetSpec, cfg: TrainConfig, run_dir: Path | None, info: dict) -> _Start:
-    """A new run from ``init_params(cfg.seed)``; with a run directory, its config.json."""
-    params = spec.init_params(cfg.seed)
+def _fresh(spec: NetSpec, cfg: TrainConfig, run_dir: Path | None, info: dict,
+           init_params: dict[str, np.ndarray] | None = None) -> _Start:
+    """A new run from ``init_params`` (None: ``spec.init_params(cfg.seed)``); with a run
+    directory, its config.json."""
+    params = spec.init_params(cfg.seed) if init_params is None else {
+        p.name: np.array(init_params[p.name], np.float32, order="C") for p in spec.params
+        if p.name in init_params}
     state = init_optimizer_state(spec, params, cfg)
     position = Position(1, 0, 0, np.random.default_rng([cfg.seed, 1]).bit_generator.state)
     if run_dir is not None:

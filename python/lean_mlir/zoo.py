@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import importlib.util
+import inspect
 from pathlib import Path
 
 from lean_mlir.layers import (
+    BLOCK_PADDINGS,
+    class_token,
     conv2d,
     conv_bn,
     convnext_block,
@@ -16,13 +19,17 @@ from lean_mlir.layers import (
     layer_norm,
     max_pool,
     mbconv,
+    patch_embed,
+    position_embedding,
     residual_block,
+    take_token,
+    vit_block,
 )
 from lean_mlir.spec import NetSpec
 
 __all__ = ["BOOK_NETWORKS", "MODELS", "cifar_cnn8", "convnext_tiny", "efficientnet_b0", "mnist_cnn",
            "mnist_cnn_bn", "mnist_convnext", "mnist_efficientnet", "mnist_mlp", "mnist_mobilenet",
-           "mnist_resnet", "mobilenet_v2", "resnet34", "resolve"]
+           "mnist_resnet", "mnist_vit", "mobilenet_v2", "resnet34", "resolve", "vit_tiny"]
 
 
 def mnist_cnn() -> NetSpec:
@@ -107,20 +114,36 @@ def cifar_cnn8(batch_norm: bool = True, num_classes: int = 10,
     return NetSpec(name, input_shape=tuple(input_shape), layers=layers)
 
 
-def resnet34(num_classes: int = 10, input_shape: tuple = (3, 224, 224)) -> NetSpec:
+def _pad(padding: str, kernel: int):
+    """A top-level convolution's padding under a network's ``padding`` choice: "same"
+    (the book's: XLA's, the odd pixel after a strided window) or "torch" (torchvision's
+    ``kernel // 2`` zeros on every side); the blocks take the choice themselves."""
+    if padding not in BLOCK_PADDINGS:
+        raise ValueError(f"padding must be one of {', '.join(map(repr, BLOCK_PADDINGS))}, "
+                         f"got {padding!r}")
+    return "same" if padding == "same" else kernel // 2
+
+
+def resnet34(num_classes: int = 10, input_shape: tuple = (3, 224, 224),
+             padding: str = "same") -> NetSpec:
     """ResNet-34 (He et al. 2016; the book's Imagenette chapter): a 7x7 stride-2 convBn
     stem to 64 channels, a 3x3 stride-2 max pool padded by 1, four stages of 3, 4, 6 and
     3 basic blocks at 64, 128, 256 and 512 channels (stride 2 into the last three),
     global average pooling and a dense layer. At 10 classes 21,289,802 parameters, as
-    torchvision's ``resnet34(num_classes=10)``. Its 'same' convolutions pad as XLA does
-    (the odd pixel after) where torchvision pads both sides alike: the shapes and the
-    parameters are the same, the strided windows sit one pixel apart."""
-    layers = [conv_bn(input_shape[0], 64, 7, stride=2), max_pool(3, 2, padding=1)]
+    torchvision's ``resnet34(num_classes=10)``.
+
+    ``padding="same"`` (the book's) pads the convolutions as XLA does (the odd pixel
+    after) where torchvision pads both sides alike: the shapes and the parameters are
+    the same, the strided windows sit one pixel apart. ``padding="torch"`` pads every
+    convolution as torchvision does (``kernel // 2`` on every side), so torchvision's
+    weights compute the same function (:func:`lean_mlir.weights.from_torch`)."""
+    layers = [conv_bn(input_shape[0], 64, 7, stride=2, padding=_pad(padding, 7)),
+              max_pool(3, 2, padding=1)]
     channels = 64
     for stage, (width, blocks) in enumerate([(64, 3), (128, 4), (256, 6), (512, 3)]):
         for i in range(blocks):
-            layers.append(residual_block(channels, width,
-                                         stride=2 if stage and i == 0 else 1))
+            layers.append(residual_block(channels, width, stride=2 if stage and i == 0 else 1,
+                                         padding=padding))
             channels = width
     layers += [global_avg_pool(), dense(512, num_classes)]
     return NetSpec("ResNet-34", input_shape=tuple(input_shape), layers=layers)
@@ -132,28 +155,31 @@ MOBILENET_V2_STAGES = [(1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2
                        (6, 96, 3, 1), (6, 160, 3, 2), (6, 320, 1, 1)]
 
 
-def _mobilenet(name, input_shape, num_classes, stem, stages, head):
+def _mobilenet(name, input_shape, num_classes, stem, stages, head, padding="same"):
     layers = [conv_bn(input_shape[0], stem, 3, stride=2 if input_shape[1] > 32 else 1,
-                      activation="relu6")]
+                      padding=_pad(padding, 3), activation="relu6")]
     channels = stem
     for t, c, n, s in stages:
         for i in range(n):
-            layers.append(inverted_residual(channels, c, s if i == 0 else 1, t))
+            layers.append(inverted_residual(channels, c, s if i == 0 else 1, t,
+                                            padding=padding))
             channels = c
-    layers += [conv_bn(channels, head, 1, activation="relu6"), global_avg_pool(),
-               dense(head, num_classes)]
+    layers += [conv_bn(channels, head, 1, padding=_pad(padding, 1), activation="relu6"),
+               global_avg_pool(), dense(head, num_classes)]
     return NetSpec(name, input_shape=input_shape, layers=layers)
 
 
-def mobilenet_v2(num_classes: int = 10, input_shape: tuple = (3, 224, 224)) -> NetSpec:
+def mobilenet_v2(num_classes: int = 10, input_shape: tuple = (3, 224, 224),
+                 padding: str = "same") -> NetSpec:
     """MobileNetV2 (Sandler et al. 2018; the book's chapter on depthwise convolutions):
     a stride-2 3x3 convBn stem to 32 channels, 17 inverted residual blocks
     (MOBILENET_V2_STAGES), a 1x1 convBn to 1280, global average pooling and a dense
     layer. At 10 classes 2,236,682 parameters, as torchvision's ``mobilenet_v2(num_classes
     =10)`` (whose dropout before the classifier holds none and is left out). The stem
-    keeps stride 1 for inputs of 32 pixels or less."""
+    keeps stride 1 for inputs of 32 pixels or less (torchvision's has stride 2 always).
+    ``padding`` as :func:`resnet34`'s: "same" (the book's) or "torch"."""
     return _mobilenet("MobileNetV2", tuple(input_shape), num_classes, 32,
-                      MOBILENET_V2_STAGES, 1280)
+                      MOBILENET_V2_STAGES, 1280, padding)
 
 
 def mnist_mobilenet() -> NetSpec:
@@ -184,39 +210,46 @@ def mnist_efficientnet() -> NetSpec:
                          256, stem_stride=1)
 
 
-def efficientnet_b0(num_classes: int = 10, input_shape: tuple = (3, 224, 224)) -> NetSpec:
+def efficientnet_b0(num_classes: int = 10, input_shape: tuple = (3, 224, 224),
+                    padding: str = "same") -> NetSpec:
     """EfficientNet-B0 (Tan and Le 2019; the book's squeeze-and-excitation chapter): a
     stride-2 3x3 convBn stem to 32 channels (silu), 16 MBConv blocks
     (EFFICIENTNET_B0_STAGES; depthwise 3x3 and 5x5, squeeze-and-excitation, silu), a
     1x1 convBn to 1280, global average pooling and a dense layer. At 10 classes
     4,020,358 parameters, as torchvision's ``efficientnet_b0(num_classes=10)`` (whose
-    dropout and stochastic depth hold none and are left out)."""
+    dropout and stochastic depth hold none and are left out). ``padding`` as
+    :func:`resnet34`'s: "same" (the book's) or "torch"."""
     return _efficientnet("EfficientNet-B0", tuple(input_shape), num_classes, 32,
-                         EFFICIENTNET_B0_STAGES, 1280, stem_stride=2)
+                         EFFICIENTNET_B0_STAGES, 1280, stem_stride=2, padding=padding)
 
 
-def _efficientnet(name, input_shape, num_classes, stem, stages, head, stem_stride):
-    layers = [conv_bn(input_shape[0], stem, 3, stride=stem_stride, activation="silu")]
+def _efficientnet(name, input_shape, num_classes, stem, stages, head, stem_stride,
+                  padding="same"):
+    layers = [conv_bn(input_shape[0], stem, 3, stride=stem_stride, padding=_pad(padding, 3),
+                      activation="silu")]
     channels = stem
     for t, k, s, c, n in stages:
         for i in range(n):
-            layers.append(mbconv(channels, c, k, s if i == 0 else 1, t))
+            layers.append(mbconv(channels, c, k, s if i == 0 else 1, t, padding=padding))
             channels = c
-    layers += [conv_bn(channels, head, 1, activation="silu"), global_avg_pool(),
-               dense(head, num_classes)]
+    layers += [conv_bn(channels, head, 1, padding=_pad(padding, 1), activation="silu"),
+               global_avg_pool(), dense(head, num_classes)]
     return NetSpec(name, input_shape=input_shape, layers=layers)
 
 
-def convnext_tiny(num_classes: int = 10, input_shape: tuple = (3, 224, 224)) -> NetSpec:
+def convnext_tiny(num_classes: int = 10, input_shape: tuple = (3, 224, 224),
+                  padding: str = "same") -> NetSpec:
     """ConvNeXt-T (Liu et al. 2022; the book's last convolutional chapter): a 4x4
     stride-4 patchify convolution to 96 channels and layer norm, four stages of 3, 3, 9
     and 3 ConvNeXt blocks at 96, 192, 384 and 768 channels with a layer norm and a 2x2
     stride-2 convolution between them, global average pooling, layer norm and a dense
     layer. Layer norms eps 1e-6. At 10 classes 27,827,818 parameters, as torchvision's
     ``convnext_tiny(num_classes=10)`` (whose stochastic depth holds none and is left
-    out)."""
+    out). ``padding="torch"`` pads as torchvision: none for the patchify and
+    downsampling convolutions (where input sizes divisible by their strides give
+    "same" none either), 3 on every side of the blocks' 7x7 (as "same" does)."""
     return _convnext("ConvNeXt-T", tuple(input_shape), num_classes, 4, (96, 192, 384, 768),
-                     (3, 3, 9, 3))
+                     (3, 3, 9, 3), padding)
 
 
 def mnist_convnext() -> NetSpec:
@@ -227,16 +260,51 @@ def mnist_convnext() -> NetSpec:
     return _convnext("MNIST-ConvNeXt", (1, 28, 28), 10, 2, (32, 64), (2, 2))
 
 
-def _convnext(name, input_shape, num_classes, patch, widths, depths):
-    layers = [conv2d(input_shape[0], widths[0], patch, stride=patch),
+def _convnext(name, input_shape, num_classes, patch, widths, depths, padding="same"):
+    # torchvision's patchify and downsampling convolutions pad nothing.
+    strided = "same" if _pad(padding, patch) == "same" else 0
+    layers = [conv2d(input_shape[0], widths[0], patch, stride=patch, padding=strided),
               layer_norm(widths[0], 1e-6)]
     for stage, (width, depth) in enumerate(zip(widths, depths, strict=True)):
         if stage:
             layers += [layer_norm(widths[stage - 1], 1e-6),
-                       conv2d(widths[stage - 1], width, 2, stride=2)]
-        layers += [convnext_block(width) for _ in range(depth)]
+                       conv2d(widths[stage - 1], width, 2, stride=2, padding=strided)]
+        layers += [convnext_block(width, padding=padding) for _ in range(depth)]
     layers += [global_avg_pool(), layer_norm(widths[-1], 1e-6),
                dense(widths[-1], num_classes)]
+    return NetSpec(name, input_shape=input_shape, layers=layers)
+
+
+def vit_tiny(num_classes: int = 10, input_shape: tuple = (3, 224, 224), patch: int = 16,
+             activation: str = "gelu") -> NetSpec:
+    """ViT-Tiny (Dosovitskiy et al. 2021, DeiT-Ti's size; the book's transformer
+    chapter): 16x16 patches as 192-channel tokens, a class token, a learned position
+    embedding, 12 pre-norm blocks of 3-head attention and a 768-channel MLP, layer
+    norm, and a dense head on the class token's output. Layer norms eps 1e-6. At 10
+    classes 5,526,346 parameters, as timm's ``vit_tiny_patch16_224`` (whose dropout
+    and stochastic depth hold none and are left out). Any input the patch divides: the
+    position embedding is sized to its tokens. ``activation``: "gelu" (exact, timm's)
+    or "gelu_tanh" (the book's approximation)."""
+    return _vit("ViT-Tiny", tuple(input_shape), num_classes, patch, 192, 12, 3, 768, activation)
+
+
+def mnist_vit() -> NetSpec:
+    """A small vision transformer for 28x28 images: 4x4 patches as 49 tokens of 64
+    channels, a class token, 4 blocks of 4-head attention and a 128-channel MLP,
+    layer norm and a dense head: 139,018 parameters."""
+    return _vit("MNIST-ViT", (1, 28, 28), 10, 4, 64, 4, 4, 128, "gelu")
+
+
+def _vit(name, input_shape, num_classes, patch, dim, depth, heads, mlp_dim, activation):
+    channels, height, width = input_shape
+    if height % patch or width % patch:
+        raise ValueError(f"{name}: patch {patch} does not divide the input's "
+                         f"{height}x{width}")
+    tokens = (height // patch) * (width // patch) + 1
+    layers = [patch_embed(channels, dim, patch), class_token(dim),
+              position_embedding(tokens, dim),
+              *[vit_block(dim, heads, mlp_dim, 1e-6, activation) for _ in range(depth)],
+              layer_norm(dim, 1e-6), take_token(), dense(dim, num_classes)]
     return NetSpec(name, input_shape=input_shape, layers=layers)
 
 
@@ -244,23 +312,26 @@ def _convnext(name, input_shape, num_classes, patch, widths, depths):
 #: on data read from the user's disk, not on MNIST).
 BOOK_NETWORKS = {"cifar-cnn8-bn": cifar_cnn8, "cifar-cnn8": lambda: cifar_cnn8(batch_norm=False),
                  "resnet34": resnet34, "mobilenet-v2": mobilenet_v2,
-                 "efficientnet-b0": efficientnet_b0, "convnext-tiny": convnext_tiny}
+                 "efficientnet-b0": efficientnet_b0, "convnext-tiny": convnext_tiny,
+                 "vit-tiny": vit_tiny}
 
 #: Models by the names the command line accepts.
 MODELS = {"cnn": mnist_cnn, "mlp": mnist_mlp, "cnn-bn": mnist_cnn_bn, "resnet": mnist_resnet,
           "mobilenet": mnist_mobilenet, "efficientnet": mnist_efficientnet,
-          "convnext": mnist_convnext}
+          "convnext": mnist_convnext, "vit": mnist_vit}
 
 
-def resolve(ref: str) -> NetSpec:
+def resolve(ref: str, padding: str | None = None) -> NetSpec:
     """A network by reference: a built-in name (a key of :data:`MODELS` or
     :data:`BOOK_NETWORKS`), or ``path/to/file.py:NAME`` naming a NetSpec, or a
     function returning one, in a file of the user's. ValueError with one line
-    saying what is wrong otherwise."""
-    if ref in MODELS:
-        return MODELS[ref]()
-    if ref in BOOK_NETWORKS:
-        return BOOK_NETWORKS[ref]()
+    saying what is wrong otherwise. ``padding`` ("same" or "torch") goes to the
+    built-ins that take one (the Imagenette networks); the others, and a user's
+    network, are built as they are."""
+    builtin = MODELS.get(ref) or BOOK_NETWORKS.get(ref)
+    if builtin is not None:
+        takes = padding is not None and "padding" in inspect.signature(builtin).parameters
+        return builtin(padding=padding) if takes else builtin()
     path, sep, name = ref.rpartition(":")
     if not sep or not path.endswith(".py") or not name:
         raise ValueError(f"unknown model {ref!r}; expected one of "

@@ -51,6 +51,34 @@ def _spatial(shape):
     return len(shape) == 3
 
 
+def _tokens(shape):
+    """A token sequence's (tokens, channels)."""
+    return len(shape) == 2
+
+
+def _heads(rng, channels):
+    return rng.choice([h for h in (1, 2, 3) if channels % h == 0])
+
+
+def _residual(rng, shape):
+    """A residual around one or two layers that keep ``shape``, with a shortcut
+    layer or without."""
+    if _spatial(shape):
+        c = shape[0]
+        body = [lm.conv2d(c, c, rng.choice([1, 3]), activation=rng.choice(ACTIVATIONS))]
+        if rng.random() < 0.5:
+            body.append(lm.batch_norm(c, rng.choice(ACTIVATIONS)))
+        cut = [lm.conv2d(c, c, 1)]
+    elif _tokens(shape):
+        c = shape[1]
+        body = [lm.layer_norm(c), lm.attention(c, _heads(rng, c))]
+        cut = [lm.dense(c, c)]
+    else:
+        body = [lm.dense(shape[0], shape[0], rng.choice(ACTIVATIONS))]
+        cut = [lm.dense(shape[0], shape[0])]
+    return lm.residual(body, cut if rng.random() < 0.5 else None)
+
+
 def _conv(rng, shape):
     """A random convolution on ``shape``: plain, grouped (when the channels allow)
     or depthwise."""
@@ -74,7 +102,7 @@ GENERATORS = {
     if _spatial(shape) and shape[1] >= 3 else None,
     "flatten": lambda rng, shape: lm.flatten() if _spatial(shape) else None,
     "dense": lambda rng, shape: None if _spatial(shape) else lm.dense(
-        shape[0], rng.randint(2, 5), rng.choice(ACTIVATIONS)),
+        shape[-1], rng.randint(2, 5), rng.choice(ACTIVATIONS)),
     "relu": lambda rng, shape: lm.relu(),
     "batch_norm": lambda rng, shape: lm.batch_norm(shape[0], rng.choice(ACTIVATIONS)),
     "conv_bn": lambda rng, shape: lm.conv_bn(**_conv(rng, shape)) if _spatial(shape) else None,
@@ -82,30 +110,50 @@ GENERATORS = {
     "residual_block": lambda rng, shape: lm.residual_block(
         shape[0], rng.choice([shape[0], shape[0] + 1]), stride=rng.randint(1, 2))
     if _spatial(shape) else None,
-    "layer_norm": lambda rng, shape: lm.layer_norm(shape[0], rng.choice([1e-5, 1e-6])),
+    "layer_norm": lambda rng, shape: lm.layer_norm(shape[-1] if _tokens(shape) else shape[0],
+                                                   rng.choice([1e-5, 1e-6])),
     "layer_scale": lambda rng, shape: lm.layer_scale(shape[0]) if _spatial(shape) else None,
     "convnext_block": lambda rng, shape: lm.convnext_block(shape[0])
     if _spatial(shape) else None,
     "mbconv": lambda rng, shape: lm.mbconv(
-        shape[0], rng.choice([shape[0], shape[0] + 1]), rng.choice([1, 3]),
+        shape[0], rng.choice([shape[0], shape[0] + 1]), rng.choice([3, 5]),
         stride=rng.randint(1, 2), expand_ratio=rng.choice([1, 2])) if _spatial(shape) else None,
     "squeeze_excite": lambda rng, shape: lm.squeeze_excite(
         shape[0], rng.randint(1, 3), rng.choice(ACTIVATIONS)) if _spatial(shape) else None,
     "inverted_residual": lambda rng, shape: lm.inverted_residual(
         shape[0], rng.choice([shape[0], shape[0] + 1]), stride=rng.randint(1, 2),
         expand_ratio=rng.choice([1, 2])) if _spatial(shape) else None,
+    "residual": _residual,
+    "patch_embed": lambda rng, shape: lm.patch_embed(
+        shape[0], rng.randint(2, 6), rng.randint(1, min(3, shape[1], shape[2])))
+    if _spatial(shape) else None,
+    "class_token": lambda rng, shape: lm.class_token(shape[1]) if _tokens(shape) else None,
+    "position_embedding": lambda rng, shape: lm.position_embedding(*shape)
+    if _tokens(shape) else None,
+    "attention": lambda rng, shape: lm.attention(shape[1], _heads(rng, shape[1]))
+    if _tokens(shape) else None,
+    "take_token": lambda rng, shape: lm.take_token(rng.randrange(shape[0]))
+    if _tokens(shape) else None,
+    "vit_block": lambda rng, shape: lm.vit_block(
+        shape[1], _heads(rng, shape[1]), rng.randint(2, 8), rng.choice([1e-5, 1e-6]),
+        rng.choice(["gelu", "gelu_tanh"])) if _tokens(shape) else None,
 }
 
 
 def network_with(kind: str, rng: random.Random) -> lm.NetSpec:
     """A small network holding a random ``kind`` layer: the layer on a 2-3 channel
-    image (after a flatten if it takes features), then dense layers to 3 classes."""
+    image (after a flatten if it takes features, after a patch embedding if it takes
+    tokens), then dense layers to 3 classes."""
     shape = (rng.randint(2, 3), rng.randint(4, 6), rng.randint(4, 6))
     layers = []
     layer = GENERATORS[kind](rng, shape)
     if layer is None:
         layers.append(lm.flatten())
         layer = GENERATORS[kind](rng, (shape[0] * shape[1] * shape[2],))
+    if layer is None:   # a kind that takes a token sequence: 2x2 patches as tokens
+        dim = rng.choice([3, 4, 6])
+        layers = [lm.patch_embed(shape[0], dim, 2)]
+        layer = GENERATORS[kind](rng, (shape[1] // 2 * (shape[2] // 2), dim))
     layers.append(layer)
     try:   # a network must end in [batch, features]
         out = lm.NetSpec(f"with-{kind}", shape, layers).output_shape

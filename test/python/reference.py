@@ -84,6 +84,8 @@ ACTIVATIONS = {
     "tanh": np.tanh,
     "silu": lambda y: y * _sigmoid(y),
     "gelu": lambda y: y * 0.5 * (1 + _erf(y / math.sqrt(2))),
+    "gelu_tanh": lambda y: y * 0.5 * (1 + np.tanh(math.sqrt(2 / math.pi)
+                                                  * (y + 0.044715 * y ** 3))),
 }
 
 
@@ -134,10 +136,11 @@ def residual_block(x, p, prefix, layer, training, stats):
 
 
 def layer_norm(x, p, prefix, layer):
-    """Over the channel axis (1), each sample's or position's own statistics."""
-    shape = (1, -1) if x.ndim == 2 else (1, -1, 1, 1)
-    mean = x.mean(axis=1, keepdims=True)
-    var = x.var(axis=1, keepdims=True)
+    """Over the channel axis (1 of NCHW, the last of [N, C] and [N, T, C]), each
+    sample's, position's or token's own statistics."""
+    axis, shape = (1, (1, -1, 1, 1)) if x.ndim == 4 else (-1, (-1,))
+    mean = x.mean(axis=axis, keepdims=True)
+    var = x.var(axis=axis, keepdims=True)
     xhat = (x - mean) / np.sqrt(var + layer.eps)
     return (xhat * np.asarray(p[prefix + "weight"], np.float64).reshape(shape)
             + np.asarray(p[prefix + "bias"], np.float64).reshape(shape))
@@ -187,6 +190,53 @@ def inverted_residual(x, p, prefix, layer, training, stats):
     return y + x if layer.adds_input else y
 
 
+def softmax(s):
+    e = np.exp(s - s.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def attention(x, p, prefix, layer):
+    """timm's Attention: fused qkv, per head softmax(q k^T / sqrt(d)) v, proj."""
+    def get(k):
+        return np.asarray(p[prefix + k], np.float64)
+
+    n, t, c = x.shape
+    d = c // layer.heads
+    qkv = (x @ get("qkv.weight") + get("qkv.bias")).reshape(n, t, 3, layer.heads, d)
+    q, k, v = (qkv[:, :, i].transpose(0, 2, 1, 3) for i in range(3))   # [N, H, T, D]
+    weights = softmax(np.einsum("nhtd,nhsd->nhts", q, k) / math.sqrt(d))
+    out = np.einsum("nhts,nhsd->nthd", weights, v).reshape(n, t, c)
+    return out @ get("proj.weight") + get("proj.bias")
+
+
+def vit_block(x, p, prefix, layer):
+    def get(k):
+        return np.asarray(p[prefix + k], np.float64)
+
+    norm = type("LN", (), {"eps": layer.eps})
+    x = x + attention(layer_norm(x, p, prefix + "norm1.", norm), p, prefix + "attn.", layer)
+    h = act(layer_norm(x, p, prefix + "norm2.", norm) @ get("mlp.fc1.weight")
+            + get("mlp.fc1.bias"), layer.activation)
+    return x + h @ get("mlp.fc2.weight") + get("mlp.fc2.bias")
+
+
+def residual(x, p, prefix, layer, training, stats):
+    """The body's output plus the input (or the shortcut's output); sub-layers named
+    as the layer names them."""
+    outputs = {"body": x, "shortcut": x}
+    for path, name, sub in layer._named():
+        branch = path.split("[")[0]
+        outputs[branch] = FORWARD[sub.kind](outputs[branch], sub, p, f"{prefix}{name}.",
+                                            training, stats)
+    return outputs["body"] + outputs["shortcut"]
+
+
+def patch_embed(x, p, prefix, layer):
+    w, b = (np.asarray(p[prefix + k], np.float64) for k in ("proj.weight", "proj.bias"))
+    y = conv2d(x, w, b, layer.patch, "valid")
+    return y.reshape(y.shape[0], y.shape[1], -1).transpose(0, 2, 1)
+
+
 def _weights(params, prefix):
     return (np.asarray(params[prefix + k], np.float64) if prefix + k in params else None
             for k in ("weight", "bias"))
@@ -232,6 +282,17 @@ FORWARD = {
                                                                           layer),
     "mbconv": lambda h, layer, params, prefix, training, stats: mbconv(
         h, params, prefix, layer, training, stats),
+    "residual": lambda h, layer, params, prefix, training, stats: residual(
+        h, params, prefix, layer, training, stats),
+    "patch_embed": lambda h, layer, params, prefix, *_: patch_embed(h, params, prefix, layer),
+    "class_token": lambda h, layer, params, prefix, *_: np.concatenate(
+        [np.broadcast_to(np.asarray(params[prefix + "token"], np.float64),
+                         (h.shape[0], 1, h.shape[2])), h], axis=1),
+    "position_embedding": lambda h, layer, params, prefix, *_: h + np.asarray(
+        params[prefix + "embedding"], np.float64),
+    "attention": lambda h, layer, params, prefix, *_: attention(h, params, prefix, layer),
+    "take_token": lambda h, layer, *_: h[:, layer.index],
+    "vit_block": lambda h, layer, params, prefix, *_: vit_block(h, params, prefix, layer),
 }
 
 

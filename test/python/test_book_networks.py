@@ -2,10 +2,12 @@
 
 The CIFAR-10 chapter's CNN at 3x32x32: its layout and parameter count, and one
 train step of each optimizer its chapter compares (SGD, Nesterov momentum,
-AdamW) against PyTorch's from the same weights. ResNet-34, MobileNetV2, EfficientNet-B0 and ConvNeXt-T at 3x224x224 (the book's
-Imagenette setting) and 10 classes: their parameter counts are torchvision's
+AdamW) against PyTorch's from the same weights. ResNet-34, MobileNetV2,
+EfficientNet-B0, ConvNeXt-T and ViT-Tiny at 3x224x224 (the book's Imagenette
+setting) and 10 classes: their parameter counts are torchvision's
 ``resnet34``, ``mobilenet_v2``, ``efficientnet_b0`` and
-``convnext_tiny(num_classes=10)``'s, and one SGD step of ours (IREE, the
+``convnext_tiny(num_classes=10)``'s (and timm's ``vit_tiny_patch16_224``'s,
+test_vit.py), and one SGD step of ours (IREE, the
 CPU's forms) from the same weights equals PyTorch's on the same network in
 float64, every updated tensor within a few times the error PyTorch's own
 float32 step makes (as the full-size accuracy test holds the MNIST networks).
@@ -141,14 +143,14 @@ def torch_steps(spec, params, config, batches, dtype):
     out = {}
     for key, value in net.state_dict().items():
         array = value.double().numpy()
-        out[key.replace(".0.", ".")] = array.T if key.endswith(".0.weight") and \
+        out[key.replace(".0.", ".")] = array.T if key.endswith(".weight") and \
             array.ndim == 2 else array
     return out
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("network", ["resnet34", "mobilenet_v2", "efficientnet_b0",
-                                     "convnext_tiny"])
+                                     "convnext_tiny", "vit_tiny"])
 def test_train_step_at_224_equals_pytorchs(network):
     """One SGD step at batch 4 from the same weights: the loss to float32 rounding,
     and every tensor's update, as a whole (relative L2 against PyTorch float64),

@@ -68,7 +68,7 @@ def torch_step(spec, params, x, y, dtype) -> dict[str, np.ndarray]:
         ours = key.replace(".0.", ".")
         if not ours.endswith("num_batches_tracked"):
             array = value.double().numpy()
-            out[ours] = array.T if key.endswith(".0.weight") and array.ndim == 2 else array
+            out[ours] = array.T if key.endswith(".weight") and array.ndim == 2 else array
     return out
 
 

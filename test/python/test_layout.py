@@ -23,7 +23,7 @@ LAYERS = [
     ["ir", "passmanager", "dialects", "dialects.netspec", "pipeline", "xla"],
     ["layers"],
     ["spec"],
-    ["zoo", "recipes"],
+    ["zoo", "recipes", "weights"],
     ["compiler"],
     ["runtime", "tuning"],
     ["data", "checkpoint"],
