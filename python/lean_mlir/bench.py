@@ -284,7 +284,8 @@ def _torch_squeeze_excite(t: _TorchParts, layer):
 
         def forward(self, x):
             gate = self.fc2(self.act(self.fc1(x.mean(dim=(2, 3), keepdim=True))))
-            return x * torch.sigmoid(gate)
+            hard = getattr(layer, "gate", "sigmoid") == "hardsigmoid"
+            return x * (nn.functional.hardsigmoid(gate) if hard else torch.sigmoid(gate))
 
     return SqueezeExcite()
 
@@ -606,6 +607,8 @@ ACTIVATIONS: dict[str, Callable] = {
     "silu": lambda nn: nn.SiLU,
     "gelu": lambda nn: nn.GELU,          # approximate="none": the erf form
     "gelu_tanh": lambda nn: lambda: nn.GELU(approximate="tanh"),
+    "hardswish": lambda nn: nn.Hardswish,
+    "hardsigmoid": lambda nn: nn.Hardsigmoid,
     "sigmoid": lambda nn: nn.Sigmoid,
     "tanh": lambda nn: nn.Tanh,
 }
@@ -618,6 +621,8 @@ JAX_ACTIVATIONS: dict[str, Callable] = {
     "silu": lambda jax, h: jax.nn.silu(h),
     "gelu": lambda jax, h: jax.nn.gelu(h, approximate=False),
     "gelu_tanh": lambda jax, h: jax.nn.gelu(h, approximate=True),
+    "hardswish": lambda jax, h: jax.nn.hard_swish(h),
+    "hardsigmoid": lambda jax, h: jax.nn.hard_sigmoid(h),
     "sigmoid": lambda jax, h: jax.nn.sigmoid(h),
     "tanh": lambda jax, h: jax.numpy.tanh(h),
 }

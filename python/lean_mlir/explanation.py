@@ -97,6 +97,8 @@ ACTIVATION_VJPS = {
     "gelu": "gelu: g (Phi(z) + z phi(z)), z kept from the forward pass",
     "gelu_tanh": "gelu_tanh: g ((1 + t) / 2 + z (1 - t^2) u' / 2), t = tanh(u), "
                  "z kept from the forward pass",
+    "hardswish": "hardswish: 0 below z = -3, g (z / 3 + 1/2) up to 3, g above; z kept",
+    "hardsigmoid": "hardsigmoid: g / 6 where 0 < y < 1, else 0",
 }
 
 PART_COLOURS = {"forward": "#dbe8fb", "layout": "#eeeeee", "loss": "#fde2c8",

@@ -93,6 +93,8 @@ class Activation(_StrEnum):
     SIGMOID = "sigmoid"
     TANH = "tanh"
     GELU_TANH = "gelu_tanh"     # gelu's tanh approximation (approximate="tanh")
+    HARDSWISH = "hardswish"     # z relu6(z + 3) / 6 (MobileNetV3's)
+    HARDSIGMOID = "hardsigmoid"     # relu6(z + 3) / 6
 
 
 class Init(_StrEnum):
@@ -441,22 +443,30 @@ class ConvNeXtBlock(Layer):
         return b.add(b.layer_scale(y, params[8], loc), x, loc)
 
 
+#: What a squeeze-and-excitation's gate may be.
+SE_GATES = ("sigmoid", "hardsigmoid")
+
+
 @dataclass(frozen=True)
 class SqueezeExcite(Layer):
     """Squeeze-and-excitation (``torchvision.ops.SqueezeExcitation``): each channel's
     spatial mean, a 1x1 convolution to ``squeeze_channels`` (``fc1``), the activation,
-    a 1x1 convolution back (``fc2``) and a sigmoid give a gate per sample and
-    channel, multiplied into the input."""
+    a 1x1 convolution back (``fc2``) and the ``gate`` ("sigmoid", or "hardsigmoid" as
+    MobileNetV3's) give a factor per sample and channel, multiplied into the input."""
 
     kind: ClassVar[str] = "squeeze_excite"
     function: ClassVar[str] = "squeeze_excite"
     channels: int
     squeeze_channels: int
     activation: Activation = Activation.SILU
+    gate: str = "sigmoid"
 
     def check(self) -> None:
         positive_int(self.channels, "channels")
         positive_int(self.squeeze_channels, "squeeze_channels")
+        if self.gate not in SE_GATES:
+            raise ValueError(f"gate must be one of {', '.join(map(repr, SE_GATES))}, "
+                             f"got {self.gate!r}")
 
     def param_shapes(self):
         c, s = self.channels, self.squeeze_channels
@@ -464,7 +474,8 @@ class SqueezeExcite(Layer):
                 ("fc2.weight", (c, s, 1, 1), Init.HE_NORMAL), ("fc2.bias", (c,), Init.ZEROS)]
 
     def build(self, b, x, params, loc):
-        return b.squeeze_excite(x, *params, self.activation.value, loc)
+        return b.squeeze_excite(x, *params, self.activation.value, loc,
+                                hard_gate=self.gate == "hardsigmoid")
 
 
 @dataclass(frozen=True)
@@ -992,13 +1003,14 @@ def convnext_block(channels: int, *, padding: str = "same",
 
 
 def squeeze_excite(channels: int, squeeze_channels: int,
-                   activation: str | Activation = "silu", *,
+                   activation: str | Activation = "silu", gate: str = "sigmoid", *,
                    name: str | None = None) -> SqueezeExcite:
     """Squeeze-and-excitation over ``channels`` through ``squeeze_channels`` (see
     :class:`SqueezeExcite`); parameters ``<name>.fc1.weight`` ``[S, C, 1, 1]``,
-    ``.fc1.bias``, ``.fc2.weight`` ``[C, S, 1, 1]``, ``.fc2.bias``."""
+    ``.fc1.bias``, ``.fc2.weight`` ``[C, S, 1, 1]``, ``.fc2.bias``; ``gate``
+    "sigmoid" or "hardsigmoid"."""
     return SqueezeExcite(channels, squeeze_channels, Activation.parse(activation, "activation"),
-                         name=name, source=_caller_location())
+                         gate, name=name, source=_caller_location())
 
 
 def mbconv(in_channels: int, out_channels: int, kernel_size: int = 3, stride: int = 1,

@@ -542,11 +542,12 @@ public:
   nb::object squeezeExcite(const LmValue &x, const LmValue &w1,
                            const LmValue &b1, const LmValue &w2,
                            const LmValue &b2, const std::string &activation,
-                           LmLocation &loc) {
+                           LmLocation &loc, bool hardGate) {
     auto act = parseEnum<ns::Activation>(activation, "activation");
-    return addLayer<ns::SqueezeExciteOp>(loc, get(x), get(w1), get(b1), get(w2),
-                                         get(b2),
-                                         ns::ActivationAttr::get(ctx(), act));
+    return addLayer<ns::SqueezeExciteOp>(
+        loc, get(x), get(w1), get(b1), get(w2), get(b2),
+        ns::ActivationAttr::get(ctx(), act),
+        hardGate ? builder.getUnitAttr() : UnitAttr());
   }
 
   nb::object add(const LmValue &lhs, const LmValue &rhs, LmLocation &loc) {
@@ -886,7 +887,7 @@ NB_MODULE(_mlir, m) {
       .def("squeeze_excite", &LmModelBuilder::squeezeExcite, nb::arg("x"),
            nb::arg("fc1_weight"), nb::arg("fc1_bias"), nb::arg("fc2_weight"),
            nb::arg("fc2_bias"), nb::arg("activation"), nb::arg("loc"),
-           nb::keep_alive<0, 1>())
+           nb::arg("hard_gate") = false, nb::keep_alive<0, 1>())
       .def("add", &LmModelBuilder::add, nb::arg("lhs"), nb::arg("rhs"),
            nb::arg("loc"), nb::keep_alive<0, 1>())
       .def("tokens", &LmModelBuilder::tokens, nb::arg("x"), nb::arg("loc"),

@@ -119,7 +119,9 @@ GENERATORS = {
         shape[0], rng.choice([shape[0], shape[0] + 1]), rng.choice([3, 5]),
         stride=rng.randint(1, 2), expand_ratio=rng.choice([1, 2])) if _spatial(shape) else None,
     "squeeze_excite": lambda rng, shape: lm.squeeze_excite(
-        shape[0], rng.randint(1, 3), rng.choice(ACTIVATIONS)) if _spatial(shape) else None,
+        shape[0], rng.randint(1, 3), rng.choice(ACTIVATIONS), rng.choice(["sigmoid",
+                                                                          "hardsigmoid"]))
+    if _spatial(shape) else None,
     "inverted_residual": lambda rng, shape: lm.inverted_residual(
         shape[0], rng.choice([shape[0], shape[0] + 1]), stride=rng.randint(1, 2),
         expand_ratio=rng.choice([1, 2])) if _spatial(shape) else None,

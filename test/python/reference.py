@@ -86,6 +86,8 @@ ACTIVATIONS = {
     "gelu": lambda y: y * 0.5 * (1 + _erf(y / math.sqrt(2))),
     "gelu_tanh": lambda y: y * 0.5 * (1 + np.tanh(math.sqrt(2 / math.pi)
                                                   * (y + 0.044715 * y ** 3))),
+    "hardswish": lambda y: y * np.clip(y + 3, 0, 6) / 6,
+    "hardsigmoid": lambda y: np.clip(y + 3, 0, 6) / 6,
 }
 
 
@@ -164,7 +166,8 @@ def squeeze_excite(x, p, prefix, layer):
 
     s = x.mean(axis=(2, 3))
     h = act(s @ get("fc1.weight")[:, :, 0, 0].T + get("fc1.bias"), layer.activation)
-    gate = _sigmoid(h @ get("fc2.weight")[:, :, 0, 0].T + get("fc2.bias"))
+    z = h @ get("fc2.weight")[:, :, 0, 0].T + get("fc2.bias")
+    gate = act(z, "hardsigmoid") if getattr(layer, "gate", "") == "hardsigmoid" else _sigmoid(z)
     return x * gate[:, :, None, None]
 
 

@@ -19,11 +19,17 @@ def batch(spec, n, seed):
 
 
 def assert_grads_close(got, want, rtol=1e-3):
+    """Each gradient within ``rtol`` of the reference's, in norm and entry by entry.
+    A gradient that cancels to almost nothing (a bias before a batch norm whose
+    activation is linear on the whole batch: the normalisation removes any shift)
+    is float32 rounding of terms the size of the others; its error is judged
+    against 1e-2 of the largest gradient's norm (an error of 1e-5 of it passes)."""
+    floor = 1e-2 * max(np.linalg.norm(g) for g in want.values())
     for name, g in want.items():
-        err = np.linalg.norm(got[name] - g) / max(np.linalg.norm(g), 1e-8)
+        err = np.linalg.norm(got[name] - g) / max(np.linalg.norm(g), floor, 1e-8)
         assert err < rtol, f"{name}: relative error {err:.2e}"
-        np.testing.assert_allclose(got[name], g, rtol=rtol, atol=rtol * np.abs(g).max() + 1e-7,
-                                   err_msg=name)
+        np.testing.assert_allclose(got[name], g, rtol=rtol,
+                                   atol=rtol * max(np.abs(g).max(), floor) + 1e-7, err_msg=name)
 
 
 def assert_matches_float64_and_pytorch(spec, params, x, y, target):

@@ -72,7 +72,10 @@ def NetSpec_ActivationKind : I32Enum<"Activation", "layer activation", [
   I32EnumCase<"Sigmoid", 5, "sigmoid">,
   I32EnumCase<"Tanh", 6, "tanh">,
   // gelu's tanh approximation (PyTorch's approximate="tanh").
-  I32EnumCase<"GeluTanh", 7, "gelu_tanh">
+  I32EnumCase<"GeluTanh", 7, "gelu_tanh">,
+  // MobileNetV3's: z * relu6(z + 3) / 6 and relu6(z + 3) / 6.
+  I32EnumCase<"Hardswish", 8, "hardswish">,
+  I32EnumCase<"Hardsigmoid", 9, "hardsigmoid">
 ]> {
   let cppNamespace = "::lean_mlir::netspec";
 }

@@ -423,6 +423,9 @@ def NetSpec_SqueezeExciteOp : NetSpec_LayerOp<"squeeze_excite"> {
         gate = sigmoid(fc2(h)), fc2: weight [C, S, 1, 1], bias [C]
         y = x * gate (per sample and channel)
 
+    With `hard_gate`, the gate is hardsigmoid, `relu6(z + 3) / 6`
+    (MobileNetV3's).
+
     Its VJP is the product rule: the cotangent reaches x both directly
     (times the gate) and through the gate (summed over H, W, then back
     through sigmoid, fc2, the activation, fc1 and the mean).
@@ -436,11 +439,11 @@ def NetSpec_SqueezeExciteOp : NetSpec_LayerOp<"squeeze_excite"> {
   let arguments = (ins NetSpec_F32Tensor:$input, NetSpec_F32Tensor:$fc1_weight,
                        NetSpec_F32Tensor:$fc1_bias, NetSpec_F32Tensor:$fc2_weight,
                        NetSpec_F32Tensor:$fc2_bias,
-                       NetSpec_ActivationAttr:$activation);
+                       NetSpec_ActivationAttr:$activation, UnitAttr:$hard_gate);
   let results = (outs NetSpec_F32Tensor:$result);
   let assemblyFormat = [{
     $input `,` $fc1_weight `,` $fc1_bias `,` $fc2_weight `,` $fc2_bias
-    `activation` `(` custom<EnumKeyword>($activation) `)` attr-dict
+    `activation` `(` custom<EnumKeyword>($activation) `)` (`hard_gate` $hard_gate^)? attr-dict
     `:` type($input) `,` type($fc1_weight) `,` type($fc1_bias) `,`
     type($fc2_weight) `,` type($fc2_bias)
   }];

@@ -15,6 +15,8 @@
 //                                                           PyTorch's default)
 //   gelu_tanh z / 2 * (1 + t),  t = tanh(u),  u = sqrt(2 / pi) (z + 0.044715 z^3)
 //                                     (PyTorch's approximate="tanh")
+//   hardswish   z * relu6(z + 3) / 6
+//   hardsigmoid relu6(z + 3) / 6
 //
 // and the cotangent of z from the output y and its cotangent g:
 //
@@ -26,8 +28,12 @@
 //   gelu      g * (Phi(z) + z * phi(z)),  phi(z) = exp(-z^2 / 2) / sqrt(2 pi)
 //   gelu_tanh g * ((1 + t) / 2 + z / 2 * (1 - t^2) * u'),
 //             u' = sqrt(2 / pi) (1 + 3 * 0.044715 z^2)
+//   hardswish   0 where z < -3, g (z / 3 + 1 / 2) where -3 <= z <= 3, g above
+//               (PyTorch's choice at the kinks)
+//   hardsigmoid g / 6 where 0 < y < 1 (-3 < z < 3), else 0 (0 at both kinks,
+//               as PyTorch)
 //
-// silu's and both gelus' derivatives need z, which y does not determine: the
+// silu's, both gelus' and hardswish's derivatives need z, which y does not determine: the
 // forward pass of a training function keeps it (LayerLowering::keptForVJP)
 // for the same layer's VJP, in the layout the rule computes in.
 //
@@ -43,9 +49,17 @@
 namespace lean_mlir::netspec {
 
 /// Whether the activation's derivative needs its input, not only its output.
+/// relu6(z + 3) / 6.
+inline mlir::Value hardsigmoid(StablehloBuilder &b, mlir::Value z) {
+  mlir::Value shifted = b.add(z, b.splatLike(3.0f, z));
+  mlir::Value clipped = b.min(b.max(shifted, b.splatLike(0.0f, z)),
+                              b.splatLike(6.0f, z));
+  return b.mul(clipped, b.splatLike(1.0f / 6.0f, z));
+}
+
 inline bool derivativeNeedsInput(Activation act) {
   return act == Activation::Silu || act == Activation::Gelu ||
-         act == Activation::GeluTanh;
+         act == Activation::GeluTanh || act == Activation::Hardswish;
 }
 
 /// gelu_tanh's u = sqrt(2 / pi) (z + 0.044715 z^3) and its derivative in z.
@@ -95,6 +109,10 @@ inline mlir::Value emitActivation(LayerLowering &lowering,
     return b.mul(b.mul(z, b.splatLike(0.5f, z)),
                  b.add(b.splatLike(1.0f, z), t));
   }
+  case Activation::Hardswish:
+    return b.mul(z, hardsigmoid(b, z));
+  case Activation::Hardsigmoid:
+    return hardsigmoid(b, z);
   }
   llvm_unreachable("unknown activation");
 }
@@ -148,6 +166,20 @@ inline mlir::Value emitActivationVJP(LayerLowering &lowering,
         b.mul(half, b.add(splat(1.0f), t)),
         b.mul(b.mul(half, z), b.mul(b.sub(splat(1.0f), b.mul(t, t)), du)));
     return b.mul(grad, slope);
+  }
+  case Activation::Hardswish: {
+    mlir::Value zero = splat(0.0f);
+    mlir::Value slope = b.add(b.mul(z, splat(1.0f / 3.0f)), splat(0.5f));
+    mlir::Value inside = b.select(b.compare(z, splat(3.0f), Cmp::LE),
+                                  b.mul(grad, slope), grad);
+    return b.select(b.compare(z, splat(-3.0f), Cmp::LT), zero, inside);
+  }
+  case Activation::Hardsigmoid: {
+    mlir::Value zero = splat(0.0f);
+    mlir::Value above = b.compare(out, zero, Cmp::GT);
+    mlir::Value below = b.compare(out, splat(1.0f), Cmp::LT);
+    return b.select(b.logicalAnd(above, below),
+                    b.mul(grad, splat(1.0f / 6.0f)), zero);
   }
   }
   llvm_unreachable("unknown activation");

@@ -8,11 +8,13 @@
 //   s = sum_{h,w} x / m                          [N, C]
 //   z1 = s W1^T + b1,  h = act(z1)               [N, S]   (W1: [S, C, 1, 1])
 //   z2 = h W2^T + b2,  gate = sigmoid(z2)        [N, C]   (W2: [C, S, 1, 1])
+//                      (hard_gate: hardsigmoid(z2) = relu6(z2 + 3) / 6)
 //   y = x * gate
 //
 // and the VJP, the product rule at y = x * gate, with gy the cotangent of y:
 //
 //   dgate = sum_{h,w} gy * x,   dz2 = dgate * gate * (1 - gate)
+//                               (hard_gate: dgate / 6 where 0 < gate < 1)
 //   dW2 = dz2^T h,  db2 = sum_n dz2,   dh = dz2 W2,   dz1 = act'(dh)
 //   dW1 = dz1^T s,  db1 = sum_n dz1,   ds = dz1 W1
 //   dx = gy * gate + ds / m (spread over H, W)
@@ -48,7 +50,10 @@ struct Excitation {
     h = emitActivation(lowering, op, op.getActivation(), z1);
     Value z2 = b.add(b.dotGeneral(h, w2, {1}, {1}),
                      b.broadcastInDim(operands[4], {n, c}, {1}));
-    gate = b.logistic(z2);
+    gate = emitActivation(lowering, op, gateOf(op), z2);
+  }
+  static Activation gateOf(SqueezeExciteOp op) {
+    return op.getHardGate() ? Activation::Hardsigmoid : Activation::Sigmoid;
   }
 };
 } // namespace
@@ -71,12 +76,11 @@ void SqueezeExciteOp::emitVJP(LayerLowering &lowering, ValueRange operands,
   Value gy = lowering.enter(resultGrad);
   // The same ops as the forward pass's: the compiler's CSE shares them.
   Excitation e(lowering, *this, x, operands);
-  ArrayRef<int64_t> gateShape = b.shape(e.gate);
 
   ArrayRef<int64_t> xs = b.shape(x);
   Value dgate = b.reduceSumStaged(b.mul(gy, x), lowering.spatialDims());
-  Value one = b.splat(1.0f, gateShape);
-  Value dz2 = b.mul(dgate, b.mul(e.gate, b.sub(one, e.gate)));
+  Value dz2 = emitActivationVJP(lowering, *this, Excitation::gateOf(*this),
+                                e.gate, dgate);
   Value dh = b.dotGeneral(dz2, e.w2, {1}, {0});
   Value dz1 = emitActivationVJP(lowering, *this, getActivation(), e.h, dh);
   {

@@ -63,11 +63,22 @@ netspec.model @squeeze_excite {
   %b1 = netspec.param "se.fc1.bias" init(zeros) : tensor<2xf32>
   %w2 = netspec.param "se.fc2.weight" init(he_normal) : tensor<6x2x1x1xf32>
   %b2 = netspec.param "se.fc2.bias" init(zeros) : tensor<6xf32>
+  %s = netspec.param "bn.weight" init(ones) : tensor<6xf32>
+  %t = netspec.param "bn.bias" init(zeros) : tensor<6xf32>
+  %m = netspec.param "bn.running_mean" init(zeros) non_trainable : tensor<6xf32>
+  %v = netspec.param "bn.running_var" init(ones) non_trainable : tensor<6xf32>
   // CHECK: netspec.squeeze_excite %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}} activation(silu)
   // CHECK-SAME: : tensor<?x6x5x5xf32>, tensor<2x6x1x1xf32>, tensor<2xf32>, tensor<6x2x1x1xf32>, tensor<6xf32>
   %y = netspec.squeeze_excite %x, %w1, %b1, %w2, %b2 activation(silu)
       : tensor<?x6x5x5xf32>, tensor<2x6x1x1xf32>, tensor<2xf32>, tensor<6x2x1x1xf32>, tensor<6xf32>
-  %f = netspec.flatten %y : tensor<?x6x5x5xf32>
+  // MobileNetV3's: hardswish, a hardsigmoid gate.
+  // CHECK: netspec.squeeze_excite %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}} activation(hardswish) hard_gate :
+  %z = netspec.squeeze_excite %y, %w1, %b1, %w2, %b2 activation(hardswish) hard_gate
+      : tensor<?x6x5x5xf32>, tensor<2x6x1x1xf32>, tensor<2xf32>, tensor<6x2x1x1xf32>, tensor<6xf32>
+  // CHECK: activation(hardsigmoid)
+  %h = netspec.batch_norm %z, %s, %t, %m, %v epsilon(1.0e-03) momentum(1.0e-02) activation(hardsigmoid)
+      : tensor<?x6x5x5xf32>, tensor<6xf32>, tensor<6xf32>, tensor<6xf32>, tensor<6xf32>
+  %f = netspec.flatten %h : tensor<?x6x5x5xf32>
   netspec.output %f : tensor<?x150xf32>
 }
 
