@@ -192,11 +192,12 @@ class _TorchParts:
         return nn.Conv2d(i, o, k, stride, _torch_padding(k, stride, str(padding)), bias=bias,
                          groups=groups)
 
-    def conv_bn(self, i, o, k, stride, padding, activation, size, groups=1):
+    def conv_bn(self, i, o, k, stride, padding, activation, size, groups=1, eps=1e-5,
+                momentum=0.1):
         seq = self.nn.Sequential()
         seq.add_module("conv", self.conv(i, o, k, stride, padding, size, bias=False,
                                          groups=groups))
-        seq.add_module("bn", self.nn.BatchNorm2d(o))
+        seq.add_module("bn", self.nn.BatchNorm2d(o, eps=eps, momentum=momentum))
         seq.add_module("act", self.act(activation))
         return seq
 
@@ -208,7 +209,7 @@ def _torch_residual(t: _TorchParts, layer, shape):
         def __init__(self):
             super().__init__()
             i, o, st = layer.in_channels, layer.out_channels, layer.stride
-            self.conv1 = t.conv(i, o, 3, st, "same", shape[1:], bias=False)
+            self.conv1 = t.conv(i, o, 3, st, _block_pad(layer, 3), shape[1:], bias=False)
             self.bn1 = nn.BatchNorm2d(o)
             self.conv2 = nn.Conv2d(o, o, 3, 1, 1, bias=False)
             self.bn2 = nn.BatchNorm2d(o)
@@ -259,7 +260,8 @@ def _torch_convnext_block(t: _TorchParts, layer, shape):
     class ConvNeXtBlock(nn.Module):
         def __init__(self):
             super().__init__()
-            self.dwconv = t.conv(c, c, 7, 1, "same", shape[1:], bias=True, groups=c)
+            self.dwconv = t.conv(c, c, 7, 1, _block_pad(layer, 7), shape[1:], bias=True,
+                                 groups=c)
             self.norm = _torch_layer_norm(t, norm, shape)
             self.pwconv1 = nn.Conv2d(c, 4 * c, 1)
             self.pwconv2 = nn.Conv2d(4 * c, c, 1)
@@ -302,10 +304,12 @@ def _torch_mbconv(t: _TorchParts, layer, shape):
             super().__init__()
             i, h, o, k = layer.in_channels, layer.hidden, layer.out_channels, layer.kernel_size
             if layer.expand_ratio != 1:
-                self.expand = t.conv_bn(i, h, 1, 1, "same", "silu", size)
-            self.depthwise = t.conv_bn(h, h, k, layer.stride, "same", "silu", size, groups=h)
+                self.expand = t.conv_bn(i, h, 1, 1, "same", "silu", size, eps=layer.eps)
+            eps = layer.eps
+            self.depthwise = t.conv_bn(h, h, k, layer.stride, _block_pad(layer, k), "silu", size,
+                                       groups=h, eps=eps)
             self.se = _torch_squeeze_excite(t, se)
-            self.project = t.conv_bn(h, o, 1, 1, "same", "identity", strided)
+            self.project = t.conv_bn(h, o, 1, 1, "same", "identity", strided, eps=eps)
 
         def forward(self, x):
             y = self.expand(x) if layer.expand_ratio != 1 else x
@@ -326,7 +330,8 @@ def _torch_inverted_residual(t: _TorchParts, layer, shape):
             i, h, o = layer.in_channels, layer.hidden, layer.out_channels
             if layer.expand_ratio != 1:
                 self.expand = t.conv_bn(i, h, 1, 1, "same", "relu6", size)
-            self.depthwise = t.conv_bn(h, h, 3, layer.stride, "same", "relu6", size, groups=h)
+            self.depthwise = t.conv_bn(h, h, 3, layer.stride, _block_pad(layer, 3), "relu6", size,
+                                       groups=h)
             self.project = t.conv_bn(h, o, 1, 1, "same", "identity", strided)
 
         def forward(self, x):
@@ -335,6 +340,43 @@ def _torch_inverted_residual(t: _TorchParts, layer, shape):
             return y + x if layer.adds_input else y
 
     return InvertedResidual()
+
+
+def _block_pad(layer, kernel: int):
+    """A block's padding for a ``kernel`` convolution: 'same' (the book's) or PyTorch's
+    ``kernel // 2`` on every side."""
+    return "same" if getattr(layer, "padding", "same") == "same" else (kernel // 2,) * 4
+
+
+def _torch_composite(t: _TorchParts, layer, shape):
+    """A block of parts (``layer.parts()``): each part's peer in turn, a named part's
+    under its name, a residual's sub-layers directly."""
+    from lean_mlir.layers import Flatten
+    from lean_mlir.spec import NetSpec
+
+    nn = t.nn
+    parts = layer.parts()
+    alone = NetSpec(layer.kind, shape, [*parts, Flatten()])   # each part's input shape
+    peers = [TORCH_LAYERS[part.kind](t, part, s)
+             for part, s in zip(parts, [shape, *alone.layer_output_shapes], strict=False)]
+
+    class Composite(nn.Module):
+        def __init__(self):
+            super().__init__()
+            for i, (part, peer) in enumerate(zip(parts, peers, strict=True)):
+                if part.name:
+                    self.add_module(part.name, peer)
+                else:   # a residual's sub-layers, or a part without parameters
+                    children = list(peer.named_children()) or [(f"part{i}", peer)]
+                    for name, child in children:
+                        self.add_module(name, child)
+
+        def forward(self, x):
+            for peer in peers:
+                x = peer(x)
+            return x
+
+    return Composite()
 
 
 def _torch_residual_layer(t: _TorchParts, layer, shape):
@@ -476,14 +518,16 @@ TORCH_LAYERS: dict[str, Callable] = {
                                                          layer.padding),
     "flatten": lambda t, layer, shape: t.nn.Flatten(),
     "dense": lambda t, layer, shape: t.nn.Sequential(
-        t.nn.Linear(layer.in_features, layer.out_features), t.act(layer.activation)),
+        t.nn.Linear(layer.in_features, layer.out_features, bias=layer.bias),
+        t.act(layer.activation)),
     "relu": lambda t, layer, shape: t.nn.ReLU(),
     "batch_norm": lambda t, layer, shape: t.nn.Sequential(
-        (t.nn.BatchNorm2d if len(shape) == 3 else t.nn.BatchNorm1d)(layer.channels),
+        (t.nn.BatchNorm2d if len(shape) == 3 else t.nn.BatchNorm1d)(
+            layer.channels, eps=layer.eps, momentum=layer.momentum),
         t.act(layer.activation)),
     "conv_bn": lambda t, layer, shape: t.conv_bn(
         layer.in_channels, layer.out_channels, layer.kernel_size, layer.stride, layer.padding,
-        layer.activation, shape[1:], layer.groups),
+        layer.activation, shape[1:], layer.groups, layer.eps, layer.momentum),
     "global_avg_pool": lambda t, layer, shape: t.nn.Sequential(t.nn.AdaptiveAvgPool2d(1),
                                                                t.nn.Flatten()),
     "residual_block": _torch_residual,
@@ -500,6 +544,10 @@ TORCH_LAYERS: dict[str, Callable] = {
     "attention": lambda t, layer, shape: _torch_attention(t, layer),
     "take_token": lambda t, layer, shape: _torch_take_token(t, layer),
     "vit_block": lambda t, layer, shape: _torch_vit_block(t, layer, shape),
+    "bottleneck": _torch_composite,
+    "mobilenet_v3_block": _torch_composite,
+    "fused_mbconv": _torch_composite,
+    "uib": _torch_composite,
 }
 
 
@@ -636,7 +684,8 @@ JAX_LAYERS: dict[str, Callable | None] = {
     "max_pool2d": _jax_max_pool,
     "avg_pool2d": _jax_avg_pool,
     "flatten": lambda jax, layer, p, names, h: h.reshape(h.shape[0], -1),
-    "dense": lambda jax, layer, p, names, h: h @ p[names[0]] + p[names[1]],
+    "dense": lambda jax, layer, p, names, h: h @ p[names[0]] + (p[names[1]] if layer.bias
+                                                                 else 0),
     "relu": lambda jax, layer, p, names, h: jax.nn.relu(h),
     "batch_norm": None,
     "conv_bn": None,
@@ -655,6 +704,10 @@ JAX_LAYERS: dict[str, Callable | None] = {
     "attention": None,
     "take_token": None,
     "vit_block": None,
+    "bottleneck": None,
+    "mobilenet_v3_block": None,
+    "fused_mbconv": None,
+    "uib": None,
 }
 
 

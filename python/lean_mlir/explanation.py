@@ -84,6 +84,14 @@ VJP_RULES = {
     "take_token": "g at the token taken, zeros at the others",
     "vit_block": "the MLP residual's VJP (dense, gelu, layer norm), then the attention "
                  "residual's; g summed at each skip",
+    "bottleneck": "relu's mask, then g to the shortcut (or x) and through conv3's, conv2's "
+                  "and conv1's convBn VJPs; summed at x",
+    "mobilenet_v3_block": "project's, squeeze-excitation's (hardsigmoid gate), depthwise's and "
+                          "expand's VJPs, hardswish or relu; g added at x when x is added back",
+    "fused_mbconv": "project's and the expanding full convolution's convBn VJPs (silu); g "
+                    "added at x when x is added back",
+    "uib": "pw_proj's, dw_mid's, pw_exp's and dw_start's convBn VJPs, the ones it has; g "
+           "added at x when x is added back",
 }
 
 #: What each activation adds to a rule's VJP, as the clusters say it (z: the

@@ -48,15 +48,17 @@ from lean_mlir._mlir import Location
 from lean_mlir.dialects.netspec import ModelBuilder
 
 __all__ = [
-    "LAYERS", "Activation", "Attention", "AvgPool", "BatchNorm", "ClassToken", "Conv2d", "ConvBN",
-    "ConvNeXtBlock", "Dense", "Flatten", "GlobalAvgPool", "Init", "InvertedResidual", "Layer",
-    "LayerNorm", "LayerScale", "MBConv", "MaxPool", "Padding", "PatchEmbed", "PositionEmbedding",
-    "ReLU", "Residual", "ResidualBlock", "SqueezeExcite", "SubLayerError", "TakeToken",
-    "ViTBlock", "attention", "avg_pool", "batch_norm", "class_token", "conv2d", "conv_bn",
-    "convnext_block", "dense", "flatten", "global_avg_pool", "inverted_residual",
-    "layer_from_dict", "layer_norm", "layer_scale", "layer_to_dict", "max_pool", "mbconv",
-    "patch_embed", "position_embedding", "relu", "residual", "residual_block",
-    "squeeze_excite", "take_token", "vit_block",
+    "LAYERS", "Activation", "Attention", "AvgPool", "BatchNorm", "Bottleneck", "ClassToken",
+    "Conv2d", "ConvBN", "ConvNeXtBlock", "Dense", "Flatten", "FusedMBConv", "GlobalAvgPool",
+    "Init", "InvertedResidual", "Layer", "LayerNorm", "LayerScale", "MBConv", "MaxPool",
+    "MobileNetV3Block", "Padding", "PatchEmbed", "PositionEmbedding", "ReLU", "Residual",
+    "ResidualBlock", "SqueezeExcite", "SubLayerError", "TakeToken",
+    "UniversalInvertedBottleneck", "ViTBlock", "attention", "avg_pool", "batch_norm",
+    "bottleneck", "class_token", "conv2d", "conv_bn", "convnext_block", "dense", "flatten",
+    "fused_mbconv", "global_avg_pool", "inverted_residual", "layer_from_dict", "layer_norm",
+    "layer_scale", "layer_to_dict", "make_divisible", "max_pool", "mbconv",
+    "mobilenet_v3_block", "patch_embed", "position_embedding", "relu", "residual",
+    "residual_block", "squeeze_excite", "take_token", "uib", "vit_block",
 ]
 
 
@@ -245,21 +247,35 @@ class BatchNorm(Layer):
     function: ClassVar[str] = "batch_norm"
     channels: int
     activation: Activation = Activation.IDENTITY
+    eps: float = BN_EPSILON
+    momentum: float = BN_MOMENTUM
 
     def check(self) -> None:
         positive_int(self.channels, "channels")
+        _check_bn(self)
 
     def param_shapes(self):
         return _bn_params("", self.channels)
 
     def build(self, b, x, params, loc):
-        return b.batch_norm(x, *params, BN_EPSILON, BN_MOMENTUM, self.activation.value, loc)
+        return b.batch_norm(x, *params, float(self.eps), float(self.momentum),
+                            self.activation.value, loc)
 
 
-def _conv_bn(b, x, weight, bn, stride, padding, activation, loc, groups=1):
+def _check_bn(layer) -> None:
+    """A batch norm's eps (> 0) and momentum (in [0, 1])."""
+    for what, ok in (("eps", layer.eps > 0), ("momentum", 0 <= layer.momentum <= 1)):
+        value = getattr(layer, what)
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not ok:
+            raise ValueError(f"{what} must be {'positive' if what == 'eps' else 'in [0, 1]'}, "
+                             f"got {value!r}")
+
+
+def _conv_bn(b, x, weight, bn, stride, padding, activation, loc, groups=1, eps=BN_EPSILON,
+             momentum=BN_MOMENTUM):
     mode, pads = padding_args(Padding(padding) if isinstance(padding, str) else padding)
     y = b.conv2d(x, weight, None, stride, mode, "identity", loc, groups=groups, pads=pads)
-    return b.batch_norm(y, *bn, BN_EPSILON, BN_MOMENTUM, activation, loc)
+    return b.batch_norm(y, *bn, float(eps), float(momentum), activation, loc)
 
 
 #: How a block pads its convolutions: "same" (the book's: XLA's, the odd pixel after a
@@ -292,12 +308,15 @@ class ConvBN(Layer):
     padding: ConvPadding = Padding.SAME
     activation: Activation = Activation.RELU
     groups: int = 1
+    eps: float = BN_EPSILON
+    momentum: float = BN_MOMENTUM
 
     def __post_init__(self):
         object.__setattr__(self, "padding", parse_padding(self.padding))
 
     def check(self) -> None:
         _check_conv(self)
+        _check_bn(self)
 
     def param_shapes(self):
         return [("conv.weight", _conv_weight(self), Init.HE_NORMAL),
@@ -305,7 +324,7 @@ class ConvBN(Layer):
 
     def build(self, b, x, params, loc):
         return _conv_bn(b, x, params[0], params[1:], self.stride, self.padding,
-                        self.activation.value, loc, self.groups)
+                        self.activation.value, loc, self.groups, self.eps, self.momentum)
 
 
 @dataclass(frozen=True)
@@ -548,11 +567,15 @@ class MBConv(Layer):
     stride: int = 1
     expand_ratio: int = 6
     padding: str = "same"
+    eps: float = BN_EPSILON
 
     def check(self) -> None:
         for what in ("in_channels", "out_channels", "kernel_size", "stride", "expand_ratio"):
             positive_int(getattr(self, what), what)
         _check_block_padding(self.padding)
+        if isinstance(self.eps, bool) or not isinstance(self.eps, (int, float)) or \
+                not self.eps > 0:
+            raise ValueError(f"eps must be positive, got {self.eps!r}")
 
     @property
     def hidden(self) -> int:
@@ -584,13 +607,15 @@ class MBConv(Layer):
 
     def build(self, b, x, params, loc):
         y, rest = x, params
+        eps = self.eps
         if self.expand_ratio != 1:
-            y = _conv_bn(b, y, rest[0], rest[1:5], 1, "same", "silu", loc)
+            y = _conv_bn(b, y, rest[0], rest[1:5], 1, "same", "silu", loc, eps=eps)
             rest = rest[5:]
         y = _conv_bn(b, y, rest[0], rest[1:5], self.stride,
-                     _block_pad(self.padding, self.kernel_size), "silu", loc, groups=self.hidden)
+                     _block_pad(self.padding, self.kernel_size), "silu", loc, groups=self.hidden,
+                     eps=eps)
         y = b.squeeze_excite(y, *rest[5:9], "silu", loc)
-        y = _conv_bn(b, y, rest[9], rest[10:14], 1, "same", "identity", loc)
+        y = _conv_bn(b, y, rest[9], rest[10:14], 1, "same", "identity", loc, eps=eps)
         return b.add(y, x, loc) if self.adds_input else y
 
 
@@ -649,17 +674,21 @@ class Dense(Layer):
     in_features: int
     out_features: int
     activation: Activation = Activation.IDENTITY
+    bias: bool = True
 
     def check(self) -> None:
         positive_int(self.in_features, "in_features")
         positive_int(self.out_features, "out_features")
+        if not isinstance(self.bias, bool):
+            raise ValueError(f"bias must be True or False, got {self.bias!r}")  # noqa: TRY004
 
     def param_shapes(self):
-        return [("weight", (self.in_features, self.out_features), Init.HE_NORMAL),
-                ("bias", (self.out_features,), Init.ZEROS)]
+        shapes = [("weight", (self.in_features, self.out_features), Init.HE_NORMAL)]
+        return shapes + ([("bias", (self.out_features,), Init.ZEROS)] if self.bias else [])
 
     def build(self, b, x, params, loc):
-        return b.dense(x, params[0], params[1], self.activation.value, loc)
+        return b.dense(x, params[0], params[1] if self.bias else None, self.activation.value,
+                       loc)
 
 
 @dataclass(frozen=True)
@@ -908,6 +937,206 @@ class ViTBlock(Layer):
         return second.build(b, first.build(b, x, params[:count], loc), params[count:], loc)
 
 
+def make_divisible(value: float, divisor: int = 8) -> int:
+    """A channel count rounded to a multiple of ``divisor``, never below 90% of
+    ``value`` (torchvision's and timm's ``_make_divisible``)."""
+    rounded = max(divisor, int(value + divisor / 2) // divisor * divisor)
+    return rounded + divisor if rounded < 0.9 * value else rounded
+
+
+@dataclass(frozen=True)
+class _Composite(Layer):
+    """A block made of other layers (``parts``, in order): a part with a ``name`` holds
+    its parameters under it, a residual under its sub-layers' names."""
+
+    def parts(self) -> list[Layer]:
+        raise NotImplementedError
+
+    def check(self) -> None:
+        for part in self.parts():
+            try:
+                part.check()
+            except ValueError as e:
+                raise ValueError(f"{part.name or part.kind}: {e}") from None
+
+    def param_shapes(self):
+        return [(f"{part.name}.{suffix}" if part.name else suffix, *rest)
+                for part in self.parts() for suffix, *rest in part.param_shapes()]
+
+    def build(self, b, x, params, loc):
+        rest = list(params)
+        for part in self.parts():
+            count = len(part.param_shapes())
+            x = part.build(b, x, rest[:count], loc)
+            rest = rest[count:]
+        return x
+
+
+def _around(body: list[Layer], adds_input: bool) -> list[Layer]:
+    """A block's layers, with its input added back when ``adds_input``."""
+    return [Residual(tuple(body))] if adds_input else body
+
+
+@dataclass(frozen=True)
+class Bottleneck(_Composite):
+    """ResNet-50's bottleneck block (torchvision's ``Bottleneck``, the stride on the 3x3):
+    ``relu(conv3(conv2(conv1(x))) + shortcut(x))``, convBn 1x1 to ``width`` (``conv1``),
+    3x3 with the stride (``conv2``), 1x1 to ``4 width`` (``conv3``, no activation); the
+    shortcut a 1x1 strided convBn (``shortcut.proj``) when the shape changes."""
+
+    kind: ClassVar[str] = "bottleneck"
+    function: ClassVar[str] = "bottleneck"
+    in_channels: int
+    width: int
+    stride: int = 1
+    padding: str = "same"
+
+    def check(self) -> None:
+        for what in ("in_channels", "width", "stride"):
+            positive_int(getattr(self, what), what)
+        _check_block_padding(self.padding)
+        super().check()
+
+    def parts(self):
+        i, w, s, pad = self.in_channels, self.width, self.stride, self.padding
+        body = (ConvBN(i, w, 1, name="conv1"),
+                ConvBN(w, w, 3, s, _block_pad(pad, 3), name="conv2"),
+                ConvBN(w, 4 * w, 1, activation=Activation.IDENTITY, name="conv3"))
+        shortcut = None if s == 1 and i == 4 * w else (
+            ConvBN(i, 4 * w, 1, s, _block_pad(pad, 1), Activation.IDENTITY, name="proj"),)
+        return [Residual(body, shortcut), ReLU()]
+
+
+@dataclass(frozen=True)
+class MobileNetV3Block(_Composite):
+    """MobileNetV3's block (torchvision's ``InvertedResidual`` with its config): a 1x1
+    convBn to ``expanded`` channels (``expand``; none when it keeps the channels), a
+    ``kernel_size`` depthwise convBn with the stride (``depthwise``), both with the
+    ``activation`` (relu or hardswish), squeeze-and-excitation through
+    ``make_divisible(expanded / 4)`` channels with relu and a hardsigmoid gate (``se``,
+    when ``se``), a 1x1 convBn to ``out_channels`` (``project``); ``x`` added back when
+    the stride is 1 and the channels are kept. Batch norms eps 1e-3, momentum 0.01."""
+
+    kind: ClassVar[str] = "mobilenet_v3_block"
+    function: ClassVar[str] = "mobilenet_v3_block"
+    in_channels: int
+    expanded: int
+    out_channels: int
+    kernel_size: int = 3
+    stride: int = 1
+    se: bool = False
+    activation: Activation = Activation.RELU
+    padding: str = "same"
+
+    def check(self) -> None:
+        for what in ("in_channels", "expanded", "out_channels", "kernel_size", "stride"):
+            positive_int(getattr(self, what), what)
+        _check_block_padding(self.padding)
+        super().check()
+
+    def parts(self):
+        i, e, o, k, act = (self.in_channels, self.expanded, self.out_channels,
+                           self.kernel_size, self.activation)
+        bn = {"eps": 1e-3, "momentum": 0.01}
+        body = [ConvBN(i, e, 1, activation=act, **bn, name="expand")] if e != i else []
+        body.append(ConvBN(e, e, k, self.stride, _block_pad(self.padding, k), act, e, **bn,
+                           name="depthwise"))
+        if self.se:
+            body.append(SqueezeExcite(e, make_divisible(e // 4), Activation.RELU, "hardsigmoid",
+                                      name="se"))
+        body.append(ConvBN(e, o, 1, activation=Activation.IDENTITY, **bn, name="project"))
+        return _around(body, self.stride == 1 and i == o)
+
+
+@dataclass(frozen=True)
+class FusedMBConv(_Composite):
+    """EfficientNetV2's fused MBConv (torchvision's ``FusedMBConv``): a ``kernel_size``
+    convBn with the stride to ``in_channels * expand_ratio`` (``expand``, silu), then a
+    1x1 convBn to ``out_channels`` (``project``); with ratio 1 the one convolution goes
+    straight to ``out_channels`` (``expand``, silu). No squeeze-and-excitation; ``x``
+    added back when the stride is 1 and the channels are kept. Batch norms eps ``eps``."""
+
+    kind: ClassVar[str] = "fused_mbconv"
+    function: ClassVar[str] = "fused_mbconv"
+    in_channels: int
+    out_channels: int
+    kernel_size: int = 3
+    stride: int = 1
+    expand_ratio: int = 4
+    padding: str = "same"
+    eps: float = BN_EPSILON
+
+    def check(self) -> None:
+        for what in ("in_channels", "out_channels", "kernel_size", "stride", "expand_ratio"):
+            positive_int(getattr(self, what), what)
+        _check_block_padding(self.padding)
+        super().check()
+
+    def parts(self):
+        i, o, k, eps = self.in_channels, self.out_channels, self.kernel_size, self.eps
+        hidden = make_divisible(i * self.expand_ratio)
+        pad = _block_pad(self.padding, k)
+        if self.expand_ratio == 1:
+            body = [ConvBN(i, o, k, self.stride, pad, Activation.SILU, eps=eps, name="expand")]
+        else:
+            body = [ConvBN(i, hidden, k, self.stride, pad, Activation.SILU, eps=eps,
+                           name="expand"),
+                    ConvBN(hidden, o, 1, activation=Activation.IDENTITY, eps=eps,
+                           name="project")]
+        return _around(body, self.stride == 1 and i == o)
+
+
+@dataclass(frozen=True)
+class UniversalInvertedBottleneck(_Composite):
+    """MobileNetV4's universal inverted bottleneck (timm's
+    ``UniversalInvertedResidual``): an optional ``start_kernel`` depthwise convBn without
+    activation (``dw_start``), a 1x1 convBn to ``make_divisible(in_channels *
+    expand_ratio)`` with relu (``pw_exp``), an optional ``mid_kernel`` depthwise convBn
+    with relu (``dw_mid``), a 1x1 convBn to ``out_channels`` (``pw_proj``). The stride is
+    the middle depthwise's, else the start's. A kernel of 0 leaves that convolution out:
+    both (ExtraDW), the middle only (the inverted bottleneck), the start only
+    (ConvNeXt-like), neither (the feed-forward). ``x`` is added back when the stride is 1
+    and the channels are kept."""
+
+    kind: ClassVar[str] = "uib"
+    function: ClassVar[str] = "uib"
+    in_channels: int
+    out_channels: int
+    start_kernel: int = 3
+    mid_kernel: int = 3
+    expand_ratio: float = 4
+    stride: int = 1
+    padding: str = "same"
+
+    def check(self) -> None:
+        for what in ("in_channels", "out_channels", "stride"):
+            positive_int(getattr(self, what), what)
+        for what in ("start_kernel", "mid_kernel"):
+            k = getattr(self, what)
+            if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 0:
+                raise ValueError(f"{what} must be 0 (none) or a kernel size, got {k!r}")
+        if self.stride != 1 and not (self.start_kernel or self.mid_kernel):
+            raise ValueError("a strided universal inverted bottleneck needs a depthwise "
+                             "convolution (start_kernel or mid_kernel)")
+        _check_block_padding(self.padding)
+        super().check()
+
+    def parts(self):
+        i, o, ks, km, s = (self.in_channels, self.out_channels, self.start_kernel,
+                           self.mid_kernel, self.stride)
+        hidden = make_divisible(i * self.expand_ratio)
+        body = []
+        if ks:
+            body.append(ConvBN(i, i, ks, 1 if km else s, _block_pad(self.padding, ks),
+                               Activation.IDENTITY, i, name="dw_start"))
+        body.append(ConvBN(i, hidden, 1, name="pw_exp"))
+        if km:
+            body.append(ConvBN(hidden, hidden, km, s, _block_pad(self.padding, km),
+                               groups=hidden, name="dw_mid"))
+        body.append(ConvBN(hidden, o, 1, activation=Activation.IDENTITY, name="pw_proj"))
+        return _around(body, s == 1 and i == o)
+
+
 def conv2d(in_channels: int, out_channels: int, kernel_size: int, stride: int = 1,
            padding: str | Padding | int | tuple = "same",
            activation: str | Activation = "identity",
@@ -946,9 +1175,10 @@ def flatten(*, name: str | None = None) -> Flatten:
 
 
 def dense(in_features: int, out_features: int, activation: str | Activation = "identity",
-          *, name: str | None = None) -> Dense:
-    """Fully connected layer ``act(x @ W + b)``; W is ``[in, out]``, He-normal init."""
-    return Dense(in_features, out_features, Activation.parse(activation, "activation"),
+          *, bias: bool = True, name: str | None = None) -> Dense:
+    """Fully connected layer ``act(x @ W + b)``; W is ``[in, out]``, He-normal init;
+    ``bias=False`` has none."""
+    return Dense(in_features, out_features, Activation.parse(activation, "activation"), bias,
                  name=name, source=_caller_location())
 
 
@@ -958,21 +1188,25 @@ def relu(*, name: str | None = None) -> ReLU:
 
 
 def batch_norm(channels: int, activation: str | Activation = "identity", *,
+               eps: float = BN_EPSILON, momentum: float = BN_MOMENTUM,
                name: str | None = None) -> BatchNorm:
-    """Batch norm over N, H, W (or N), eps 1e-5, momentum 0.1, as ``torch.nn.BatchNorm2d``."""
-    return BatchNorm(channels, Activation.parse(activation, "activation"), name=name,
-                     source=_caller_location())
+    """Batch norm over N, H, W (or N), eps 1e-5 and momentum 0.1 unless told, as
+    ``torch.nn.BatchNorm2d``."""
+    return BatchNorm(channels, Activation.parse(activation, "activation"), eps, momentum,
+                     name=name, source=_caller_location())
 
 
 def conv_bn(in_channels: int, out_channels: int, kernel_size: int, stride: int = 1,
             padding: str | Padding | int | tuple = "same",
-            activation: str | Activation = "relu", *,
-            groups: int = 1, name: str | None = None) -> ConvBN:
+            activation: str | Activation = "relu", *, groups: int = 1,
+            eps: float = BN_EPSILON, momentum: float = BN_MOMENTUM,
+            name: str | None = None) -> ConvBN:
     """A convolution without bias (``padding`` and ``groups`` as :func:`conv2d`'s),
-    then batch norm, then the activation (``convBn``)."""
+    then batch norm (``eps``, ``momentum`` as ``torch.nn.BatchNorm2d``'s), then the
+    activation (``convBn``)."""
     return ConvBN(in_channels, out_channels, kernel_size, stride,
                   parse_padding(padding), Activation.parse(activation, "activation"),
-                  groups, name=name, source=_caller_location())
+                  groups, eps, momentum, name=name, source=_caller_location())
 
 
 def inverted_residual(in_channels: int, out_channels: int, stride: int = 1,
@@ -1014,10 +1248,12 @@ def squeeze_excite(channels: int, squeeze_channels: int,
 
 
 def mbconv(in_channels: int, out_channels: int, kernel_size: int = 3, stride: int = 1,
-           expand_ratio: int = 6, *, padding: str = "same", name: str | None = None) -> MBConv:
+           expand_ratio: int = 6, *, padding: str = "same", eps: float = BN_EPSILON,
+           name: str | None = None) -> MBConv:
     """EfficientNet's MBConv block (expand, depthwise, squeeze-and-excitation,
-    project; see :class:`MBConv`); ``padding`` "same" or "torch" (BLOCK_PADDINGS)."""
-    return MBConv(in_channels, out_channels, kernel_size, stride, expand_ratio, padding,
+    project; see :class:`MBConv`); ``padding`` "same" or "torch" (BLOCK_PADDINGS);
+    ``eps`` its batch norms' (EfficientNetV2's 1e-3)."""
+    return MBConv(in_channels, out_channels, kernel_size, stride, expand_ratio, padding, eps,
                   name=name, source=_caller_location())
 
 
@@ -1079,11 +1315,47 @@ def vit_block(dim: int, heads: int, mlp_dim: int, eps: float = 1e-6,
                     name=name, source=_caller_location())
 
 
+def bottleneck(in_channels: int, width: int, stride: int = 1, *, padding: str = "same",
+               name: str | None = None) -> Bottleneck:
+    """ResNet-50's bottleneck block to ``4 width`` channels (see :class:`Bottleneck`)."""
+    return Bottleneck(in_channels, width, stride, padding, name=name, source=_caller_location())
+
+
+def mobilenet_v3_block(in_channels: int, expanded: int, out_channels: int,
+                       kernel_size: int = 3, stride: int = 1, se: bool = False,
+                       activation: str | Activation = "relu", *, padding: str = "same",
+                       name: str | None = None) -> MobileNetV3Block:
+    """MobileNetV3's block (expand, depthwise, optional hardsigmoid-gated
+    squeeze-and-excitation, project; see :class:`MobileNetV3Block`)."""
+    return MobileNetV3Block(in_channels, expanded, out_channels, kernel_size, stride, se,
+                            Activation.parse(activation, "activation"), padding, name=name,
+                            source=_caller_location())
+
+
+def fused_mbconv(in_channels: int, out_channels: int, kernel_size: int = 3, stride: int = 1,
+                 expand_ratio: int = 4, *, padding: str = "same", eps: float = BN_EPSILON,
+                 name: str | None = None) -> FusedMBConv:
+    """EfficientNetV2's fused MBConv (a full convolution expands; see :class:`FusedMBConv`)."""
+    return FusedMBConv(in_channels, out_channels, kernel_size, stride, expand_ratio, padding,
+                       eps, name=name, source=_caller_location())
+
+
+def uib(in_channels: int, out_channels: int, start_kernel: int = 3, mid_kernel: int = 3,
+        expand_ratio: float = 4, stride: int = 1, *, padding: str = "same",
+        name: str | None = None) -> UniversalInvertedBottleneck:
+    """MobileNetV4's universal inverted bottleneck; a kernel of 0 leaves its depthwise
+    convolution out (see :class:`UniversalInvertedBottleneck`)."""
+    return UniversalInvertedBottleneck(in_channels, out_channels, start_kernel, mid_kernel,
+                                       expand_ratio, stride, padding, name=name,
+                                       source=_caller_location())
+
+
 #: Every layer kind by its ``kind``, in the order the README introduces them.
 LAYERS: dict[str, type[Layer]] = {cls.kind: cls for cls in (
     Conv2d, MaxPool, AvgPool, Flatten, Dense, ReLU, BatchNorm, ConvBN, GlobalAvgPool, ResidualBlock,
     InvertedResidual, SqueezeExcite, MBConv, LayerNorm, LayerScale, ConvNeXtBlock, Residual,
-    PatchEmbed, ClassToken, PositionEmbedding, Attention, TakeToken, ViTBlock)}
+    PatchEmbed, ClassToken, PositionEmbedding, Attention, TakeToken, ViTBlock, Bottleneck,
+    MobileNetV3Block, FusedMBConv, UniversalInvertedBottleneck)}
 
 
 def layer_to_dict(layer: Layer) -> dict:

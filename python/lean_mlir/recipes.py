@@ -204,6 +204,13 @@ ARMS: dict[str, Arm] = {a.name: a for a in [
     Arm("convnext-adamw", "convnext", "small-adamw",
         "the small ConvNeXt (patchify stem, depthwise 7x7, layer norm, gelu, layer scale) with "
         "AdamW lr 0.001, weight decay 1e-4, cosine decay, label smoothing 0.1, 8 epochs"),
+    Arm("bottleneck-resnet-sgd", "bottleneck-resnet", "resnet-sgd",
+        "the small bottleneck ResNet (ResNet-50's 1x1-3x3-1x1 blocks, expansion 4, projection "
+        "shortcuts) with SGD lr 0.1, momentum 0.9, weight decay 5e-4, cosine decay, 8 epochs"),
+    Arm("mobilenet-v3-sgd", "mobilenet-v3", "resnet-sgd",
+        "the small MobileNetV3 (hardswish, hardsigmoid-gated squeeze-and-excitation, 3x3 and "
+        "5x5 depthwise) with the ResNet's SGD: lr 0.1, momentum 0.9, weight decay 5e-4, "
+        "cosine decay, 8 epochs"),
     Arm("vit-adamw", "vit", "small-adamw",
         "the small vision transformer (4x4 patches as 49 tokens, class token, 4 pre-norm "
         "blocks of 4-head attention and gelu MLP) with AdamW lr 0.001, weight decay 1e-4, "
@@ -217,7 +224,8 @@ ARMS: dict[str, Arm] = {a.name: a for a in [
     *[Arm(f"{model}-imagenette", model, "imagenette",
           f"{model} at 224x224 with the book's Imagenette recipe", "imagenette")
       for model in ("resnet34", "mobilenet-v2", "efficientnet-b0", "convnext-tiny",
-                    "vit-tiny")],
+                    "vit-tiny", "resnet50", "mobilenet-v3-large", "efficientnet-v2-s",
+                    "mobilenet-v4-conv-small")],
 ]}
 
 

@@ -70,6 +70,11 @@ LAYOUTS: dict[str, Layout] = {
     # (ConvNeXt's pointwise layers).
     "pointwise": Layout(lambda w: w.reshape(w.shape[:2]), lambda w: w.reshape(*w.shape, 1, 1),
                         lambda s: tuple(s[:2])),
+    # a dense [in, out] here, a 1x1 convolution [out, in, 1, 1] there (MobileNetV4's
+    # conv_head, which runs on the pooled features).
+    "conv_linear": Layout(lambda w: w.T.reshape(*w.T.shape, 1, 1),
+                          lambda w: w.reshape(w.shape[:2]).T,
+                          lambda s: (s[1], s[0], 1, 1)),
     "counter": Layout(lambda _: np.zeros((), np.int64), _same, lambda _: ()),
 }
 
@@ -399,3 +404,96 @@ def _vit_tiny(spec: NetSpec) -> Iterator[Entry]:
         yield from _renamed(spec, name, f"blocks.{i}.", block)
     yield from _renamed(spec, _kind(spec, "layer_norm")[0], "norm.", [("", "")])
     yield from _renamed(spec, _kind(spec, "dense")[0], "", _linear("head"))
+
+
+def _parts(layer, present: list[tuple[str, bool]], module: str = "se") -> Table:
+    """The rows of a torchvision block whose ``block`` is an nn.Sequential of the parts
+    that are present, numbered in order: a convBn part as a Conv2dNormActivation
+    (``N.0`` conv, ``N.1`` norm), the squeeze-and-excitation (``module``) as its own keys
+    under ``N``."""
+    rows, n = [], 0
+    for part, there in present:
+        if not there:
+            continue
+        rows += ([(f"{part}.", f"{n}.")] if part == module else
+                 [(f"{part}.conv.", f"{n}.0."), (f"{part}.bn.", f"{n}.1.")])
+        n += 1
+    return rows
+
+
+@torch_mapping("ResNet-50")
+def _resnet50(spec: NetSpec) -> Iterator[Entry]:
+    """torchvision.models.resnet50: conv1/bn1, layer1..4 of Bottlenecks, fc."""
+    yield from _renamed(spec, _kind(spec, "conv_bn")[0], "", _conv_bn("conv1.", "bn1."))
+    block = [(f"conv{i}.conv.", f"conv{i}.") for i in (1, 2, 3)]
+    block += [(f"conv{i}.bn.", f"bn{i}.") for i in (1, 2, 3)]
+    block += [("shortcut.proj.conv.", "downsample.0."), ("shortcut.proj.bn.", "downsample.1.")]
+    for stage, index, name in _stages(spec, "bottleneck", "width"):
+        yield from _renamed(spec, name, f"layer{stage + 1}.{index}.", block)
+    yield from _renamed(spec, _kind(spec, "dense")[0], "", _linear("fc"))
+
+
+@torch_mapping("MobileNetV3-Large")
+def _mobilenet_v3_large(spec: NetSpec) -> Iterator[Entry]:
+    """torchvision.models.mobilenet_v3_large: features.0 (stem), features.1..15 (blocks,
+    ``block.N``: expand, depthwise, SE, project, those present), features.16 (the 1x1 to
+    960), classifier.0 and .3 (Linear)."""
+    stem, head = _kind(spec, "conv_bn")[0], _kind(spec, "conv_bn")[-1]
+    yield from _renamed(spec, stem, "features.0.", _conv_bn("0.", "1."))
+    blocks = _kind(spec, "mobilenet_v3_block")
+    for i, name in enumerate(blocks, 1):
+        layer = spec.layers[spec.layer_names.index(name)]
+        rows = _parts(layer, [("expand", layer.expanded != layer.in_channels),
+                              ("depthwise", True), ("se", layer.se), ("project", True)])
+        yield from _renamed(spec, name, f"features.{i}.block.", rows)
+    yield from _renamed(spec, head, f"features.{len(blocks) + 1}.", _conv_bn("0.", "1."))
+    hidden, out = _kind(spec, "dense")
+    yield from _renamed(spec, hidden, "", _linear("classifier.0"))
+    yield from _renamed(spec, out, "", _linear("classifier.3"))
+
+
+@torch_mapping("EfficientNetV2-S")
+def _efficientnet_v2_s(spec: NetSpec) -> Iterator[Entry]:
+    """torchvision.models.efficientnet_v2_s: features.0 (stem), features.1..6 (stages of
+    FusedMBConv and MBConv, ``block.N``), features.7 (the 1x1 to 1280), classifier.1."""
+    stem, head = _kind(spec, "conv_bn")[0], _kind(spec, "conv_bn")[-1]
+    yield from _renamed(spec, stem, "features.0.", _conv_bn("0.", "1."))
+    stage, index, previous = 0, 0, None
+    for name, layer in zip(spec.layer_names, spec.layers, strict=True):
+        if layer.kind not in ("fused_mbconv", "mbconv"):
+            continue
+        key = (layer.kind, layer.out_channels)
+        stage, index = (stage + 1, 0) if key != previous else (stage, index + 1)
+        previous = key
+        if layer.kind == "fused_mbconv":
+            rows = _parts(layer, [("expand", True), ("project", layer.expand_ratio != 1)])
+        else:
+            rows = _parts(layer, [("expand", layer.expand_ratio != 1), ("depthwise", True),
+                                  ("se", True), ("project", True)])
+        yield from _renamed(spec, name, f"features.{stage}.{index}.block.", rows)
+    yield from _renamed(spec, head, f"features.{stage + 1}.", _conv_bn("0.", "1."))
+    yield from _renamed(spec, _kind(spec, "dense")[0], "", _linear("classifier.1"))
+
+
+@torch_mapping("MobileNetV4-Conv-S")
+def _mobilenet_v4_conv_small(spec: NetSpec) -> Iterator[Entry]:
+    """timm's mobilenetv4_conv_small: conv_stem/bn1, blocks.S.B (ConvBnAct: conv/bn1;
+    UniversalInvertedResidual: dw_start, pw_exp, dw_mid, pw_proj, each conv/bn: our
+    names), conv_head (a 1x1 convolution: our bias-free dense), norm_head, classifier."""
+    convs = _kind(spec, "conv_bn")
+    yield from _renamed(spec, convs[0], "", _conv_bn("conv_stem.", "bn1."))
+    blocks = [n for n, layer in zip(spec.layer_names, spec.layers, strict=True)
+              if layer.kind in ("conv_bn", "uib")][1:]
+    stages = [2, 2, 6, 6, 1]          # timm's stages of blocks
+    if len(blocks) != sum(stages):
+        return                         # not the network the mapping describes (refused)
+    first = 0
+    for stage, count in enumerate(stages):
+        for index, name in enumerate(blocks[first:first + count]):
+            rows = _conv_bn("conv.", "bn1.") + [("", "")]
+            yield from _renamed(spec, name, f"blocks.{stage}.{index}.", rows)
+        first += count
+    head, out = _kind(spec, "dense")
+    yield from _renamed(spec, head, "", [("weight", "conv_head.weight", "conv_linear")])
+    yield from _renamed(spec, _kind(spec, "batch_norm")[0], "norm_head.", [("", "")])
+    yield from _renamed(spec, out, "", _linear("classifier"))

@@ -8,28 +8,55 @@ from pathlib import Path
 
 from lean_mlir.layers import (
     BLOCK_PADDINGS,
+    batch_norm,
+    bottleneck,
     class_token,
     conv2d,
     conv_bn,
     convnext_block,
     dense,
     flatten,
+    fused_mbconv,
     global_avg_pool,
     inverted_residual,
     layer_norm,
     max_pool,
     mbconv,
+    mobilenet_v3_block,
     patch_embed,
     position_embedding,
     residual_block,
     take_token,
+    uib,
     vit_block,
 )
 from lean_mlir.spec import NetSpec
 
-__all__ = ["BOOK_NETWORKS", "MODELS", "cifar_cnn8", "convnext_tiny", "efficientnet_b0", "mnist_cnn",
-           "mnist_cnn_bn", "mnist_convnext", "mnist_efficientnet", "mnist_mlp", "mnist_mobilenet",
-           "mnist_resnet", "mnist_vit", "mobilenet_v2", "resnet34", "resolve", "vit_tiny"]
+__all__ = [
+    "BOOK_NETWORKS",
+    "MODELS",
+    "cifar_cnn8",
+    "convnext_tiny",
+    "efficientnet_b0",
+    "efficientnet_v2_s",
+    "mnist_bottleneck_resnet",
+    "mnist_cnn",
+    "mnist_cnn_bn",
+    "mnist_convnext",
+    "mnist_efficientnet",
+    "mnist_mlp",
+    "mnist_mobilenet",
+    "mnist_mobilenet_v3",
+    "mnist_resnet",
+    "mnist_vit",
+    "mobilenet_v2",
+    "mobilenet_v3_large",
+    "mobilenet_v4_conv_small",
+    "resnet34",
+    "resnet50",
+    "resolve",
+    "vit_tiny",
+]
 
 
 def mnist_cnn() -> NetSpec:
@@ -308,17 +335,169 @@ def _vit(name, input_shape, num_classes, patch, dim, depth, heads, mlp_dim, acti
     return NetSpec(name, input_shape=input_shape, layers=layers)
 
 
+def resnet50(num_classes: int = 10, input_shape: tuple = (3, 224, 224),
+             padding: str = "same") -> NetSpec:
+    """ResNet-50 (He et al. 2016): ResNet-34's stem, four stages of 3, 4, 6 and 3
+    bottleneck blocks at widths 64, 128, 256 and 512 (outputs four times that; stride 2
+    into the last three, on the 3x3 as torchvision's), global average pooling and a
+    dense layer. At 10 classes 23,528,522 parameters, as torchvision's
+    ``resnet50(num_classes=10)``. ``padding`` as :func:`resnet34`'s."""
+    layers = [conv_bn(input_shape[0], 64, 7, stride=2, padding=_pad(padding, 7)),
+              max_pool(3, 2, padding=1)]
+    channels = 64
+    for stage, (width, blocks) in enumerate([(64, 3), (128, 4), (256, 6), (512, 3)]):
+        for i in range(blocks):
+            layers.append(bottleneck(channels, width, 2 if stage and i == 0 else 1,
+                                     padding=padding))
+            channels = 4 * width
+    layers += [global_avg_pool(), dense(channels, num_classes)]
+    return NetSpec("ResNet-50", input_shape=tuple(input_shape), layers=layers)
+
+
+#: MobileNetV3-Large's blocks (torchvision's ``bneck_conf`` rows): depthwise kernel,
+#: expanded channels, output channels, squeeze-and-excitation, activation, stride.
+MOBILENET_V3_LARGE_BLOCKS = [
+    (3, 16, 16, False, "relu", 1), (3, 64, 24, False, "relu", 2),
+    (3, 72, 24, False, "relu", 1), (5, 72, 40, True, "relu", 2),
+    (5, 120, 40, True, "relu", 1), (5, 120, 40, True, "relu", 1),
+    (3, 240, 80, False, "hardswish", 2), (3, 200, 80, False, "hardswish", 1),
+    (3, 184, 80, False, "hardswish", 1), (3, 184, 80, False, "hardswish", 1),
+    (3, 480, 112, True, "hardswish", 1), (3, 672, 112, True, "hardswish", 1),
+    (5, 672, 160, True, "hardswish", 2), (5, 960, 160, True, "hardswish", 1),
+    (5, 960, 160, True, "hardswish", 1)]
+#: MobileNetV3's batch norms.
+MOBILENET_V3_BN = {"eps": 1e-3, "momentum": 0.01}
+
+
+def mobilenet_v3_large(num_classes: int = 10, input_shape: tuple = (3, 224, 224),
+                       padding: str = "same") -> NetSpec:
+    """MobileNetV3-Large (Howard et al. 2019): a stride-2 3x3 convBn stem to 16 channels
+    (hardswish), 15 blocks (MOBILENET_V3_LARGE_BLOCKS: relu or hardswish, some with a
+    hardsigmoid-gated squeeze-and-excitation), a 1x1 convBn to 960 (hardswish), global
+    average pooling, a dense layer to 1280 (hardswish) and one to the classes; batch
+    norms eps 1e-3, momentum 0.01. At 10 classes 4,214,842 parameters, as torchvision's
+    ``mobilenet_v3_large(num_classes=10)`` (its dropout holds none and is left out)."""
+    return _mobilenet_v3("MobileNetV3-Large", tuple(input_shape), num_classes,
+                         MOBILENET_V3_LARGE_BLOCKS, 960, 1280, padding, stem_stride=2)
+
+
+def _mobilenet_v3(name, input_shape, num_classes, blocks, last, hidden, padding, stem_stride):
+    layers = [conv_bn(input_shape[0], 16, 3, stem_stride, _pad(padding, 3), "hardswish",
+                      **MOBILENET_V3_BN)]
+    channels = 16
+    for kernel, expanded, out, se, activation, stride in blocks:
+        layers.append(mobilenet_v3_block(channels, expanded, out, kernel, stride, se,
+                                         activation, padding=padding))
+        channels = out
+    layers += [conv_bn(channels, last, 1, activation="hardswish", **MOBILENET_V3_BN),
+               global_avg_pool(), dense(last, hidden, "hardswish"), dense(hidden, num_classes)]
+    return NetSpec(name, input_shape=input_shape, layers=layers)
+
+
+def mnist_mobilenet_v3() -> NetSpec:
+    """MobileNetV3's blocks, narrower and shallower, for 28x28 images: a 16-channel
+    hardswish stem (stride 1), five blocks (relu and hardswish, squeeze-and-excitation,
+    3x3 and 5x5, stride 2 twice: 28 -> 7) to 48 channels, a 1x1 convBn to 192, global
+    average pooling, dense to 256 (hardswish) and to 10 classes."""
+    blocks = [(3, 16, 16, False, "relu", 1), (3, 48, 24, False, "relu", 2),
+              (5, 72, 32, True, "relu", 2), (3, 96, 32, True, "hardswish", 1),
+              (5, 128, 48, True, "hardswish", 1)]
+    return _mobilenet_v3("MNIST-MobileNetV3", (1, 28, 28), 10, blocks, 192, 256, "same",
+                         stem_stride=1)
+
+
+def mnist_bottleneck_resnet() -> NetSpec:
+    """ResNet-50's bottleneck blocks for 28x28 images: a 16-channel convBn stem, three
+    stages of two bottlenecks at widths 8, 16 and 32 (outputs 32, 64, 128; stride 2
+    into the second and third), global average pooling and a dense layer."""
+    layers, channels = [conv_bn(1, 16, 3)], 16
+    for stage, width in enumerate((8, 16, 32)):
+        for i in range(2):
+            layers.append(bottleneck(channels, width, 2 if stage and i == 0 else 1))
+            channels = 4 * width
+    layers += [global_avg_pool(), dense(channels, 10)]
+    return NetSpec("MNIST-BottleneckResNet", input_shape=(1, 28, 28), layers=layers)
+
+
+#: EfficientNetV2-S's stages (torchvision's): fused or not, expansion ratio, kernel,
+#: stride of the first block, output channels, blocks.
+EFFICIENTNET_V2_S_STAGES = [("fused", 1, 3, 1, 24, 2), ("fused", 4, 3, 2, 48, 4),
+                            ("fused", 4, 3, 2, 64, 4), ("mbconv", 4, 3, 2, 128, 6),
+                            ("mbconv", 6, 3, 1, 160, 9), ("mbconv", 6, 3, 2, 256, 15)]
+
+
+def efficientnet_v2_s(num_classes: int = 10, input_shape: tuple = (3, 224, 224),
+                      padding: str = "same") -> NetSpec:
+    """EfficientNetV2-S (Tan and Le 2021): a stride-2 3x3 convBn stem to 24 channels
+    (silu), three stages of fused MBConv and three of MBConv (EFFICIENTNET_V2_S_STAGES),
+    a 1x1 convBn to 1280 (silu), global average pooling and a dense layer; batch norms
+    eps 1e-3. At 10 classes 20,190,298 parameters, as torchvision's
+    ``efficientnet_v2_s(num_classes=10)`` (its dropout and stochastic depth hold none and
+    are left out)."""
+    eps = 1e-3
+    layers = [conv_bn(input_shape[0], 24, 3, 2, _pad(padding, 3), "silu", eps=eps)]
+    channels = 24
+    for kind, ratio, kernel, stride, out, blocks in EFFICIENTNET_V2_S_STAGES:
+        make = fused_mbconv if kind == "fused" else mbconv
+        for i in range(blocks):
+            layers.append(make(channels, out, kernel, stride if i == 0 else 1, ratio,
+                               padding=padding, eps=eps))
+            channels = out
+    layers += [conv_bn(channels, 1280, 1, activation="silu", eps=eps), global_avg_pool(),
+               dense(1280, num_classes)]
+    return NetSpec("EfficientNetV2-S", input_shape=tuple(input_shape), layers=layers)
+
+
+#: MobileNetV4-Conv-S's stages (timm's ``mobilenetv4_conv_small``): a block is
+#: ("conv", out, kernel, stride) or ("uib", out, start kernel, middle kernel, expansion,
+#: stride), a kernel of 0 none.
+MOBILENET_V4_CONV_SMALL_STAGES = [
+    [("conv", 32, 3, 2), ("conv", 32, 1, 1)],
+    [("conv", 96, 3, 2), ("conv", 64, 1, 1)],
+    [("uib", 96, 5, 5, 3.0, 2), *[("uib", 96, 0, 3, 2.0, 1)] * 4, ("uib", 96, 3, 0, 4.0, 1)],
+    [("uib", 128, 3, 3, 6.0, 2), ("uib", 128, 5, 5, 4.0, 1), ("uib", 128, 0, 5, 4.0, 1),
+     ("uib", 128, 0, 5, 3.0, 1), ("uib", 128, 0, 3, 4.0, 1), ("uib", 128, 0, 3, 4.0, 1)],
+    [("conv", 960, 1, 1)]]
+
+
+def mobilenet_v4_conv_small(num_classes: int = 10, input_shape: tuple = (3, 224, 224),
+                            padding: str = "same") -> NetSpec:
+    """MobileNetV4-Conv-S (Qin et al. 2024): a stride-2 3x3 convBn stem to 32 channels,
+    convBn and universal inverted bottleneck blocks (MOBILENET_V4_CONV_SMALL_STAGES, all
+    relu), then timm's head: global average pooling first, a 1x1 convolution without
+    bias to 1280 (a dense layer here, on the pooled features), batch norm with relu, and
+    a dense layer. At 10 classes 2,505,834 parameters, as timm's
+    ``mobilenetv4_conv_small(num_classes=10)``."""
+    layers = [conv_bn(input_shape[0], 32, 3, 2, _pad(padding, 3))]
+    channels = 32
+    for stage in MOBILENET_V4_CONV_SMALL_STAGES:
+        for kind, out, *rest in stage:
+            if kind == "conv":
+                kernel, stride = rest
+                layers.append(conv_bn(channels, out, kernel, stride, _pad(padding, kernel)))
+            else:
+                start, mid, ratio, stride = rest
+                layers.append(uib(channels, out, start, mid, ratio, stride, padding=padding))
+            channels = out
+    layers += [global_avg_pool(), dense(channels, 1280, bias=False), batch_norm(1280, "relu"),
+               dense(1280, num_classes)]
+    return NetSpec("MobileNetV4-Conv-S", input_shape=tuple(input_shape), layers=layers)
+
+
 #: The book's networks of its later chapters, at their own input sizes (they train
 #: on data read from the user's disk, not on MNIST).
 BOOK_NETWORKS = {"cifar-cnn8-bn": cifar_cnn8, "cifar-cnn8": lambda: cifar_cnn8(batch_norm=False),
                  "resnet34": resnet34, "mobilenet-v2": mobilenet_v2,
                  "efficientnet-b0": efficientnet_b0, "convnext-tiny": convnext_tiny,
-                 "vit-tiny": vit_tiny}
+                 "vit-tiny": vit_tiny, "resnet50": resnet50,
+                 "mobilenet-v3-large": mobilenet_v3_large, "efficientnet-v2-s": efficientnet_v2_s,
+                 "mobilenet-v4-conv-small": mobilenet_v4_conv_small}
 
 #: Models by the names the command line accepts.
 MODELS = {"cnn": mnist_cnn, "mlp": mnist_mlp, "cnn-bn": mnist_cnn_bn, "resnet": mnist_resnet,
           "mobilenet": mnist_mobilenet, "efficientnet": mnist_efficientnet,
-          "convnext": mnist_convnext, "vit": mnist_vit}
+          "convnext": mnist_convnext, "vit": mnist_vit,
+          "bottleneck-resnet": mnist_bottleneck_resnet, "mobilenet-v3": mnist_mobilenet_v3}
 
 
 def resolve(ref: str, padding: str | None = None) -> NetSpec:

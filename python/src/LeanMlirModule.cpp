@@ -503,10 +503,11 @@ public:
     return addLayer<ns::FlattenOp>(loc, get(x));
   }
 
-  nb::object dense(const LmValue &x, const LmValue &w, const LmValue &b,
+  nb::object dense(const LmValue &x, const LmValue &w,
+                   const std::optional<LmValue> &b,
                    const std::string &activation, LmLocation &loc) {
     auto act = parseEnum<ns::Activation>(activation, "activation");
-    return addLayer<ns::DenseOp>(loc, get(x), get(w), get(b),
+    return addLayer<ns::DenseOp>(loc, get(x), get(w), b ? get(*b) : Value(),
                                  ns::ActivationAttr::get(ctx(), act));
   }
 
@@ -871,7 +872,8 @@ NB_MODULE(_mlir, m) {
            nb::keep_alive<0, 1>())
       .def("flatten", &LmModelBuilder::flatten, nb::arg("x"), nb::arg("loc"), nb::keep_alive<0, 1>())
       .def("dense", &LmModelBuilder::dense, nb::arg("x"), nb::arg("weight"),
-           nb::arg("bias"), nb::arg("activation"), nb::arg("loc"), nb::keep_alive<0, 1>())
+           nb::arg("bias").none(), nb::arg("activation"), nb::arg("loc"),
+           nb::keep_alive<0, 1>())
       .def("relu", &LmModelBuilder::relu, nb::arg("x"), nb::arg("loc"), nb::keep_alive<0, 1>())
       .def("batch_norm", &LmModelBuilder::batchNorm, nb::arg("x"),
            nb::arg("scale"), nb::arg("shift"), nb::arg("running_mean"),

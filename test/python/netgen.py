@@ -45,6 +45,8 @@ def random_net(rng: random.Random, max_convs: int = 2):
 
 #: Every activation a layer takes.
 ACTIVATIONS = [a.value for a in lm.Activation]
+#: How a block may pad (lm.layers.BLOCK_PADDINGS).
+PADDINGS = ["same", "torch"]
 
 
 def _spatial(shape):
@@ -139,7 +141,28 @@ GENERATORS = {
     "vit_block": lambda rng, shape: lm.vit_block(
         shape[1], _heads(rng, shape[1]), rng.randint(2, 8), rng.choice([1e-5, 1e-6]),
         rng.choice(["gelu", "gelu_tanh"])) if _tokens(shape) else None,
+    "bottleneck": lambda rng, shape: lm.bottleneck(
+        shape[0], rng.randint(1, 2), rng.randint(1, 2), padding=rng.choice(PADDINGS))
+    if _spatial(shape) else None,
+    "mobilenet_v3_block": lambda rng, shape: lm.mobilenet_v3_block(
+        shape[0], rng.choice([shape[0], 2 * shape[0]]), rng.choice([shape[0], 4]),
+        rng.choice([3, 5]), rng.randint(1, 2), rng.random() < 0.7,
+        rng.choice(["relu", "hardswish"]), padding=rng.choice(PADDINGS))
+    if _spatial(shape) else None,
+    "fused_mbconv": lambda rng, shape: lm.fused_mbconv(
+        shape[0], rng.choice([shape[0], 4]), 3, rng.randint(1, 2), rng.choice([1, 2]),
+        padding=rng.choice(PADDINGS), eps=rng.choice([1e-5, 1e-3]))
+    if _spatial(shape) else None,
+    "uib": lambda rng, shape: _uib(rng, shape) if _spatial(shape) else None,
 }
+
+
+def _uib(rng, shape):
+    """A universal inverted bottleneck of a random variant (start and middle depthwise
+    convolutions each there or not)."""
+    start, mid = rng.choice([(3, 3), (0, 3), (3, 0), (5, 0), (0, 0)])
+    return lm.uib(shape[0], rng.choice([shape[0], 4]), start, mid, rng.choice([2, 3]),
+                  rng.randint(1, 2) if start or mid else 1, padding=rng.choice(PADDINGS))
 
 
 def network_with(kind: str, rng: random.Random) -> lm.NetSpec:

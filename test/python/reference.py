@@ -119,16 +119,23 @@ def batch_norm(x, p, prefix, training, stats, eps=1e-5, momentum=0.1):
     return xhat * get("weight").reshape(shape) + get("bias").reshape(shape)
 
 
-def conv_bn(x, p, prefix, stride, padding, activation, training, stats, groups=1):
+def conv_bn(x, p, prefix, stride, padding, activation, training, stats, groups=1, eps=1e-5,
+            momentum=0.1):
     w = np.asarray(p[prefix + "conv.weight"], np.float64)
     y = conv2d(x, w, np.zeros(w.shape[0]), stride, padding, groups)
-    return act(batch_norm(y, p, prefix + "bn.", training, stats), activation)
+    return act(batch_norm(y, p, prefix + "bn.", training, stats, eps, momentum), activation)
+
+
+def block_pad(layer, kernel):
+    """A block's padding for a ``kernel`` convolution: the book's 'same', or PyTorch's
+    ``kernel // 2`` on every side (``padding="torch"``)."""
+    return "same" if getattr(layer, "padding", "same") == "same" else (kernel // 2,) * 4
 
 
 def residual_block(x, p, prefix, layer, training, stats):
     def cbn(h, conv, bn, stride, activation):
         w = np.asarray(p[prefix + conv + ".weight"], np.float64)
-        y = conv2d(h, w, np.zeros(w.shape[0]), stride, "same")
+        y = conv2d(h, w, np.zeros(w.shape[0]), stride, block_pad(layer, w.shape[-1]))
         return act(batch_norm(y, p, prefix + bn + ".", training, stats), activation)
 
     y = cbn(x, "conv1", "bn1", layer.stride, "relu")
@@ -153,7 +160,7 @@ def convnext_block(x, p, prefix, layer):
         return np.asarray(p[prefix + k], np.float64)
 
     c = layer.channels
-    y = conv2d(x, get("dwconv.weight"), get("dwconv.bias"), 1, "same", c)
+    y = conv2d(x, get("dwconv.weight"), get("dwconv.bias"), 1, block_pad(layer, 7), c)
     y = layer_norm(y, p, prefix + "norm.", type("LN", (), {"eps": 1e-6}))
     y = act(conv2d(y, get("pwconv1.weight"), get("pwconv1.bias"), 1, "same"), "gelu")
     y = conv2d(y, get("pwconv2.weight"), get("pwconv2.bias"), 1, "same")
@@ -172,14 +179,14 @@ def squeeze_excite(x, p, prefix, layer):
 
 
 def mbconv(x, p, prefix, layer, training, stats):
-    y = x
+    y, eps = x, getattr(layer, "eps", 1e-5)
     if layer.expand_ratio != 1:
-        y = conv_bn(y, p, prefix + "expand.", 1, "same", "silu", training, stats)
-    y = conv_bn(y, p, prefix + "depthwise.", layer.stride, "same", "silu", training, stats,
-                groups=layer.hidden)
+        y = conv_bn(y, p, prefix + "expand.", 1, "same", "silu", training, stats, eps=eps)
+    y = conv_bn(y, p, prefix + "depthwise.", layer.stride, block_pad(layer, layer.kernel_size),
+                "silu", training, stats, groups=layer.hidden, eps=eps)
     se = type("SE", (), {"activation": "silu"})
     y = squeeze_excite(y, p, prefix + "se.", se)
-    y = conv_bn(y, p, prefix + "project.", 1, "same", "identity", training, stats)
+    y = conv_bn(y, p, prefix + "project.", 1, "same", "identity", training, stats, eps=eps)
     return y + x if layer.adds_input else y
 
 
@@ -187,8 +194,8 @@ def inverted_residual(x, p, prefix, layer, training, stats):
     y = x
     if layer.expand_ratio != 1:
         y = conv_bn(y, p, prefix + "expand.", 1, "same", "relu6", training, stats)
-    y = conv_bn(y, p, prefix + "depthwise.", layer.stride, "same", "relu6", training, stats,
-                groups=layer.hidden)
+    y = conv_bn(y, p, prefix + "depthwise.", layer.stride, block_pad(layer, 3), "relu6",
+                training, stats, groups=layer.hidden)
     y = conv_bn(y, p, prefix + "project.", 1, "same", "identity", training, stats)
     return y + x if layer.adds_input else y
 
@@ -254,7 +261,15 @@ def _conv2d_layer(h, layer, params, prefix, training, stats):
 
 def _dense_layer(h, layer, params, prefix, training, stats):
     w, b = _weights(params, prefix)
-    return act(h @ w + b, layer.activation)
+    return act(h @ w + (0 if b is None else b), layer.activation)
+
+
+def composite(h, layer, params, prefix, training, stats):
+    """A block made of parts (``layer.parts()``), each computed by its own reference."""
+    for part in layer.parts():
+        where = f"{prefix}{part.name}." if part.name else prefix
+        h = FORWARD[part.kind](h, part, params, where, training, stats)
+    return h
 
 
 #: Each layer kind's float64 forward (``lm.LAYERS``): ``(h, layer, params, name prefix,
@@ -267,10 +282,11 @@ FORWARD = {
     "dense": _dense_layer,
     "relu": lambda h, *_: np.maximum(h, 0),
     "batch_norm": lambda h, layer, params, prefix, training, stats: act(
-        batch_norm(h, params, prefix, training, stats), layer.activation),
+        batch_norm(h, params, prefix, training, stats, layer.eps, layer.momentum),
+        layer.activation),
     "conv_bn": lambda h, layer, params, prefix, training, stats: conv_bn(
         h, params, prefix, layer.stride, layer.padding, layer.activation, training, stats,
-        layer.groups),
+        layer.groups, layer.eps, layer.momentum),
     "global_avg_pool": lambda h, *_: h.mean(axis=(2, 3)),
     "residual_block": lambda h, layer, params, prefix, training, stats: residual_block(
         h, params, prefix, layer, training, stats),
@@ -296,6 +312,10 @@ FORWARD = {
     "attention": lambda h, layer, params, prefix, *_: attention(h, params, prefix, layer),
     "take_token": lambda h, layer, *_: h[:, layer.index],
     "vit_block": lambda h, layer, params, prefix, *_: vit_block(h, params, prefix, layer),
+    "bottleneck": composite,
+    "mobilenet_v3_block": composite,
+    "fused_mbconv": composite,
+    "uib": composite,
 }
 
 

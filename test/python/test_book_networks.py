@@ -3,11 +3,13 @@
 The CIFAR-10 chapter's CNN at 3x32x32: its layout and parameter count, and one
 train step of each optimizer its chapter compares (SGD, Nesterov momentum,
 AdamW) against PyTorch's from the same weights. ResNet-34, MobileNetV2,
-EfficientNet-B0, ConvNeXt-T and ViT-Tiny at 3x224x224 (the book's Imagenette
+EfficientNet-B0, ConvNeXt-T, ViT-Tiny, ResNet-50, MobileNetV3-Large,
+EfficientNetV2-S and MobileNetV4-Conv-S at 3x224x224 (the book's Imagenette
 setting) and 10 classes: their parameter counts are torchvision's
-``resnet34``, ``mobilenet_v2``, ``efficientnet_b0`` and
-``convnext_tiny(num_classes=10)``'s (and timm's ``vit_tiny_patch16_224``'s,
-test_vit.py), and one SGD step of ours (IREE, the
+``resnet34``, ``mobilenet_v2``, ``efficientnet_b0``, ``convnext_tiny``,
+``resnet50``, ``mobilenet_v3_large`` and ``efficientnet_v2_s(num_classes=10)``'s
+(and timm's ``vit_tiny_patch16_224`` and ``mobilenetv4_conv_small``'s, here and
+in test_vit.py), and one SGD step of ours (IREE, the
 CPU's forms) from the same weights equals PyTorch's on the same network in
 float64, every updated tensor within a few times the error PyTorch's own
 float32 step makes (as the full-size accuracy test holds the MNIST networks).
@@ -66,6 +68,20 @@ def test_convnext_tiny_has_torchvisions_parameter_count_and_shapes():
     assert spec.layer_output_shapes[0] == (96, 56, 56)     # the 4x4 stride-4 patchify stem
     gammas = [p for p in spec.params if p.name.endswith("layer_scale")]
     assert len(gammas) == 18 and all((spec.init_params(0)[p.name] == 1e-6).all() for p in gammas)
+
+
+@pytest.mark.parametrize("network, at_1000, head", [
+    # torchvision's resnet50 (its fc 2048 x classes), mobilenet_v3_large (classifier.3,
+    # 1280 x classes) and efficientnet_v2_s (classifier.1, 1280 x classes), timm's
+    # mobilenetv4_conv_small (classifier, 1280 x classes): their counts at 1000 classes.
+    ("resnet50", 25_557_032, 2048), ("mobilenet_v3_large", 5_483_032, 1280),
+    ("efficientnet_v2_s", 21_458_488, 1280), ("mobilenet_v4_conv_small", 3_774_024, 1280)])
+def test_the_rest_of_the_imagenette_table_has_its_parameter_counts(network, at_1000, head):
+    spec = getattr(lm, network)()
+    assert spec.param_count() == at_1000 - (head + 1) * 990
+    assert getattr(lm, network)(num_classes=1000).param_count() == at_1000
+    assert spec.output_shape == (10,)
+    assert spec.layer_output_shapes[-2] == (head,)
 
 
 def test_cifar_cnn8_has_the_books_layout():
@@ -150,7 +166,9 @@ def torch_steps(spec, params, config, batches, dtype):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("network", ["resnet34", "mobilenet_v2", "efficientnet_b0",
-                                     "convnext_tiny", "vit_tiny"])
+                                     "convnext_tiny", "vit_tiny", "resnet50",
+                                     "mobilenet_v3_large", "efficientnet_v2_s",
+                                     "mobilenet_v4_conv_small"])
 def test_train_step_at_224_equals_pytorchs(network):
     """One SGD step at batch 4 from the same weights: the loss to float32 rounding,
     and every tensor's update, as a whole (relative L2 against PyTorch float64),

@@ -22,6 +22,7 @@ from pathlib import Path
 import lean_mlir as lm
 import numpy as np
 import pytest
+import torch_zoo
 from lean_mlir.weights import TORCH_MAPPINGS, WeightsError
 
 torch = pytest.importorskip("torch")
@@ -251,6 +252,14 @@ NETWORKS = {
     # Its patches take no padding; at 224, its own size (the position embedding's).
     "vit_tiny": (lambda input_shape, padding: lm.vit_tiny(input_shape=input_shape), ViTTiny,
                  5_526_346, (3, 224, 224)),
+    # The rest of the book's Imagenette table, their torch definitions in torch_zoo.py.
+    "resnet50": (lm.resnet50, torch_zoo.ResNet50, 23_528_522, (3, 32, 32)),
+    "mobilenet_v3_large": (lm.mobilenet_v3_large, torch_zoo.MobileNetV3Large, 4_214_842,
+                           (3, 64, 64)),
+    "efficientnet_v2_s": (lm.efficientnet_v2_s, torch_zoo.EfficientNetV2S, 20_190_298,
+                          (3, 32, 32)),
+    "mobilenet_v4_conv_small": (lm.mobilenet_v4_conv_small, torch_zoo.MobileNetV4ConvSmall,
+                                2_505_834, (3, 64, 64)),
 }
 
 
@@ -318,8 +327,9 @@ def test_the_torch_definitions_have_torchvisions_keys():
     assert {"cls_token", "pos_embed", "patch_embed.proj.weight", "blocks.11.attn.qkv.bias",
             "blocks.0.mlp.fc2.weight", "norm.weight", "head.weight"} <= keys["vit_tiny"]
     assert len(keys["vit_tiny"]) == 152     # 4 + 12 blocks x 12 + norm and head's 4
-    assert sorted(TORCH_MAPPINGS) == ["ConvNeXt-T", "EfficientNet-B0", "MobileNetV2",
-                                      "ResNet-34", "ViT-Tiny"]
+    assert sorted(TORCH_MAPPINGS) == [
+        "ConvNeXt-T", "EfficientNet-B0", "EfficientNetV2-S", "MobileNetV2", "MobileNetV3-Large",
+        "MobileNetV4-Conv-S", "ResNet-34", "ResNet-50", "ViT-Tiny"]
 
 
 def test_round_trip_is_bit_identical_and_torch_loads_it_strictly(network):

@@ -527,8 +527,9 @@ LogicalResult DenseOp::inferReturnTypes(MLIRContext *ctx,
     return emitOptionalError(loc, "'", name, "' op input has ", in.back(),
                              " features but the weight expects ", w[0],
                              " (weight ", weightType, " is [in, out])");
-  // dense_c4: one bias per output feature.
-  if (failed(checkParamShape(loc, name, "bias", adaptor.getBias().getType(),
+  // dense_c4: one bias per output feature (if there is a bias).
+  if (adaptor.getBias() &&
+      failed(checkParamShape(loc, name, "bias", adaptor.getBias().getType(),
                              {w[1]}, "one per output feature")))
     return failure();
   SmallVector<int64_t, 2> rest(in.drop_front().drop_back());

@@ -281,8 +281,8 @@ def NetSpec_DenseOp : NetSpec_LayerOp<"dense"> {
   let summary = "Fully connected layer with bias and activation";
   let description = [{
     `act(input @ weight + bias)` with `input : [N, in]`, `weight : [in, out]`
-    and `bias : [out]`; on a token sequence `[N, T, in]`, the same for every
-    token (`[N, T, out]`).
+    and `bias : [out]` (optional: `torch.nn.Linear(bias=False)`); on a token
+    sequence `[N, T, in]`, the same for every token (`[N, T, out]`).
 
     ```mlir
     %y = netspec.dense %x, %w, %b activation(relu)
@@ -291,12 +291,12 @@ def NetSpec_DenseOp : NetSpec_LayerOp<"dense"> {
     ```
   }];
   let arguments = (ins NetSpec_F32Tensor:$input, NetSpec_F32Tensor:$weight,
-                       NetSpec_F32Tensor:$bias,
+                       Optional<NetSpec_F32Tensor>:$bias,
                        NetSpec_ActivationAttr:$activation);
   let results = (outs NetSpec_F32Tensor:$result);
   let assemblyFormat = [{
-    $input `,` $weight `,` $bias `activation` `(` custom<EnumKeyword>($activation) `)` attr-dict
-    `:` type($input) `,` type($weight) `,` type($bias)
+    $input `,` $weight (`,` $bias^)? `activation` `(` custom<EnumKeyword>($activation) `)` attr-dict
+    `:` type($input) `,` type($weight) (`,` type($bias)^)?
   }];
 }
 

@@ -67,7 +67,8 @@ Value DenseOp::emitForward(LayerLowering &lowering, ValueRange operands) {
       chunksFor(b.shape(operands[1])[0], lowering.forms.denseChunk);
   Value y = chunks > 1 ? chunkedProduct(b, x, operands[1], chunks)
                        : b.dotGeneral(x, operands[1], {1}, {0});
-  y = b.add(y, b.broadcastInDim(operands[2], b.shape(y), {1}));
+  if (operands.size() > 2) // the bias, when there is one
+    y = b.add(y, b.broadcastInDim(operands[2], b.shape(y), {1}));
   return emitActivation(lowering, *this, getActivation(),
                         likeInput(b, y, operands[0]));
 }
@@ -76,11 +77,11 @@ void DenseOp::emitVJP(LayerLowering &lowering, ValueRange operands,
                       Value result, Value resultGrad, bool needInputGrad,
                       SmallVectorImpl<Value> &operandGrads) {
   StablehloBuilder &b = lowering.b;
-  operandGrads.assign(3, Value());
+  operandGrads.assign(operands.size(), Value());
   Value g = rows(b, emitActivationVJP(lowering, *this, getActivation(), result,
                                       resultGrad));
   Value x = rows(b, operands[0]);
-  {
+  if (operands.size() > 2) {
     auto part = lowering.part("bias gradient");
     operandGrads[2] = b.reduceSumStaged(g, {0}); // [out]
   }
