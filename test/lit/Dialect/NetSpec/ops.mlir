@@ -149,3 +149,13 @@ netspec.model @tokens_and_attention {
   %o = netspec.take_token %s index(0) : tensor<?x5x6xf32>
   netspec.output %o : tensor<?x6xf32>
 }
+
+// A dense layer without bias (torch.nn.Linear(bias=False)).
+// CHECK-LABEL: netspec.model @dense_without_bias
+netspec.model @dense_without_bias {
+  %x = netspec.input : tensor<?x6xf32>
+  %w = netspec.param "d.weight" init(he_normal) : tensor<6x4xf32>
+  // CHECK: netspec.dense %{{.*}}, %{{.*}} activation(hardswish) : tensor<?x6xf32>, tensor<6x4xf32>
+  %y = netspec.dense %x, %w activation(hardswish) : tensor<?x6xf32>, tensor<6x4xf32>
+  netspec.output %y : tensor<?x4xf32>
+}
