@@ -570,10 +570,10 @@ def _add_run_commands(sub) -> None:
     p_train.add_argument("model", nargs="?", metavar="MODEL", help=MODEL_HELP)
     p_train.add_argument("--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR")
     p_train.add_argument("--init-from", metavar="FILE",
-                         help="start from PyTorch weights (torchvision's state_dict of "
-                              "resnet34, mobilenet-v2, efficientnet-b0 or convnext-tiny, "
-                              "timm's of vit-tiny: .safetensors, .pt or .pth); the model is "
-                              "built with PyTorch's padding")
+                         help="start from PyTorch weights (the state_dict of an Imagenette "
+                              "network: torchvision's, timm's for vit-tiny and "
+                              "mobilenet-v4-conv-small; .safetensors, .pt or .pth); the model "
+                              "is built with PyTorch's padding")
     _add_run_options(p_train)
     p_abl = sub.add_parser("ablation", help="the book's ablation arms (--list)")
     p_abl.add_argument("name", nargs="?")
