@@ -25,8 +25,8 @@ The public API:
   directory (checkpoints, metrics, resume); :func:`load_model` loads an
   exported model; :func:`sweep` runs ablation arms on Ray;
 * :func:`from_torch` and :func:`to_torch` (:mod:`lean_mlir.weights`) read and
-  write torchvision's weights of the Imagenette networks built with
-  ``padding="torch"``.
+  write torchvision's (timm's for ViT-Tiny and MobileNetV4-Conv-S) weights of the
+  Imagenette networks built with ``padding="torch"``.
 
 The modules and their layers: the README's "Layout".
 """

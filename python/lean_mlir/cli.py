@@ -230,7 +230,7 @@ def _train(args) -> int:
     if args.model is None:
         raise RunError(f"train needs a model ({', '.join(MODELS)}) or --resume RUN_DIR")
     # PyTorch's weights need PyTorch's padding, where the network has the choice.
-    spec = resolve(args.model, padding="torch" if args.init_from else None)
+    spec = resolve(args.model, padding="torch" if args.init_from is not None else None)
     cfg = _config(args.recipe, args)
     return _run(spec, cfg, args, recipe=args.recipe, dataset=args.dataset or "mnist",
                 data_dir=args.data_dir, run_dir=args.run_dir, train_limit=args.train_limit,

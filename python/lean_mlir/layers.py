@@ -58,7 +58,7 @@ __all__ = [
     "fused_mbconv", "global_avg_pool", "inverted_residual", "layer_from_dict", "layer_norm",
     "layer_scale", "layer_to_dict", "make_divisible", "max_pool", "mbconv",
     "mobilenet_v3_block", "patch_embed", "position_embedding", "relu", "residual",
-    "residual_block", "squeeze_excite", "take_token", "uib", "vit_block",
+    "residual_block", "squeeze_excite", "sub_layers", "take_token", "uib", "vit_block",
 ]
 
 
@@ -262,13 +262,25 @@ class BatchNorm(Layer):
                             self.activation.value, loc)
 
 
+def _check_number(value, what: str, ok, want: str) -> None:
+    """ValueError unless ``value`` is a number (not a bool) for which ``ok`` holds."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) \
+            or not ok(value):
+        raise ValueError(f"{what} must be {want}, got {value!r}")
+
+
 def _check_bn(layer) -> None:
     """A batch norm's eps (> 0) and momentum (in [0, 1])."""
-    for what, ok in (("eps", layer.eps > 0), ("momentum", 0 <= layer.momentum <= 1)):
-        value = getattr(layer, what)
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not ok:
-            raise ValueError(f"{what} must be {'positive' if what == 'eps' else 'in [0, 1]'}, "
-                             f"got {value!r}")
+    _check_number(layer.eps, "eps", lambda v: v > 0, "positive")
+    _check_number(layer.momentum, "momentum", lambda v: 0 <= v <= 1, "in [0, 1]")
+
+
+def sub_layers(layer: Layer) -> list[Layer]:
+    """Every layer inside ``layer`` (a residual's body and shortcut, a composite's parts),
+    at any depth."""
+    inner = (list(layer.body) + list(layer.shortcut or ()) if isinstance(layer, Residual)
+             else layer.parts() if isinstance(layer, _Composite) else [])
+    return [x for sub in inner for x in (sub, *sub_layers(sub))]
 
 
 def _conv_bn(b, x, weight, bn, stride, padding, activation, loc, groups=1, eps=BN_EPSILON,
@@ -573,9 +585,7 @@ class MBConv(Layer):
         for what in ("in_channels", "out_channels", "kernel_size", "stride", "expand_ratio"):
             positive_int(getattr(self, what), what)
         _check_block_padding(self.padding)
-        if isinstance(self.eps, bool) or not isinstance(self.eps, (int, float)) or \
-                not self.eps > 0:
-            raise ValueError(f"eps must be positive, got {self.eps!r}")
+        _check_number(self.eps, "eps", lambda v: v > 0, "positive")
 
     @property
     def hidden(self) -> int:
@@ -896,47 +906,6 @@ class TakeToken(Layer):
         return b.take_token(x, int(self.index), loc)
 
 
-@dataclass(frozen=True)
-class ViTBlock(Layer):
-    """A pre-norm transformer block (timm's ``vision_transformer.Block``) as two
-    residuals: ``x + attn(norm1(x))``, then ``x + mlp.fc2(act(mlp.fc1(norm2(x))))``
-    with ``mlp.fc1`` to ``mlp_dim`` channels. Layer norms eps ``eps``; linear
-    weights N(0, 0.02^2). Dropout and stochastic depth hold no parameters and are
-    left out. ``activation`` is "gelu" (exact) or "gelu_tanh"."""
-
-    kind: ClassVar[str] = "vit_block"
-    function: ClassVar[str] = "vit_block"
-    dim: int
-    heads: int
-    mlp_dim: int
-    eps: float = 1e-6
-    activation: Activation = Activation.GELU
-
-    def residuals(self) -> tuple[Residual, Residual]:
-        d = self.dim
-        attention = Residual((LayerNorm(d, self.eps, name="norm1"),
-                              Attention(d, self.heads, name="attn")))
-        mlp = Residual((LayerNorm(d, self.eps, name="norm2"),
-                        Dense(d, self.mlp_dim, self.activation, name="mlp.fc1"),
-                        Dense(self.mlp_dim, d, name="mlp.fc2")))
-        return attention, mlp
-
-    def check(self) -> None:
-        positive_int(self.mlp_dim, "mlp_dim")
-        for residual in self.residuals():
-            residual.check()
-
-    def param_shapes(self):
-        shapes = [s for r in self.residuals() for s in r.param_shapes()]
-        return [(name, shape, Init.SMALL_NORMAL if init is Init.HE_NORMAL else init, *rest)
-                for name, shape, init, *rest in shapes]
-
-    def build(self, b, x, params, loc):
-        first, second = self.residuals()
-        count = len(first.param_shapes())
-        return second.build(b, first.build(b, x, params[:count], loc), params[count:], loc)
-
-
 def make_divisible(value: float, divisor: int = 8) -> int:
     """A channel count rounded to a multiple of ``divisor``, never below 90% of
     ``value`` (torchvision's and timm's ``_make_divisible``)."""
@@ -975,6 +944,44 @@ class _Composite(Layer):
 def _around(body: list[Layer], adds_input: bool) -> list[Layer]:
     """A block's layers, with its input added back when ``adds_input``."""
     return [Residual(tuple(body))] if adds_input else body
+
+
+@dataclass(frozen=True)
+class ViTBlock(_Composite):
+    """A pre-norm transformer block (timm's ``vision_transformer.Block``) as two
+    residuals: ``x + attn(norm1(x))``, then ``x + mlp.fc2(act(mlp.fc1(norm2(x))))``
+    with ``mlp.fc1`` to ``mlp_dim`` channels. Layer norms eps ``eps``; linear
+    weights N(0, 0.02^2). Dropout and stochastic depth hold no parameters and are
+    left out. ``activation`` is "gelu" (exact) or "gelu_tanh"; a composite of two
+    :class:`Residual` parts."""
+
+    kind: ClassVar[str] = "vit_block"
+    function: ClassVar[str] = "vit_block"
+    dim: int
+    heads: int
+    mlp_dim: int
+    eps: float = 1e-6
+    activation: Activation = Activation.GELU
+
+    def parts(self) -> list[Layer]:
+        d = self.dim
+        attention = Residual((LayerNorm(d, self.eps, name="norm1"),
+                              Attention(d, self.heads, name="attn")))
+        mlp = Residual((LayerNorm(d, self.eps, name="norm2"),
+                        Dense(d, self.mlp_dim, self.activation, name="mlp.fc1"),
+                        Dense(self.mlp_dim, d, name="mlp.fc2")))
+        return [attention, mlp]
+
+    def check(self) -> None:
+        positive_int(self.mlp_dim, "mlp_dim")
+        if self.activation not in (Activation.GELU, Activation.GELU_TANH):
+            raise ValueError(f"activation must be 'gelu' or 'gelu_tanh', got "
+                             f"{str(self.activation)!r}")
+        super().check()
+
+    def param_shapes(self):
+        return [(name, shape, Init.SMALL_NORMAL if init is Init.HE_NORMAL else init, *rest)
+                for name, shape, init, *rest in super().param_shapes()]
 
 
 @dataclass(frozen=True)
@@ -1031,6 +1038,8 @@ class MobileNetV3Block(_Composite):
     def check(self) -> None:
         for what in ("in_channels", "expanded", "out_channels", "kernel_size", "stride"):
             positive_int(getattr(self, what), what)
+        if not isinstance(self.se, bool):
+            raise ValueError(f"se must be True or False, got {self.se!r}")  # noqa: TRY004
         _check_block_padding(self.padding)
         super().check()
 
@@ -1054,7 +1063,9 @@ class FusedMBConv(_Composite):
     convBn with the stride to ``in_channels * expand_ratio`` (``expand``, silu), then a
     1x1 convBn to ``out_channels`` (``project``); with ratio 1 the one convolution goes
     straight to ``out_channels`` (``expand``, silu). No squeeze-and-excitation; ``x``
-    added back when the stride is 1 and the channels are kept. Batch norms eps ``eps``."""
+    added back when the stride is 1 and the channels are kept. Batch norms eps ``eps``.
+    (torchvision asks whether the rounded expansion keeps the channels, which is ratio 1
+    wherever the input is a multiple of 8, as in EfficientNetV2-S.)"""
 
     kind: ClassVar[str] = "fused_mbconv"
     function: ClassVar[str] = "fused_mbconv"
@@ -1115,6 +1126,7 @@ class UniversalInvertedBottleneck(_Composite):
             k = getattr(self, what)
             if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 0:
                 raise ValueError(f"{what} must be 0 (none) or a kernel size, got {k!r}")
+        _check_number(self.expand_ratio, "expand_ratio", lambda v: v > 0, "positive")
         if self.stride != 1 and not (self.start_kernel or self.mid_kernel):
             raise ValueError("a strided universal inverted bottleneck needs a depthwise "
                              "convolution (start_kernel or mid_kernel)")

@@ -396,9 +396,13 @@ def _fresh(spec: NetSpec, cfg: TrainConfig, run_dir: Path | None, info: dict,
            init_params: dict[str, np.ndarray] | None = None) -> _Start:
     """A new run from ``init_params`` (None: ``spec.init_params(cfg.seed)``); with a run
     directory, its config.json."""
+    missing = [p.name for p in spec.params if init_params is not None
+               and p.name not in init_params]
+    if missing:
+        raise RunError(f"init_params lacks {len(missing)} of {spec.name}'s parameters, "
+                       f"{missing[0]!r} first")
     params = spec.init_params(cfg.seed) if init_params is None else {
-        p.name: np.array(init_params[p.name], np.float32, order="C") for p in spec.params
-        if p.name in init_params}
+        p.name: np.array(init_params[p.name], np.float32, order="C") for p in spec.params}
     state = init_optimizer_state(spec, params, cfg)
     position = Position(1, 0, 0, np.random.default_rng([cfg.seed, 1]).bit_generator.state)
     if run_dir is not None:

@@ -1,4 +1,4 @@
-"""PyTorch weights in and out: a torchvision ``state_dict`` as a network's parameters, and back.
+"""PyTorch weights in and out: a torchvision or timm ``state_dict`` as a network's parameters.
 
     spec = lm.resnet34(padding="torch")               # torchvision's padding
     params = lm.from_torch(spec, "resnet34.safetensors")   # or .pt/.pth, or a dict
@@ -183,7 +183,7 @@ def _mapping(spec: NetSpec) -> list[Entry]:
             "build it with padding=\"torch\" to use PyTorch weights")
     try:
         entries = list(TORCH_MAPPINGS[spec.name](spec))
-    except IndexError:   # a layer the mapping looks for is not there
+    except (IndexError, ValueError, AttributeError):   # a layer it looks for is not there
         entries = []
     named = [ours for ours, _, _ in entries if ours is not None]
     params = {p.name for p in spec.params}
@@ -219,8 +219,9 @@ def _problems(spec: NetSpec, entries: list[Entry], state: dict) -> list[str]:
 
 def from_torch(spec: NetSpec, state_dict) -> dict[str, np.ndarray]:
     """The parameters of ``spec`` (float32, by name, in its order) from a PyTorch
-    state_dict under the keys of the network's mapping (torchvision's for ResNet-34,
-    MobileNetV2, EfficientNet-B0 and ConvNeXt-T): a dict of NumPy arrays or torch
+    state_dict under the keys of the network's mapping (TORCH_MAPPINGS: torchvision's
+    for the Imagenette networks, timm's for ViT-Tiny and MobileNetV4-Conv-S; ``to_torch``
+    writes the same): a dict of NumPy arrays or torch
     tensors, or a ``.safetensors``, ``.pt`` or ``.pth`` file. ``num_batches_tracked``
     is accepted and ignored. WeightsError (one line naming the key, the expected and
     the found shape) on any missing, unexpected or misshapen key."""

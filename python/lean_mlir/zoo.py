@@ -25,6 +25,7 @@ from lean_mlir.layers import (
     mobilenet_v3_block,
     patch_embed,
     position_embedding,
+    positive_int,
     residual_block,
     take_token,
     uib,
@@ -324,6 +325,7 @@ def mnist_vit() -> NetSpec:
 
 def _vit(name, input_shape, num_classes, patch, dim, depth, heads, mlp_dim, activation):
     channels, height, width = input_shape
+    positive_int(patch, "patch")
     if height % patch or width % patch:
         raise ValueError(f"{name}: patch {patch} does not divide the input's "
                          f"{height}x{width}")

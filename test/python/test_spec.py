@@ -148,7 +148,7 @@ BAD_SPECS = [
     ("zero channels", (1, 8, 8), [lm.conv2d(1, 0, 3)],
      0, "conv2d", "out_channels must be positive, got 0"),
     ("dense without flatten", (1, 8, 8), [lm.dense(64, 10)],
-     0, "dense", "input must be a rank-2 [batch, features] tensor"),
+     0, "dense", "input must be [batch, features] or [batch, tokens, features]"),
     ("non-integer size", (4,), [lm.dense(4, 2.5)],
      0, "dense", "out_features must be an integer, got 2.5"),
     ("duplicate layer names", (4,), [lm.dense(4, 4, name="fc"), lm.dense(4, 2, name="fc")],

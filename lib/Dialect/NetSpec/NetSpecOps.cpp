@@ -507,6 +507,11 @@ LogicalResult DenseOp::inferReturnTypes(MLIRContext *ctx,
   // dense_c1: a [batch, features] input, or a [batch, tokens, features]
   // sequence.
   auto inputTensor = dyn_cast<RankedTensorType>(inputType);
+  if (inputTensor && inputTensor.getRank() != 2 && inputTensor.getRank() != 3)
+    return emitOptionalError(loc, "'", name,
+                             "' op input must be [batch, features] or [batch, "
+                             "tokens, features], got ",
+                             inputType);
   bool sequence = inputTensor && inputTensor.getRank() == 3;
   if (failed(checkActivation(
           loc, name, "input", inputType, sequence ? 3 : 2, 2,

@@ -12,9 +12,9 @@
 //
 // The layouts at a rule's boundary never change with the target:
 // activations are NCHW ([N, C, H, W]; or [N, C] features, or [N, T, C]
-// token sequences), conv weights OIHW, dense weights [in, out]. The builder folds a layout conversion that undoes the previous
-// layer's, so between two layers that both work channels-last nothing is
-// copied.
+// token sequences), conv weights OIHW, dense weights [in, out]. The builder
+// folds a layout conversion that undoes the previous layer's, so between two
+// layers that both work channels-last nothing is copied.
 //
 //===----------------------------------------------------------------------===//
 

@@ -278,7 +278,7 @@ def NetSpec_FlattenOp : NetSpec_LayerOp<"flatten"> {
 }
 
 def NetSpec_DenseOp : NetSpec_LayerOp<"dense"> {
-  let summary = "Fully connected layer with bias and activation";
+  let summary = "Fully connected layer with an optional bias and an activation";
   let description = [{
     `act(input @ weight + bias)` with `input : [N, in]`, `weight : [in, out]`
     and `bias : [out]` (optional: `torch.nn.Linear(bias=False)`); on a token
@@ -428,7 +428,8 @@ def NetSpec_SqueezeExciteOp : NetSpec_LayerOp<"squeeze_excite"> {
 
     Its VJP is the product rule: the cotangent reaches x both directly
     (times the gate) and through the gate (summed over H, W, then back
-    through sigmoid, fc2, the activation, fc1 and the mean).
+    through the gate's sigmoid or hardsigmoid, fc2, the activation, fc1 and
+    the mean).
 
     ```mlir
     %y = netspec.squeeze_excite %x, %w1, %b1, %w2, %b2 activation(silu)

@@ -13,8 +13,8 @@
 //   silu      z * s(z)                                    (swish)
 //   gelu      z * Phi(z) = z / 2 * (1 + erf(z / sqrt 2))   (the exact form,
 //                                                           PyTorch's default)
-//   gelu_tanh z / 2 * (1 + t),  t = tanh(u),  u = sqrt(2 / pi) (z + 0.044715 z^3)
-//                                     (PyTorch's approximate="tanh")
+//   gelu_tanh z / 2 * (1 + t),  t = tanh(u),
+//             u = sqrt(2 / pi) (z + 0.044715 z^3)   (approximate="tanh")
 //   hardswish   z * relu6(z + 3) / 6
 //   hardsigmoid relu6(z + 3) / 6
 //
@@ -33,8 +33,9 @@
 //   hardsigmoid g / 6 where 0 < y < 1 (-3 < z < 3), else 0 (0 at both kinks,
 //               as PyTorch)
 //
-// silu's, both gelus' and hardswish's derivatives need z, which y does not determine: the
-// forward pass of a training function keeps it (LayerLowering::keptForVJP)
+// silu's, both gelus' and hardswish's derivatives need z, which y does not
+// determine: the forward pass of a training function keeps it
+// (LayerLowering::keptForVJP)
 // for the same layer's VJP, in the layout the rule computes in.
 //
 //===----------------------------------------------------------------------===//
@@ -48,7 +49,6 @@
 
 namespace lean_mlir::netspec {
 
-/// Whether the activation's derivative needs its input, not only its output.
 /// relu6(z + 3) / 6.
 inline mlir::Value hardsigmoid(StablehloBuilder &b, mlir::Value z) {
   mlir::Value shifted = b.add(z, b.splatLike(3.0f, z));
@@ -57,6 +57,7 @@ inline mlir::Value hardsigmoid(StablehloBuilder &b, mlir::Value z) {
   return b.mul(clipped, b.splatLike(1.0f / 6.0f, z));
 }
 
+/// Whether the activation's derivative needs its input, not only its output.
 inline bool derivativeNeedsInput(Activation act) {
   return act == Activation::Silu || act == Activation::Gelu ||
          act == Activation::GeluTanh || act == Activation::Hardswish;
@@ -118,7 +119,7 @@ inline mlir::Value emitActivation(LayerLowering &lowering,
 }
 
 /// Cotangent of `layer`'s activation input, from its output `out` and the
-/// output's cotangent `grad` (and, for silu and gelu, the input the forward
+/// output's cotangent `grad` (and, where derivativeNeedsInput, the input the forward
 /// pass kept).
 inline mlir::Value emitActivationVJP(LayerLowering &lowering,
                                      mlir::Operation *layer, Activation act,

@@ -169,7 +169,8 @@ struct Attention {
   int64_t n, t, heads, d;
   Value q, k, v, p;
 
-  Attention(StablehloBuilder &b, Value qkv, int64_t heads) : b(b), heads(heads) {
+  Attention(StablehloBuilder &b, Value qkv, int64_t heads)
+      : b(b), heads(heads) {
     ArrayRef<int64_t> shape = b.shape(qkv);
     n = shape[0];
     t = shape[1];

@@ -424,7 +424,7 @@ netspec.model @negative_dense_unflattened {
   %x = netspec.input : tensor<?x1x2x2xf32>
   %w = netspec.param "w" init(he_normal) : tensor<4x3xf32>
   %b = netspec.param "b" init(zeros) : tensor<3xf32>
-  // expected-error @+1 {{'netspec.dense' op input must be a rank-2 [batch, features] tensor, got 'tensor<?x1x2x2xf32>'}}
+  // expected-error @+1 {{'netspec.dense' op input must be [batch, features] or [batch, tokens, features], got 'tensor<?x1x2x2xf32>'}}
   %y = netspec.dense %x, %w, %b activation(relu) : tensor<?x1x2x2xf32>, tensor<4x3xf32>, tensor<3xf32>
   netspec.output %y : tensor<?x3xf32>
 }
@@ -759,4 +759,67 @@ netspec.model @negative_batch_norm_tokens {
   %y = netspec.batch_norm %x, %s, %t, %m, %v epsilon(1.0e-05) momentum(1.0e-01) activation(identity)
       : tensor<?x4x6xf32>, tensor<4xf32>, tensor<4xf32>, tensor<4xf32>, tensor<4xf32>
   netspec.output %y : tensor<?x4x6xf32>
+}
+
+// -----
+
+// class_token_c1: a token sequence.
+netspec.model @negative_class_token_rank {
+  %x = netspec.input : tensor<?x2x4x6xf32>
+  %cls = netspec.param "cls" init(zeros) : tensor<1x1x6xf32>
+  // expected-error @+1 {{'netspec.class_token' op input must be a rank-3 [batch, tokens, channels] tensor, got 'tensor<?x2x4x6xf32>'}}
+  %y = netspec.class_token %x, %cls : tensor<?x2x4x6xf32>, tensor<1x1x6xf32>
+  netspec.output %y : tensor<?x5x6xf32>
+}
+
+// -----
+
+// position_embedding_c1: a token sequence.
+netspec.model @negative_position_embedding_rank {
+  %x = netspec.input : tensor<?x6xf32>
+  %pos = netspec.param "pos" init(zeros) : tensor<1x1x6xf32>
+  // expected-error @+1 {{'netspec.position_embedding' op input must be a rank-3 [batch, tokens, channels] tensor, got 'tensor<?x6xf32>'}}
+  %y = netspec.position_embedding %x, %pos : tensor<?x6xf32>, tensor<1x1x6xf32>
+  netspec.output %y : tensor<?x6xf32>
+}
+
+// -----
+
+// attention_c1: a token sequence.
+netspec.model @negative_attention_rank {
+  %x = netspec.input : tensor<?x2x3x18xf32>
+  // expected-error @+1 {{'netspec.attention' op qkv must be a rank-3 [batch, tokens, channels] tensor, got 'tensor<?x2x3x18xf32>'}}
+  %y = netspec.attention %x heads(2) : tensor<?x2x3x18xf32>
+  netspec.output %y : tensor<?x2x6xf32>
+}
+
+// -----
+
+// take_token_c1: a token sequence.
+netspec.model @negative_take_token_rank {
+  %x = netspec.input : tensor<?x6xf32>
+  // expected-error @+1 {{'netspec.take_token' op input must be a rank-3 [batch, tokens, channels] tensor, got 'tensor<?x6xf32>'}}
+  %y = netspec.take_token %x index(0) : tensor<?x6xf32>
+  netspec.output %y : tensor<?x6xf32>
+}
+
+// -----
+
+// take_token_c2: no negative index.
+netspec.model @negative_take_token_negative {
+  %x = netspec.input : tensor<?x4x6xf32>
+  // expected-error @+1 {{'netspec.take_token' op index -1 is not a token of the 4-token sequence}}
+  %y = netspec.take_token %x index(-1) : tensor<?x4x6xf32>
+  netspec.output %y : tensor<?x6xf32>
+}
+
+// -----
+
+// dense_c3 on a token sequence: the features are the last axis.
+netspec.model @negative_dense_tokens {
+  %x = netspec.input : tensor<?x4x6xf32>
+  %w = netspec.param "w" init(he_normal) : tensor<4x2xf32>
+  // expected-error @+1 {{'netspec.dense' op input has 6 features but the weight expects 4 (weight 'tensor<4x2xf32>' is [in, out])}}
+  %y = netspec.dense %x, %w activation(identity) : tensor<?x4x6xf32>, tensor<4x2xf32>
+  netspec.output %y : tensor<?x4x2xf32>
 }
