@@ -36,6 +36,7 @@ import numpy as np
 
 from lean_mlir._host import cpu_name, gemm_peak_gflops, rss_mb
 from lean_mlir.compiler import TARGETS, lower, to_numpy, tuned_choice
+from lean_mlir.layers import block_pad
 from lean_mlir.pipeline import run_pipeline
 from lean_mlir.recipes import TrainConfig
 from lean_mlir.runtime import Predictor, TrainStepper
@@ -209,7 +210,8 @@ def _torch_residual(t: _TorchParts, layer, shape):
         def __init__(self):
             super().__init__()
             i, o, st = layer.in_channels, layer.out_channels, layer.stride
-            self.conv1 = t.conv(i, o, 3, st, _block_pad(layer, 3), shape[1:], bias=False)
+            self.conv1 = t.conv(i, o, 3, st, block_pad(layer.padding, 3), shape[1:],
+                                bias=False)
             self.bn1 = nn.BatchNorm2d(o)
             self.conv2 = nn.Conv2d(o, o, 3, 1, 1, bias=False)
             self.bn2 = nn.BatchNorm2d(o)
@@ -260,7 +262,7 @@ def _torch_convnext_block(t: _TorchParts, layer, shape):
     class ConvNeXtBlock(nn.Module):
         def __init__(self):
             super().__init__()
-            self.dwconv = t.conv(c, c, 7, 1, _block_pad(layer, 7), shape[1:], bias=True,
+            self.dwconv = t.conv(c, c, 7, 1, block_pad(layer.padding, 7), shape[1:], bias=True,
                                  groups=c)
             self.norm = _torch_layer_norm(t, norm, shape)
             self.pwconv1 = nn.Conv2d(c, 4 * c, 1)
@@ -306,8 +308,8 @@ def _torch_mbconv(t: _TorchParts, layer, shape):
             if layer.expand_ratio != 1:
                 self.expand = t.conv_bn(i, h, 1, 1, "same", "silu", size, eps=layer.eps)
             eps = layer.eps
-            self.depthwise = t.conv_bn(h, h, k, layer.stride, _block_pad(layer, k), "silu", size,
-                                       groups=h, eps=eps)
+            self.depthwise = t.conv_bn(h, h, k, layer.stride, block_pad(layer.padding, k),
+                                       "silu", size, groups=h, eps=eps)
             self.se = _torch_squeeze_excite(t, se)
             self.project = t.conv_bn(h, o, 1, 1, "same", "identity", strided, eps=eps)
 
@@ -330,8 +332,8 @@ def _torch_inverted_residual(t: _TorchParts, layer, shape):
             i, h, o = layer.in_channels, layer.hidden, layer.out_channels
             if layer.expand_ratio != 1:
                 self.expand = t.conv_bn(i, h, 1, 1, "same", "relu6", size)
-            self.depthwise = t.conv_bn(h, h, 3, layer.stride, _block_pad(layer, 3), "relu6", size,
-                                       groups=h)
+            self.depthwise = t.conv_bn(h, h, 3, layer.stride, block_pad(layer.padding, 3),
+                                       "relu6", size, groups=h)
             self.project = t.conv_bn(h, o, 1, 1, "same", "identity", strided)
 
         def forward(self, x):
@@ -340,12 +342,6 @@ def _torch_inverted_residual(t: _TorchParts, layer, shape):
             return y + x if layer.adds_input else y
 
     return InvertedResidual()
-
-
-def _block_pad(layer, kernel: int):
-    """A block's padding for a ``kernel`` convolution: 'same' (the book's) or PyTorch's
-    ``kernel // 2`` on every side."""
-    return "same" if getattr(layer, "padding", "same") == "same" else (kernel // 2,) * 4
 
 
 def _torch_composite(t: _TorchParts, layer, shape):

@@ -54,7 +54,8 @@ __all__ = [
     "MobileNetV3Block", "Padding", "PatchEmbed", "PositionEmbedding", "ReLU", "Residual",
     "ResidualBlock", "SqueezeExcite", "SubLayerError", "TakeToken",
     "UniversalInvertedBottleneck", "ViTBlock", "attention", "avg_pool", "batch_norm",
-    "bottleneck", "class_token", "conv2d", "conv_bn", "convnext_block", "dense", "flatten",
+    "block_pad", "bottleneck", "class_token", "conv2d", "conv_bn", "convnext_block", "dense",
+    "flatten",
     "fused_mbconv", "global_avg_pool", "inverted_residual", "layer_from_dict", "layer_norm",
     "layer_scale", "layer_to_dict", "make_divisible", "max_pool", "mbconv",
     "mobilenet_v3_block", "patch_embed", "position_embedding", "relu", "residual",
@@ -296,13 +297,20 @@ def _conv_bn(b, x, weight, bn, stride, padding, activation, loc, groups=1, eps=B
 BLOCK_PADDINGS = ("same", "torch")
 
 
+def _check_block(layer, *counts: str) -> None:
+    """A block's positive integer arguments ``counts`` and its padding."""
+    for what in counts:
+        positive_int(getattr(layer, what), what)
+    _check_block_padding(layer.padding)
+
+
 def _check_block_padding(padding) -> None:
     if padding not in BLOCK_PADDINGS:
         raise ValueError(f"padding must be one of {', '.join(map(repr, BLOCK_PADDINGS))}, "
                          f"got {padding!r}")
 
 
-def _block_pad(padding: str, kernel: int):
+def block_pad(padding: str, kernel: int):
     """A block's padding for a ``kernel x kernel`` convolution (see BLOCK_PADDINGS)."""
     return "same" if padding == "same" else (kernel // 2,) * 4
 
@@ -365,9 +373,7 @@ class ResidualBlock(Layer):
     padding: str = "same"
 
     def check(self) -> None:
-        for what in ("in_channels", "out_channels", "stride"):
-            positive_int(getattr(self, what), what)
-        _check_block_padding(self.padding)
+        _check_block(self, "in_channels", "out_channels", "stride")
 
     @property
     def projects(self) -> bool:
@@ -383,13 +389,13 @@ class ResidualBlock(Layer):
         return shapes
 
     def build(self, b, x, params, loc):
-        pad = _block_pad(self.padding, 3)
+        pad = block_pad(self.padding, 3)
         y = _conv_bn(b, x, params[0], params[1:5], self.stride, pad, "relu", loc)
         y = _conv_bn(b, y, params[5], params[6:10], 1, pad, "identity", loc)
         skip = x
         if self.projects:
             skip = _conv_bn(b, x, params[10], params[11:15], self.stride,
-                            _block_pad(self.padding, 1), "identity", loc)
+                            block_pad(self.padding, 1), "identity", loc)
         return b.relu(b.add(y, skip, loc), loc)
 
 
@@ -465,7 +471,7 @@ class ConvNeXtBlock(Layer):
                 ("layer_scale", (c, 1, 1), Init.LAYER_SCALE)]
 
     def build(self, b, x, params, loc):
-        mode, pads = padding_args(parse_padding(_block_pad(self.padding, 7)))
+        mode, pads = padding_args(parse_padding(block_pad(self.padding, 7)))
         y = b.conv2d(x, params[0], params[1], 1, mode, "identity", loc, groups=self.channels,
                      pads=pads)
         y = b.layer_norm(y, params[2], params[3], 1e-6, loc)
@@ -527,9 +533,7 @@ class InvertedResidual(Layer):
     padding: str = "same"
 
     def check(self) -> None:
-        for what in ("in_channels", "out_channels", "stride", "expand_ratio"):
-            positive_int(getattr(self, what), what)
-        _check_block_padding(self.padding)
+        _check_block(self, "in_channels", "out_channels", "stride", "expand_ratio")
 
     @property
     def hidden(self) -> int:
@@ -555,7 +559,7 @@ class InvertedResidual(Layer):
         if self.expand_ratio != 1:
             y = _conv_bn(b, y, rest[0], rest[1:5], 1, "same", "relu6", loc)
             rest = rest[5:]
-        y = _conv_bn(b, y, rest[0], rest[1:5], self.stride, _block_pad(self.padding, 3),
+        y = _conv_bn(b, y, rest[0], rest[1:5], self.stride, block_pad(self.padding, 3),
                      "relu6", loc, groups=self.hidden)
         y = _conv_bn(b, y, rest[5], rest[6:10], 1, "same", "identity", loc)
         return b.add(y, x, loc) if self.adds_input else y
@@ -582,9 +586,7 @@ class MBConv(Layer):
     eps: float = BN_EPSILON
 
     def check(self) -> None:
-        for what in ("in_channels", "out_channels", "kernel_size", "stride", "expand_ratio"):
-            positive_int(getattr(self, what), what)
-        _check_block_padding(self.padding)
+        _check_block(self, "in_channels", "out_channels", "kernel_size", "stride", "expand_ratio")
         _check_number(self.eps, "eps", lambda v: v > 0, "positive")
 
     @property
@@ -622,7 +624,7 @@ class MBConv(Layer):
             y = _conv_bn(b, y, rest[0], rest[1:5], 1, "same", "silu", loc, eps=eps)
             rest = rest[5:]
         y = _conv_bn(b, y, rest[0], rest[1:5], self.stride,
-                     _block_pad(self.padding, self.kernel_size), "silu", loc, groups=self.hidden,
+                     block_pad(self.padding, self.kernel_size), "silu", loc, groups=self.hidden,
                      eps=eps)
         y = b.squeeze_excite(y, *rest[5:9], "silu", loc)
         y = _conv_bn(b, y, rest[9], rest[10:14], 1, "same", "identity", loc, eps=eps)
@@ -999,18 +1001,16 @@ class Bottleneck(_Composite):
     padding: str = "same"
 
     def check(self) -> None:
-        for what in ("in_channels", "width", "stride"):
-            positive_int(getattr(self, what), what)
-        _check_block_padding(self.padding)
+        _check_block(self, "in_channels", "width", "stride")
         super().check()
 
     def parts(self):
         i, w, s, pad = self.in_channels, self.width, self.stride, self.padding
         body = (ConvBN(i, w, 1, name="conv1"),
-                ConvBN(w, w, 3, s, _block_pad(pad, 3), name="conv2"),
+                ConvBN(w, w, 3, s, block_pad(pad, 3), name="conv2"),
                 ConvBN(w, 4 * w, 1, activation=Activation.IDENTITY, name="conv3"))
         shortcut = None if s == 1 and i == 4 * w else (
-            ConvBN(i, 4 * w, 1, s, _block_pad(pad, 1), Activation.IDENTITY, name="proj"),)
+            ConvBN(i, 4 * w, 1, s, block_pad(pad, 1), Activation.IDENTITY, name="proj"),)
         return [Residual(body, shortcut), ReLU()]
 
 
@@ -1048,7 +1048,7 @@ class MobileNetV3Block(_Composite):
                            self.kernel_size, self.activation)
         bn = {"eps": 1e-3, "momentum": 0.01}
         body = [ConvBN(i, e, 1, activation=act, **bn, name="expand")] if e != i else []
-        body.append(ConvBN(e, e, k, self.stride, _block_pad(self.padding, k), act, e, **bn,
+        body.append(ConvBN(e, e, k, self.stride, block_pad(self.padding, k), act, e, **bn,
                            name="depthwise"))
         if self.se:
             body.append(SqueezeExcite(e, make_divisible(e // 4), Activation.RELU, "hardsigmoid",
@@ -1078,15 +1078,13 @@ class FusedMBConv(_Composite):
     eps: float = BN_EPSILON
 
     def check(self) -> None:
-        for what in ("in_channels", "out_channels", "kernel_size", "stride", "expand_ratio"):
-            positive_int(getattr(self, what), what)
-        _check_block_padding(self.padding)
+        _check_block(self, "in_channels", "out_channels", "kernel_size", "stride", "expand_ratio")
         super().check()
 
     def parts(self):
         i, o, k, eps = self.in_channels, self.out_channels, self.kernel_size, self.eps
         hidden = make_divisible(i * self.expand_ratio)
-        pad = _block_pad(self.padding, k)
+        pad = block_pad(self.padding, k)
         if self.expand_ratio == 1:
             body = [ConvBN(i, o, k, self.stride, pad, Activation.SILU, eps=eps, name="expand")]
         else:
@@ -1139,11 +1137,11 @@ class UniversalInvertedBottleneck(_Composite):
         hidden = make_divisible(i * self.expand_ratio)
         body = []
         if ks:
-            body.append(ConvBN(i, i, ks, 1 if km else s, _block_pad(self.padding, ks),
+            body.append(ConvBN(i, i, ks, 1 if km else s, block_pad(self.padding, ks),
                                Activation.IDENTITY, i, name="dw_start"))
         body.append(ConvBN(i, hidden, 1, name="pw_exp"))
         if km:
-            body.append(ConvBN(hidden, hidden, km, s, _block_pad(self.padding, km),
+            body.append(ConvBN(hidden, hidden, km, s, block_pad(self.padding, km),
                                groups=hidden, name="dw_mid"))
         body.append(ConvBN(hidden, o, 1, activation=Activation.IDENTITY, name="pw_proj"))
         return _around(body, s == 1 and i == o)
